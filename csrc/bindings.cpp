@@ -1,0 +1,366 @@
+// pybind11 bindings of the native core: pycodec._core. Each entry point checks the
+// arrays it gets, allocates its outputs with the GIL held, then releases the GIL for the
+// work itself. Errors become pycodec.errors exceptions.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <limits>
+#include <vector>
+
+#include "huffman_code.hpp"
+#include "huffman_decode.hpp"
+#include "huffman_encode.hpp"
+#include "huffman_stream.hpp"
+#include "relative_index.hpp"
+#include "scatter.hpp"
+
+namespace py = pybind11;
+using namespace pycodec;
+
+namespace {
+
+// ------------------------------------------------------------------ argument helpers
+
+void raise_project_error(const char* name, const char* message) {
+    py::object cls = py::module_::import("pycodec.errors").attr(name);
+    PyErr_SetString(cls.ptr(), message);
+}
+
+// A C-contiguous array of unsigned integers of `width` bytes (0 = 1 or 2).
+void require_unsigned(const py::array& a, const char* what, size_t width = 0) {
+    const size_t itemsize = static_cast<size_t>(a.itemsize());
+    const bool ok_width = width ? itemsize == width : (itemsize == 1 || itemsize == 2);
+    if (a.dtype().kind() != 'u' || !ok_width)
+        throw InvalidArgument(std::string(what) + " must be a " + (width == 8 ? "uint64" : "uint8 or uint16") + " array");
+    if (!(a.flags() & py::array::c_style)) throw InvalidArgument(std::string(what) + " must be C-contiguous");
+}
+
+void require_contiguous(const py::array& a, const char* what) {
+    if (!(a.flags() & py::array::c_style)) throw InvalidArgument(std::string(what) + " must be C-contiguous");
+}
+
+const uint8_t* bytes_of(const py::array& a) { return static_cast<const uint8_t*>(a.data()); }
+
+// A bytes object of `size` bytes to write into, shrunk later by finish_bytes().
+py::object new_bytes(size_t size) {
+    PyObject* obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+    if (!obj) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(obj);
+}
+
+uint8_t* bytes_data(py::object& b) { return reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(b.ptr())); }
+
+py::object finish_bytes(py::object b, size_t size) {
+    PyObject* obj = b.release().ptr();
+    if (_PyBytes_Resize(&obj, static_cast<Py_ssize_t>(size)) != 0) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(obj);
+}
+
+py::array new_array(size_t count, size_t width) {
+    if (width == 2) return py::array_t<uint16_t>(static_cast<py::ssize_t>(count));
+    if (width == 8) return py::array_t<int64_t>(static_cast<py::ssize_t>(count));
+    return py::array_t<uint8_t>(static_cast<py::ssize_t>(count));
+}
+
+// A zero-filled array like `like`'s dtype; numpy.zeros gets lazily zeroed pages.
+py::array zeros_like_dtype(const py::array& like, uint64_t count) {
+    return py::module_::import("numpy").attr("zeros")(count, like.dtype());
+}
+
+CanonicalCode code_from_arrays(int symbol_bits, const py::array_t<uint16_t, py::array::c_style>& symbols,
+                               const py::array_t<uint8_t, py::array::c_style>& lengths) {
+    if (symbol_bits != 8 && symbol_bits != 16) throw InvalidArgument("symbol_bits must be 8 or 16");
+    if (symbols.size() != lengths.size()) throw InvalidArgument("code symbols and lengths differ in length");
+    CanonicalCode code;
+    code.symbol_bits = symbol_bits;
+    code.symbols.assign(symbols.data(), symbols.data() + symbols.size());
+    code.lengths.assign(lengths.data(), lengths.data() + lengths.size());
+    try {
+        validate_code(code);
+    } catch (const CorruptStream& e) {
+        throw InvalidArgument(std::string("invalid code: ") + e.what());
+    }
+    return code;
+}
+
+// ------------------------------------------------------------------ Huffman pieces
+
+py::array histogram(const py::array& symbols) {
+    require_unsigned(symbols, "symbols");
+    const size_t width = static_cast<size_t>(symbols.itemsize());
+    py::array_t<uint64_t> counts(static_cast<py::ssize_t>(size_t{1} << (8 * width)));
+    uint64_t* c = counts.mutable_data();
+    std::fill_n(c, counts.size(), uint64_t{0});
+    const size_t n = static_cast<size_t>(symbols.size());
+    const void* data = symbols.data();
+    py::gil_scoped_release release;
+    if (width == 1)
+        histogram_u8(static_cast<const uint8_t*>(data), n, c);
+    else
+        histogram_u16(static_cast<const uint16_t*>(data), n, c);
+    return counts;
+}
+
+py::array code_lengths(const py::array_t<uint64_t, py::array::c_style>& counts, int max_length) {
+    if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    std::vector<uint64_t> c(counts.data(), counts.data() + counts.size());
+    std::vector<uint8_t> lengths;
+    {
+        py::gil_scoped_release release;
+        lengths = limited_code_lengths(c, max_length);
+    }
+    py::array_t<uint8_t> out(static_cast<py::ssize_t>(lengths.size()));
+    std::copy(lengths.begin(), lengths.end(), out.mutable_data());
+    return out;
+}
+
+py::object serialize_code_py(int symbol_bits, const py::array_t<uint16_t, py::array::c_style>& symbols,
+                             const py::array_t<uint8_t, py::array::c_style>& lengths) {
+    const CanonicalCode code = code_from_arrays(symbol_bits, symbols, lengths);
+    const size_t size = serialized_code_size(code);
+    py::object out = new_bytes(size);
+    ByteWriter w(bytes_data(out));
+    serialize_code(code, w);
+    return out;
+}
+
+py::tuple parse_code_py(const py::array& data, int symbol_bits) {
+    require_unsigned(data, "data", 1);
+    if (symbol_bits != 8 && symbol_bits != 16) throw InvalidArgument("symbol_bits must be 8 or 16");
+    ByteReader in(bytes_of(data), static_cast<size_t>(data.size()));
+    const CanonicalCode code = parse_code(in, symbol_bits);
+    py::array_t<uint16_t> symbols(static_cast<py::ssize_t>(code.symbols.size()));
+    py::array_t<uint8_t> lengths(static_cast<py::ssize_t>(code.lengths.size()));
+    std::copy(code.symbols.begin(), code.symbols.end(), symbols.mutable_data());
+    std::copy(code.lengths.begin(), code.lengths.end(), lengths.mutable_data());
+    return py::make_tuple(symbols, lengths, in.offset());
+}
+
+py::object encode_with_code_py(const py::array& symbols, const py::array_t<uint16_t, py::array::c_style>& code_symbols,
+                               const py::array_t<uint8_t, py::array::c_style>& code_lengths) {
+    require_unsigned(symbols, "symbols");
+    const int bits = 8 * static_cast<int>(symbols.itemsize());
+    const CanonicalCode code = code_from_arrays(bits, code_symbols, code_lengths);
+    const EncodeTable table = make_encode_table(code);
+    const size_t n = static_cast<size_t>(symbols.size());
+    std::vector<uint64_t> counts(size_t{1} << bits, 0);
+    {
+        py::gil_scoped_release release;
+        if (bits == 8)
+            histogram_u8(static_cast<const uint8_t*>(symbols.data()), n, counts.data());
+        else
+            histogram_u16(static_cast<const uint16_t*>(symbols.data()), n, counts.data());
+    }
+    for (size_t s = 0; s < counts.size(); ++s)
+        if (counts[s] && !table.entries[s])
+            throw InvalidArgument("symbol " + std::to_string(s) + " has no code in the given code table");
+    const size_t size = static_cast<size_t>((coded_bits(counts.data(), table) + 7) / 8);
+    py::object out = new_bytes(size + 8);
+    uint8_t* dst = bytes_data(out);
+    {
+        py::gil_scoped_release release;
+        if (bits == 8)
+            encode_symbols(static_cast<const uint8_t*>(symbols.data()), n, table, dst);
+        else
+            encode_symbols(static_cast<const uint16_t*>(symbols.data()), n, table, dst);
+    }
+    return finish_bytes(std::move(out), size);
+}
+
+py::array decode_with_code_py(const py::array& data, int symbol_bits,
+                              const py::array_t<uint16_t, py::array::c_style>& code_symbols,
+                              const py::array_t<uint8_t, py::array::c_style>& code_lengths, uint64_t count) {
+    require_unsigned(data, "data", 1);
+    const CanonicalCode code = code_from_arrays(symbol_bits, code_symbols, code_lengths);
+    const size_t size = static_cast<size_t>(data.size());
+    if (count / 8 > size)
+        throw CorruptStream("requested " + std::to_string(count) + " symbols from only " + std::to_string(size) +
+                            " byte(s)");
+    py::array out = new_array(static_cast<size_t>(count), static_cast<size_t>(symbol_bits / 8));
+    void* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        const DecodeTables tables = make_decode_tables(code);
+        Substream sub{bytes_of(data), size, dst, static_cast<size_t>(count)};
+        decode_substreams(tables, &sub, 1, bytes_of(data) + size);
+    }
+    return out;
+}
+
+// ------------------------------------------------------------------ Huffman streams
+
+py::object huffman_encode_py(const py::array& symbols, int max_length) {
+    require_unsigned(symbols, "symbols");
+    if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    const size_t n = static_cast<size_t>(symbols.size());
+    const void* src = symbols.data();
+    const bool wide = symbols.itemsize() == 2;
+    StreamLayout layout;
+    {
+        py::gil_scoped_release release;
+        layout = wide ? plan_stream(static_cast<const uint16_t*>(src), n, max_length)
+                      : plan_stream(static_cast<const uint8_t*>(src), n, max_length);
+    }
+    py::object out = new_bytes(layout.total_bytes + 8);  // + 8: the bit writer's spill
+    uint8_t* dst = bytes_data(out);
+    {
+        py::gil_scoped_release release;
+        write_stream(layout, src, dst);
+    }
+    return finish_bytes(std::move(out), layout.total_bytes);
+}
+
+py::array huffman_decode_py(const py::array& data, uint64_t max_symbols) {
+    require_unsigned(data, "data", 1);
+    const uint8_t* bytes = bytes_of(data);
+    const size_t size = static_cast<size_t>(data.size());
+    const StreamLayout layout = parse_stream(bytes, size, max_symbols);
+    py::array out = new_array(static_cast<size_t>(layout.count), static_cast<size_t>(layout.symbol_bits / 8));
+    void* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        decode_stream(layout, bytes, size, dst);
+    }
+    return out;
+}
+
+py::tuple huffman_stream_info_py(const py::array& data) {
+    require_unsigned(data, "data", 1);
+    const StreamLayout s = parse_stream(bytes_of(data), static_cast<size_t>(data.size()),
+                                        std::numeric_limits<uint64_t>::max());
+    const size_t distinct = s.mode == StreamMode::kHuffman ? s.code.symbols.size() : (s.mode == StreamMode::kSingle);
+    return py::make_tuple(s.symbol_bits, s.count, distinct, s.code.max_length(), s.substreams, s.header_bytes,
+                          payload_bytes(s));
+}
+
+// ------------------------------------------------------------------ relative indices
+
+py::array relative_index_encode_py(const py::array_t<int64_t, py::array::c_style>& positions, int bits) {
+    const int64_t* pos = positions.data();
+    const size_t n = static_cast<size_t>(positions.size());
+    size_t length;
+    {
+        py::gil_scoped_release release;
+        length = relative_index_length(pos, n, bits);
+    }
+    py::array out = new_array(length, bits <= 8 ? 1 : 2);
+    void* dst = out.mutable_data();
+    py::gil_scoped_release release;
+    if (bits <= 8)
+        relative_index_encode(pos, n, bits, static_cast<uint8_t*>(dst));
+    else
+        relative_index_encode(pos, n, bits, static_cast<uint16_t*>(dst));
+    return out;
+}
+
+py::array relative_index_decode_py(const py::array& entries, int bits, uint64_t numel) {
+    require_unsigned(entries, "entries");
+    const void* src = entries.data();
+    const size_t n = static_cast<size_t>(entries.size());
+    const bool wide = entries.itemsize() == 2;
+    size_t count;
+    {
+        py::gil_scoped_release release;
+        count = wide ? relative_index_count(static_cast<const uint16_t*>(src), n, bits)
+                     : relative_index_count(static_cast<const uint8_t*>(src), n, bits);
+    }
+    if (count > numel) throw CorruptStream("more relative-index positions than tensor elements");
+    py::array_t<int64_t> out(static_cast<py::ssize_t>(count));
+    int64_t* dst = out.mutable_data();
+    py::gil_scoped_release release;
+    if (wide)
+        relative_index_decode(static_cast<const uint16_t*>(src), n, bits, numel, dst);
+    else
+        relative_index_decode(static_cast<const uint8_t*>(src), n, bits, numel, dst);
+    return out;
+}
+
+// ------------------------------------------------------------------ scatter
+
+Codebook codebook_of(const py::array& book) {
+    require_contiguous(book, "codebook");
+    return Codebook{book.data(), static_cast<size_t>(book.size()), static_cast<size_t>(book.itemsize())};
+}
+
+Indices indices_of(const py::array& idx, const char* what) {
+    require_unsigned(idx, what);
+    return Indices{idx.data(), static_cast<size_t>(idx.size()), static_cast<size_t>(idx.itemsize())};
+}
+
+py::array gather_py(const py::array& book, const py::array& idx, uint64_t numel) {
+    const Codebook b = codebook_of(book);
+    const Indices i = indices_of(idx, "indices");
+    if (i.count != numel) throw CorruptStream("a dense codebook tensor needs one index per element");
+    py::array out(book.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(numel)});
+    void* dst = out.mutable_data();
+    py::gil_scoped_release release;
+    gather(b, i, dst);
+    return out;
+}
+
+py::array scatter_py(const py::array& book, const py::array& idx, const py::array_t<int64_t, py::array::c_style>& pos,
+                     uint64_t numel) {
+    const Codebook b = codebook_of(book);
+    const Indices i = indices_of(idx, "indices");
+    if (static_cast<size_t>(pos.size()) != i.count) throw InvalidArgument("indices and positions differ in length");
+    py::array out = zeros_like_dtype(book, numel);
+    void* dst = out.mutable_data();
+    const int64_t* p = pos.data();
+    py::gil_scoped_release release;
+    scatter(b, i, p, numel, dst);
+    return out;
+}
+
+py::array sparse_scatter_py(const py::array& book, const py::array& idx, const py::array& entries, int bits,
+                            uint64_t numel) {
+    const Codebook b = codebook_of(book);
+    const Indices i = indices_of(idx, "indices");
+    const Indices e = indices_of(entries, "entries");
+    if (i.count > numel) throw CorruptStream("more codebook indices than tensor elements");
+    py::array out = zeros_like_dtype(book, numel);
+    void* dst = out.mutable_data();
+    py::gil_scoped_release release;
+    sparse_scatter(b, i, e, bits, numel, dst);
+    return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "pycodec native core: canonical Huffman coding, relative-index coding, scatter";
+
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const LimitExceeded& e) {
+            raise_project_error("LimitExceededError", e.what());
+        } catch (const CorruptStream& e) {
+            raise_project_error("CorruptStreamError", e.what());
+        } catch (const InvalidArgument& e) {
+            raise_project_error("CodecError", e.what());
+        }
+    });
+
+    m.attr("MAX_CODE_LENGTH") = kMaxCodeLength;
+    m.attr("DEFAULT_MAX_CODE_LENGTH") = kDefaultMaxCodeLength;
+    m.attr("DEFAULT_MAX_SYMBOLS") = kDefaultMaxSymbols;
+    m.attr("MAX_SUBSTREAMS") = kMaxSubstreams;
+
+    m.def("histogram", &histogram, py::arg("symbols"));
+    m.def("code_lengths", &code_lengths, py::arg("counts"), py::arg("max_code_length"));
+    m.def("serialize_code", &serialize_code_py, py::arg("symbol_bits"), py::arg("symbols"), py::arg("lengths"));
+    m.def("parse_code", &parse_code_py, py::arg("data"), py::arg("symbol_bits"));
+    m.def("encode_with_code", &encode_with_code_py, py::arg("symbols"), py::arg("code_symbols"),
+          py::arg("code_lengths"));
+    m.def("decode_with_code", &decode_with_code_py, py::arg("data"), py::arg("symbol_bits"), py::arg("code_symbols"),
+          py::arg("code_lengths"), py::arg("count"));
+    m.def("huffman_encode", &huffman_encode_py, py::arg("symbols"), py::arg("max_code_length"));
+    m.def("huffman_decode", &huffman_decode_py, py::arg("data"), py::arg("max_symbols"));
+    m.def("huffman_stream_info", &huffman_stream_info_py, py::arg("data"));
+    m.def("relative_index_encode", &relative_index_encode_py, py::arg("positions"), py::arg("bits"));
+    m.def("relative_index_decode", &relative_index_decode_py, py::arg("entries"), py::arg("bits"), py::arg("numel"));
+    m.def("gather", &gather_py, py::arg("codebook"), py::arg("indices"), py::arg("numel"));
+    m.def("scatter", &scatter_py, py::arg("codebook"), py::arg("indices"), py::arg("positions"), py::arg("numel"));
+    m.def("sparse_scatter", &sparse_scatter_py, py::arg("codebook"), py::arg("indices"), py::arg("entries"),
+          py::arg("bits"), py::arg("numel"));
+}

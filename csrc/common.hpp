@@ -1,0 +1,145 @@
+// Shared pieces of the native core: limits, error types, byte and bit helpers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace pycodec {
+
+// ------------------------------------------------------------------ limits
+// Mirrored in spec/huffman-stream.md and exposed to Python by bindings.cpp.
+constexpr int kMaxCodeLength = 16;
+constexpr int kDefaultMaxCodeLength = 11;
+constexpr int kMinTableBits = 11;           // decoder tables are at least this wide
+constexpr uint64_t kDefaultMaxSymbols = uint64_t{1} << 28;
+constexpr int kMaxSubstreams = 8;
+constexpr uint64_t kMultiStreamThreshold = 4096;  // encoder writes 4 substreams from here
+constexpr int kEncoderSubstreams = 4;
+
+// ------------------------------------------------------------------ errors
+// Translated by bindings.cpp into pycodec.errors classes.
+struct InvalidArgument : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+struct CorruptStream : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+struct LimitExceeded : CorruptStream {
+    using CorruptStream::CorruptStream;
+};
+
+// ------------------------------------------------------------------ byte order
+inline uint64_t load_be64(const uint8_t* p) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+inline void store_be64(uint8_t* p, uint64_t v) {
+    v = __builtin_bswap64(v);
+    std::memcpy(p, &v, 8);
+}
+
+inline void store_le64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
+
+// ------------------------------------------------------------------ byte reader
+// Bounds-checked cursor over untrusted bytes; every read names what it reads so the
+// error says what was expected.
+class ByteReader {
+  public:
+    ByteReader(const uint8_t* data, size_t size) : begin_(data), cur_(data), end_(data + size) {}
+
+    size_t remaining() const { return static_cast<size_t>(end_ - cur_); }
+    size_t offset() const { return static_cast<size_t>(cur_ - begin_); }
+    const uint8_t* position() const { return cur_; }
+
+    uint8_t u8(const char* what) {
+        need(1, what);
+        return *cur_++;
+    }
+
+    uint16_t u16le(const char* what) {
+        need(2, what);
+        uint16_t v = static_cast<uint16_t>(cur_[0] | (cur_[1] << 8));
+        cur_ += 2;
+        return v;
+    }
+
+    // Unsigned LEB128, at most 10 bytes, value within 64 bits.
+    uint64_t varint(const char* what) {
+        uint64_t value = 0;
+        for (int i = 0; i < 10; ++i) {
+            need(1, what);
+            uint8_t byte = *cur_++;
+            uint64_t group = byte & 0x7Fu;
+            if (i == 9 && group > 1)
+                throw CorruptStream(std::string(what) + ": varint overflows 64 bits");
+            value |= group << (7 * i);
+            if (!(byte & 0x80u)) return value;
+        }
+        throw CorruptStream(std::string(what) + ": varint longer than 10 bytes");
+    }
+
+    const uint8_t* take(size_t n, const char* what) {
+        need(n, what);
+        const uint8_t* p = cur_;
+        cur_ += n;
+        return p;
+    }
+
+  private:
+    void need(size_t n, const char* what) const {
+        if (remaining() < n)
+            throw CorruptStream("truncated stream: need " + std::to_string(n) + " more byte(s) for " +
+                                what + ", " + std::to_string(remaining()) + " left");
+    }
+
+    const uint8_t* begin_;
+    const uint8_t* cur_;
+    const uint8_t* end_;
+};
+
+// ------------------------------------------------------------------ byte writer
+// Writes into a caller-sized buffer; the caller computed an exact bound beforehand.
+class ByteWriter {
+  public:
+    explicit ByteWriter(uint8_t* out) : begin_(out), cur_(out) {}
+
+    void u8(uint8_t v) { *cur_++ = v; }
+    void u16le(uint16_t v) {
+        *cur_++ = static_cast<uint8_t>(v & 0xFF);
+        *cur_++ = static_cast<uint8_t>(v >> 8);
+    }
+    void varint(uint64_t v) {
+        while (v >= 0x80) {
+            *cur_++ = static_cast<uint8_t>(v | 0x80);
+            v >>= 7;
+        }
+        *cur_++ = static_cast<uint8_t>(v);
+    }
+    void bytes(const uint8_t* p, size_t n) {
+        std::memcpy(cur_, p, n);
+        cur_ += n;
+    }
+    uint8_t* position() { return cur_; }
+    void skip(size_t n) { cur_ += n; }
+    size_t size() const { return static_cast<size_t>(cur_ - begin_); }
+
+  private:
+    uint8_t* begin_;
+    uint8_t* cur_;
+};
+
+inline size_t varint_size(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace pycodec

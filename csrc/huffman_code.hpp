@@ -1,0 +1,44 @@
+// Canonical Huffman codes: symbol counts, length-limited code lengths, canonical code
+// assignment and the compact code-table serialization of spec/huffman-stream.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common.hpp"
+
+namespace pycodec {
+
+// A canonical code: the used symbols in ascending order and their code lengths.
+struct CanonicalCode {
+    int symbol_bits = 8;             // 8 or 16
+    std::vector<uint16_t> symbols;   // ascending, distinct
+    std::vector<uint8_t> lengths;    // 1..kMaxCodeLength, same order as symbols
+    int max_length() const;
+};
+
+// Symbol occurrence counts of `n` symbols, written to `counts` (size 256 or 65536).
+void histogram_u8(const uint8_t* data, size_t n, uint64_t* counts);
+void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts);
+
+// Optimal code lengths with no code longer than `max_length` (package-merge), for
+// `counts` over an alphabet of counts.size() symbols; 0 for unused symbols. The limit is
+// raised to ceil(log2(used)) when it is too small; a lone used symbol gets length 1.
+std::vector<uint8_t> limited_code_lengths(const std::vector<uint64_t>& counts, int max_length);
+
+// The canonical code for per-symbol lengths (0 = unused) over a 2^symbol_bits alphabet.
+CanonicalCode code_from_lengths(const std::vector<uint8_t>& lengths, int symbol_bits);
+
+// Validates symbols ascending and in range, lengths in range, Kraft equality (n >= 2).
+void validate_code(const CanonicalCode& code);
+
+// Canonical codewords, in the order of code.symbols (RFC 1951 3.2.2 assignment).
+std::vector<uint32_t> canonical_codewords(const CanonicalCode& code);
+
+size_t serialized_code_size(const CanonicalCode& code);
+void serialize_code(const CanonicalCode& code, ByteWriter& out);
+// Parses and validates a code table for symbols of `symbol_bits` bits.
+CanonicalCode parse_code(ByteReader& in, int symbol_bits);
+
+}  // namespace pycodec

@@ -1,0 +1,40 @@
+// Table-driven decoding of bit-packed canonical Huffman substreams.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "huffman_code.hpp"
+
+namespace pycodec {
+
+// Lookup tables indexed by the next `table_bits` bits of a substream.
+//  single: (symbol | length << 16) of the first code in the window;
+//  multi:  as many whole codes as fit in the window (at most 6 uint8 or 3 uint16 symbols),
+//          packed little-endian in bits 0..47, bits consumed in 48..55, count in 56..63.
+struct DecodeTables {
+    int table_bits = 0;
+    int symbol_bits = 8;
+    bool complete = true;  // false only for a lone symbol (code "0"; "1" is invalid)
+    std::vector<uint32_t> single;
+    std::vector<uint64_t> multi;
+};
+
+DecodeTables make_decode_tables(const CanonicalCode& code);
+
+// One substream to decode: `size` bytes at `data` give exactly `count` symbols.
+struct Substream {
+    const uint8_t* data;
+    size_t size;
+    void* out;     // uint8_t* or uint16_t*, per the tables' symbol width
+    size_t count;
+};
+
+// Decodes every substream (interleaving them for speed), reading no byte at or past
+// `readable_end` (the end of the caller's buffer, at or after every substream's end).
+// Throws CorruptStream if a substream's codes overrun it, leave bytes unused, or end in
+// non-zero padding.
+void decode_substreams(const DecodeTables& tables, Substream* subs, int k, const uint8_t* readable_end);
+
+}  // namespace pycodec

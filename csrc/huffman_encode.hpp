@@ -1,0 +1,29 @@
+// Bit-packed Huffman encoding of uint8/uint16 symbols with a canonical code.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "huffman_code.hpp"
+
+namespace pycodec {
+
+// Per-symbol (codeword << 8 | length), indexed by symbol value; 0 for symbols without a code.
+struct EncodeTable {
+    std::vector<uint32_t> entries;
+    int max_length = 0;
+};
+
+EncodeTable make_encode_table(const CanonicalCode& code);
+
+// Total coded bits of a histogram (counts indexed by symbol) under `table`.
+uint64_t coded_bits(const uint64_t* counts, const EncodeTable& table);
+
+// Packs the codes of n symbols MSB-first at `out`, zero-padding the last byte. Returns the
+// bytes of the substream, ceil(bits / 8). May write up to 8 bytes past them (the caller
+// leaves that slack). Every symbol must have a code.
+size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out);
+size_t encode_symbols(const uint16_t* src, size_t n, const EncodeTable& table, uint8_t* out);
+
+}  // namespace pycodec

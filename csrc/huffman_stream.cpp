@@ -1,0 +1,208 @@
+#include "huffman_stream.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "huffman_decode.hpp"
+
+namespace pycodec {
+
+namespace {
+
+constexpr uint8_t kReservedFlagBits = 0xF0;
+
+uint8_t flags_byte(int symbol_bits, StreamMode mode) {
+    return static_cast<uint8_t>((static_cast<int>(mode) << 2) | (symbol_bits == 16 ? 1 : 0));
+}
+
+int substream_count(uint64_t count) { return count >= kMultiStreamThreshold ? kEncoderSubstreams : 1; }
+
+uint64_t segment_length(uint64_t count, int k) { return (count + static_cast<uint64_t>(k) - 1) / static_cast<uint64_t>(k); }
+
+uint64_t segment_start(uint64_t count, int k, int i) {
+    return std::min(count, segment_length(count, k) * static_cast<uint64_t>(i));
+}
+
+size_t header_size(const StreamLayout& s) {
+    size_t size = 1 + varint_size(s.count);
+    if (s.mode == StreamMode::kSingle) return size + (s.symbol_bits == 16 ? 2 : 1);
+    if (s.mode == StreamMode::kEmpty) return size;
+    size += serialized_code_size(s.code) + 1;
+    for (int i = 0; i + 1 < s.substreams; ++i) size += varint_size(s.sizes[i]);
+    return size;
+}
+
+void histogram(const uint8_t* src, size_t n, uint64_t* counts) { histogram_u8(src, n, counts); }
+void histogram(const uint16_t* src, size_t n, uint64_t* counts) { histogram_u16(src, n, counts); }
+
+template <class T>
+StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
+    StreamLayout s;
+    s.symbol_bits = 8 * static_cast<int>(sizeof(T));
+    s.count = n;
+    const size_t alphabet = size_t{1} << s.symbol_bits;
+    const int k = substream_count(n);
+    // one histogram per segment: their coded sizes fix the layout before any bit is written
+    std::vector<uint64_t> seg_counts(alphabet * static_cast<size_t>(k), 0);
+    for (int i = 0; i < k; ++i) {
+        const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
+        histogram(src + begin, static_cast<size_t>(end - begin), &seg_counts[alphabet * static_cast<size_t>(i)]);
+    }
+    std::vector<uint64_t> counts(alphabet, 0);
+    for (int i = 0; i < k; ++i)
+        for (size_t sym = 0; sym < alphabet; ++sym) counts[sym] += seg_counts[alphabet * static_cast<size_t>(i) + sym];
+
+    const size_t distinct = static_cast<size_t>(std::count_if(counts.begin(), counts.end(), [](uint64_t c) { return c != 0; }));
+    if (distinct == 0) {
+        s.mode = StreamMode::kEmpty;
+    } else if (distinct == 1) {
+        s.mode = StreamMode::kSingle;
+        s.single_symbol = static_cast<uint16_t>(src[0]);
+    } else {
+        s.mode = StreamMode::kHuffman;
+        s.code = code_from_lengths(limited_code_lengths(counts, max_code_length), s.symbol_bits);
+        const EncodeTable table = make_encode_table(s.code);
+        s.substreams = k;
+        for (int i = 0; i < k; ++i)
+            s.sizes[i] = (coded_bits(&seg_counts[alphabet * static_cast<size_t>(i)], table) + 7) / 8;
+    }
+    s.header_bytes = header_size(s);
+    s.total_bytes = s.header_bytes;
+    for (int i = 0; i < s.substreams; ++i) s.total_bytes += static_cast<size_t>(s.sizes[i]);
+    return s;
+}
+
+template <class T>
+void write_payload(const StreamLayout& s, const T* src, uint8_t* out) {
+    const EncodeTable table = make_encode_table(s.code);
+    // substreams in order: each one's spill past its end is overwritten by the next
+    for (int i = 0; i < s.substreams; ++i) {
+        const uint64_t begin = segment_start(s.count, s.substreams, i);
+        const uint64_t end = segment_start(s.count, s.substreams, i + 1);
+        const size_t written = encode_symbols(src + begin, static_cast<size_t>(end - begin), table, out);
+        if (written != s.sizes[i]) throw std::logic_error("Huffman substream size differs from its plan");
+        out += written;
+    }
+}
+
+}  // namespace
+
+uint64_t StreamLayout::segment() const { return segment_length(count, substreams); }
+
+StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
+StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
+
+void write_stream(const StreamLayout& s, const void* src, uint8_t* out) {
+    ByteWriter w(out);
+    w.u8(flags_byte(s.symbol_bits, s.mode));
+    w.varint(s.count);
+    if (s.mode == StreamMode::kSingle) {
+        if (s.symbol_bits == 16)
+            w.u16le(s.single_symbol);
+        else
+            w.u8(static_cast<uint8_t>(s.single_symbol));
+    }
+    if (s.mode != StreamMode::kHuffman) return;
+    serialize_code(s.code, w);
+    w.u8(static_cast<uint8_t>(s.substreams));
+    for (int i = 0; i + 1 < s.substreams; ++i) w.varint(s.sizes[i]);
+    if (s.symbol_bits == 16)
+        write_payload(s, static_cast<const uint16_t*>(src), w.position());
+    else
+        write_payload(s, static_cast<const uint8_t*>(src), w.position());
+}
+
+// ------------------------------------------------------------------ decoding
+
+namespace {
+
+void parse_flags(ByteReader& in, StreamLayout& s) {
+    const uint8_t flags = in.u8("stream flags");
+    if (flags & kReservedFlagBits) throw CorruptStream("reserved stream flag bits are set");
+    const int width = flags & 0x3;
+    const int mode = (flags >> 2) & 0x3;
+    if (width > 1) throw CorruptStream("reserved symbol width " + std::to_string(width));
+    if (mode > 2) throw CorruptStream("reserved stream mode 3");
+    s.symbol_bits = width ? 16 : 8;
+    s.mode = static_cast<StreamMode>(mode);
+}
+
+void parse_huffman_body(ByteReader& in, StreamLayout& s) {
+    s.code = parse_code(in, s.symbol_bits);
+    if (s.code.symbols.size() < 2) throw CorruptStream("a Huffman-mode code must have at least 2 symbols");
+    const int k = in.u8("substream count");
+    if (k < 1 || k > kMaxSubstreams) throw CorruptStream("substream count " + std::to_string(k) + " outside 1..8");
+    s.substreams = k;
+    uint64_t listed = 0;
+    for (int i = 0; i + 1 < k; ++i) {
+        s.sizes[i] = in.varint("substream size");
+        if (s.sizes[i] > in.remaining() || listed + s.sizes[i] > in.remaining())
+            throw CorruptStream("substream sizes exceed the bytes present");
+        listed += s.sizes[i];
+    }
+    s.header_bytes = in.offset();
+    s.sizes[k - 1] = in.remaining() - listed;
+    // every symbol costs at least one bit: this bounds the allocation by the bytes present
+    if (s.count / 8 > in.remaining())
+        throw CorruptStream("declared symbol count " + std::to_string(s.count) + " exceeds what " +
+                            std::to_string(in.remaining()) + " payload byte(s) can hold");
+}
+
+}  // namespace
+
+StreamLayout parse_stream(const uint8_t* data, size_t size, uint64_t max_symbols) {
+    ByteReader in(data, size);
+    StreamLayout s;
+    parse_flags(in, s);
+    s.count = in.varint("symbol count");
+    switch (s.mode) {
+        case StreamMode::kEmpty:
+            if (s.count != 0) throw CorruptStream("an empty-mode stream must declare 0 symbols");
+            break;
+        case StreamMode::kSingle:
+            if (s.count == 0) throw CorruptStream("a single-symbol stream must declare at least 1 symbol");
+            if (s.count > max_symbols)
+                throw LimitExceeded("stream declares " + std::to_string(s.count) + " symbols, over the limit of " +
+                                    std::to_string(max_symbols) + " (raise max_symbols to allow it)");
+            s.single_symbol = s.symbol_bits == 16 ? in.u16le("single symbol") : in.u8("single symbol");
+            break;
+        case StreamMode::kHuffman:
+            if (s.count > max_symbols)
+                throw LimitExceeded("stream declares " + std::to_string(s.count) + " symbols, over the limit of " +
+                                    std::to_string(max_symbols));
+            parse_huffman_body(in, s);
+            in.take(in.remaining(), "payload");
+            break;
+    }
+    if (s.mode != StreamMode::kHuffman) s.header_bytes = in.offset();
+    if (in.remaining() != 0) throw CorruptStream(std::to_string(in.remaining()) + " trailing byte(s) after the stream");
+    s.total_bytes = size;
+    return s;
+}
+
+void decode_stream(const StreamLayout& s, const uint8_t* data, size_t size, void* out) {
+    const size_t width = static_cast<size_t>(s.symbol_bits / 8);
+    if (s.mode == StreamMode::kSingle) {
+        if (width == 1)
+            std::fill_n(static_cast<uint8_t*>(out), s.count, static_cast<uint8_t>(s.single_symbol));
+        else
+            std::fill_n(static_cast<uint16_t*>(out), s.count, s.single_symbol);
+        return;
+    }
+    if (s.mode != StreamMode::kHuffman) return;
+    const DecodeTables tables = make_decode_tables(s.code);
+    Substream subs[kMaxSubstreams];
+    const uint8_t* cursor = data + s.header_bytes;
+    for (int i = 0; i < s.substreams; ++i) {
+        const uint64_t begin = segment_start(s.count, s.substreams, i);
+        const uint64_t end = segment_start(s.count, s.substreams, i + 1);
+        subs[i] = Substream{cursor, static_cast<size_t>(s.sizes[i]), static_cast<uint8_t*>(out) + begin * width,
+                            static_cast<size_t>(end - begin)};
+        cursor += s.sizes[i];
+    }
+    decode_substreams(tables, subs, s.substreams, data + size);
+}
+
+uint64_t payload_bytes(const StreamLayout& s) { return s.total_bytes - s.header_bytes; }
+
+}  // namespace pycodec

@@ -1,0 +1,43 @@
+// The self-describing Huffman stream of spec/huffman-stream.md: planning and writing
+// (encode), parsing, validating and decoding (decode).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "huffman_code.hpp"
+#include "huffman_encode.hpp"
+
+namespace pycodec {
+
+enum class StreamMode : int { kEmpty = 0, kSingle = 1, kHuffman = 2 };
+
+// Everything known about a stream before its payload is written or decoded.
+struct StreamLayout {
+    int symbol_bits = 8;
+    StreamMode mode = StreamMode::kEmpty;
+    uint64_t count = 0;
+    uint16_t single_symbol = 0;
+    CanonicalCode code;                        // Huffman mode only
+    int substreams = 0;                        // Huffman mode only
+    uint64_t sizes[kMaxSubstreams] = {};       // bytes of each substream
+    size_t header_bytes = 0;                   // everything before the first substream
+    size_t total_bytes = 0;
+    uint64_t segment() const;                  // symbols per substream but the last
+};
+
+// Encoding: plan (histograms, code, exact sizes), then write into total_bytes + 8 bytes.
+StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length);
+StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length);
+void write_stream(const StreamLayout& layout, const void* src, uint8_t* out);
+
+// Decoding: parse and validate the header against the bytes present and max_symbols,
+// then decode into `out` (layout.count symbols of layout.symbol_bits bits).
+StreamLayout parse_stream(const uint8_t* data, size_t size, uint64_t max_symbols);
+void decode_stream(const StreamLayout& layout, const uint8_t* data, size_t size, void* out);
+
+// Coded payload bits of a parsed stream (sum over substreams, excluding padding is not
+// knowable without decoding, so this is 8 * payload bytes).
+uint64_t payload_bytes(const StreamLayout& layout);
+
+}  // namespace pycodec

@@ -1,0 +1,96 @@
+#include "relative_index.hpp"
+
+#include <string>
+
+#include "common.hpp"
+
+namespace pycodec {
+
+namespace {
+
+uint64_t filler_value(int bits) { return (uint64_t{1} << bits) - 1; }
+
+void check_bits(int bits) {
+    if (bits < 1 || bits > 16) throw InvalidArgument("index bits must be in 1..16");
+}
+
+template <class T>
+void encode_typed(const int64_t* positions, size_t n, int bits, T* out) {
+    const uint64_t filler = filler_value(bits);
+    uint64_t cursor = 0;
+    for (size_t i = 0; i < n; ++i) {
+        uint64_t gap = static_cast<uint64_t>(positions[i]) - cursor;
+        for (; gap >= filler; gap -= filler) *out++ = static_cast<T>(filler);
+        *out++ = static_cast<T>(gap);
+        cursor = static_cast<uint64_t>(positions[i]) + 1;
+    }
+}
+
+template <class T>
+size_t count_typed(const T* entries, size_t n, int bits) {
+    check_bits(bits);
+    const uint64_t filler = filler_value(bits);
+    size_t fillers = 0;
+    bool out_of_range = false;
+    for (size_t i = 0; i < n; ++i) {
+        fillers += entries[i] == filler;
+        out_of_range |= entries[i] > filler;
+    }
+    if (out_of_range) throw CorruptStream("relative-index entry exceeds 2^bits - 1");
+    return n - fillers;
+}
+
+template <class T>
+void decode_typed(const T* entries, size_t n, int bits, uint64_t numel, int64_t* out) {
+    const uint64_t filler = filler_value(bits);
+    uint64_t cursor = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const uint64_t e = entries[i];
+        if (e > filler) throw CorruptStream("relative-index entry exceeds 2^bits - 1");
+        if (e == filler) {
+            cursor += filler;
+        } else {
+            const uint64_t position = cursor + e;
+            if (position >= numel)
+                throw CorruptStream("relative index points at position " + std::to_string(position) +
+                                    ", past the tensor's " + std::to_string(numel) + " elements");
+            *out++ = static_cast<int64_t>(position);
+            cursor = position + 1;
+        }
+        if (cursor > numel) throw CorruptStream("relative-index fillers run past the tensor's end");
+    }
+}
+
+}  // namespace
+
+size_t relative_index_length(const int64_t* positions, size_t n, int bits) {
+    check_bits(bits);
+    const uint64_t filler = filler_value(bits);
+    size_t length = n;
+    int64_t previous = -1;
+    for (size_t i = 0; i < n; ++i) {
+        if (positions[i] <= previous)
+            throw InvalidArgument(positions[i] < 0 ? "positions must be non-negative"
+                                                   : "positions must be strictly increasing");
+        length += static_cast<size_t>(static_cast<uint64_t>(positions[i] - previous - 1) / filler);
+        previous = positions[i];
+    }
+    return length;
+}
+
+void relative_index_encode(const int64_t* positions, size_t n, int bits, uint8_t* out) {
+    encode_typed(positions, n, bits, out);
+}
+void relative_index_encode(const int64_t* positions, size_t n, int bits, uint16_t* out) {
+    encode_typed(positions, n, bits, out);
+}
+size_t relative_index_count(const uint8_t* entries, size_t n, int bits) { return count_typed(entries, n, bits); }
+size_t relative_index_count(const uint16_t* entries, size_t n, int bits) { return count_typed(entries, n, bits); }
+void relative_index_decode(const uint8_t* entries, size_t n, int bits, uint64_t numel, int64_t* out) {
+    decode_typed(entries, n, bits, numel, out);
+}
+void relative_index_decode(const uint16_t* entries, size_t n, int bits, uint64_t numel, int64_t* out) {
+    decode_typed(entries, n, bits, numel, out);
+}
+
+}  // namespace pycodec
