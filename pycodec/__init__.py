@@ -1,0 +1,92 @@
+"""pycodec: Deep Compression made real — the ``.dcz`` compressed-model format for PyTorch.
+
+>>> import pycodec
+>>> pycodec.save(model, "model.dcz", metadata={"arch": "lenet5"})   # doctest: +SKIP
+>>> state = pycodec.load("model.dcz")                                 # doctest: +SKIP
+>>> pycodec.load_into(model, "model.dcz")                             # doctest: +SKIP
+>>> with pycodec.open("model.dcz") as f:                              # doctest: +SKIP
+...     w = f.tensor("fc1.weight")
+
+``import pycodec`` needs numpy only; torch is imported when a tensor is made. The codec
+functions live in :mod:`pycodec.codec`, the container in :mod:`pycodec.format`, and the
+byte format is specified in ``spec/dcz.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pycodec.errors import CodecError, CorruptStreamError, DczError, LimitExceededError, MalformedFileError
+from pycodec.format import limits as _limits
+from pycodec.format.reader import DczFile, TensorInfo
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "save",
+    "load",
+    "load_into",
+    "open",
+    "DczFile",
+    "TensorInfo",
+    "DczError",
+    "CodecError",
+    "CorruptStreamError",
+    "LimitExceededError",
+    "MalformedFileError",
+]
+
+__version__ = "0.1.0"
+
+PathLike = str | os.PathLike[str]
+
+
+def save(
+    obj: Any,
+    path: PathLike,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    compress: bool = True,
+) -> None:
+    """Save an ``nn.Module``'s state dict, or a mapping of names to tensors, as ``.dcz``.
+
+    Each floating tensor with few distinct values (weight sharing) and/or many zeros
+    (pruning) is stored in the smaller of the ``codebook`` and ``sparse`` encodings when
+    that beats raw bytes; everything else is stored raw. Values round-trip bit for bit.
+    Tensors sharing storage, offset, shape and strides are stored once (``alias``).
+    `metadata` maps str to str. ``compress=False`` stores every tensor raw. The file is
+    replaced atomically: on error `path` is left as it was.
+    """
+    from pycodec.format import writer
+
+    writer.save(obj, path, metadata=metadata, compress=compress)
+
+
+def open(path: PathLike, *, max_decoded_bytes: int = _limits.DEFAULT_MAX_DECODED_BYTES) -> DczFile:  # noqa: A001
+    """Open a ``.dcz`` file lazily: the table is read and checked, tensors on demand."""
+    return DczFile(path, max_decoded_bytes=max_decoded_bytes)
+
+
+def load(
+    path: PathLike,
+    map_location: Any = "cpu",
+    *,
+    max_decoded_bytes: int = _limits.DEFAULT_MAX_DECODED_BYTES,
+    threads: int = 2,
+) -> dict[str, torch.Tensor]:
+    """Read every tensor of a ``.dcz`` file, checking every byte, into a new dict.
+
+    Tied tensors come back as views of one storage. Raises :class:`MalformedFileError`
+    for anything that is not a valid file, before allocating beyond its declared sizes.
+    """
+    with DczFile(path, max_decoded_bytes=max_decoded_bytes) as file:
+        return file.load_all(map_location, threads=threads)
+
+
+def load_into(module: torch.nn.Module, path: PathLike, *, strict: bool = True) -> Any:
+    """Load a ``.dcz`` file into `module` with ``load_state_dict``; returns its result."""
+    state = load(path, map_location="cpu")
+    return module.load_state_dict(state, strict=strict)

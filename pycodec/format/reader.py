@@ -1,0 +1,312 @@
+"""Reading ``.dcz`` files: :class:`DczFile`, a lazy, validating reader.
+
+Opening a file reads and checks the preamble, the header and the whole tensor table
+(``spec/dcz.md`` sections 3, 4 and 6) but no tensor data. Each tensor is then read and
+checksummed only when it is asked for; :meth:`DczFile.verify` and
+:meth:`DczFile.load_all` check every byte of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from pycodec.errors import MalformedFileError
+from pycodec.format import encodings, limits
+from pycodec.format.dtypes import DTYPES, DType, numpy_to_tensor
+from pycodec.format.syntax import (
+    SECTION_ROLES,
+    Header,
+    Preamble,
+    Section,
+    TensorEntry,
+    parse_header,
+    unpack_preamble,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+PathLike = str | os.PathLike[str]
+
+#: Tensors decoded at once by :meth:`DczFile.load_all`; the codec releases the GIL.
+DEFAULT_THREADS = 2
+
+
+def align_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def section_alignment(entry: TensorEntry) -> int:
+    """Spec 3.3: raw data sections start on 64-byte boundaries, all others anywhere."""
+    return limits.RAW_ALIGNMENT if entry.encoding == "raw" else 1
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What the table says about a tensor, plus the sizes of its streams."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    encoding: str
+    numel: int
+    stored_bytes: int  # sum of its sections (0 for an alias)
+    alias_of: str | None
+    codebook_size: int | None
+    index_bits: int | None
+    nnz: int | None  # known without decoding for sparse tensors only
+    section_bytes: dict[str, int]  # role -> section length
+
+
+class DczFile:
+    """A ``.dcz`` file opened for reading. Use as a context manager.
+
+    >>> with pycodec.open("model.dcz") as f:          # doctest: +SKIP
+    ...     print(f.names())
+    ...     w = f.tensor("fc1.weight")
+    """
+
+    def __init__(self, path: PathLike, *, max_decoded_bytes: int = limits.DEFAULT_MAX_DECODED_BYTES):
+        self.path = os.fspath(path)
+        self._lock = threading.Lock()
+        self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            self.preamble, self.header = self._read_header()
+            self._entries = check_table(self.header, self.preamble, max_decoded_bytes)
+        except BaseException:
+            self._file.close()
+            raise
+
+    # -------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> DczFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- raw access
+
+    def _read_at(self, offset: int, length: int) -> np.ndarray:
+        """`length` bytes at `offset` into a fresh writable uint8 array."""
+        buffer = np.empty(length, dtype=np.uint8)
+        with self._lock:
+            self._file.seek(offset)
+            got = self._file.readinto(memoryview(buffer)) if length else 0
+        if got != length:
+            raise MalformedFileError(f"file shrank while reading: {got} of {length} bytes at {offset}")
+        return buffer
+
+    def _read_header(self) -> tuple[Preamble, Header]:
+        size = os.fstat(self._file.fileno()).st_size
+        preamble = unpack_preamble(self._file.read(limits.PREAMBLE_SIZE))
+        if preamble.file_length != size:
+            raise MalformedFileError(
+                f"file is {size} bytes but its preamble declares {preamble.file_length}"
+                + (" (truncated)" if size < preamble.file_length else " (trailing bytes)")
+            )
+        end = limits.PREAMBLE_SIZE + preamble.header_length
+        if end > size:
+            raise MalformedFileError(f"header of {preamble.header_length} bytes runs past the end of the file")
+        data = self._read_at(limits.PREAMBLE_SIZE, preamble.header_length).tobytes()
+        if zlib.crc32(data) != preamble.header_crc32:
+            raise MalformedFileError("header checksum mismatch: the header is corrupt")
+        return preamble, parse_header(data)
+
+    def read_section(self, entry: TensorEntry, role: str) -> np.ndarray:
+        """A section's bytes after checking its CRC32."""
+        section = entry.sections[role]
+        data = self._read_at(section.offset, section.length)
+        if zlib.crc32(data) != section.crc32:
+            raise MalformedFileError(f"tensor {entry.name!r}: checksum mismatch in its {role} section")
+        return data
+
+    def check_padding(self) -> None:
+        """Spec 3.3: every padding byte must be zero."""
+        for start, stop in padding_ranges(self.header, self.preamble.header_length):
+            if np.any(self._read_at(start, stop - start)):
+                raise MalformedFileError(f"non-zero padding bytes at offsets {start}..{stop - 1}")
+
+    # -------------------------------------------------------------- table
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self.header.metadata)
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry(self, name: str) -> TensorEntry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise KeyError(f"no tensor named {name!r} in {self.path}") from None
+
+    def info(self, name: str) -> TensorInfo:
+        """Table facts about one tensor; reads only its small codebook/stream sections."""
+        entry = self.entry(name)
+        dtype = DTYPES[entry.dtype]
+        book_size = nnz = None
+        if entry.encoding in ("codebook", "sparse"):
+            payloads = {role: self.read_section(entry, role) for role in SECTION_ROLES[entry.encoding]}
+            book_size = encodings.decode_codebook(entry, dtype, payloads["codebook"]).size
+            width = 8 if book_size <= 256 else 16
+            encodings.stream_info(entry, "indices", payloads["indices"], width)
+            if entry.encoding == "sparse":
+                nnz, _ = encodings.sparse_counts(entry, book_size, payloads)
+        return TensorInfo(
+            name=entry.name,
+            dtype=entry.dtype,
+            shape=entry.shape,
+            encoding=entry.encoding,
+            numel=entry.numel,
+            stored_bytes=sum(s.length for s in entry.sections.values()),
+            alias_of=entry.alias_of,
+            codebook_size=book_size,
+            index_bits=entry.index_bits,
+            nnz=nnz,
+            section_bytes={role: s.length for role, s in entry.sections.items()},
+        )
+
+    # -------------------------------------------------------------- decoding
+
+    def read_array(self, name: str) -> np.ndarray:
+        """Decode one tensor to a flat numpy array of its storage dtype (aliases resolved)."""
+        entry = self.entry(name)
+        if entry.encoding == "alias":
+            entry = self._entries[entry.alias_of or ""]
+        payloads = {role: self.read_section(entry, role) for role in SECTION_ROLES[entry.encoding]}
+        return encodings.decode_tensor(entry, DTYPES[entry.dtype], payloads)
+
+    def tensor(self, name: str, map_location: Any = "cpu") -> torch.Tensor:
+        """Decode one tensor (reading only its own sections) as a torch tensor."""
+        entry = self.entry(name)
+        return _to_device(numpy_to_tensor(self.read_array(name), DTYPES[entry.dtype], entry.shape), map_location)
+
+    def load_all(self, map_location: Any = "cpu", *, threads: int = DEFAULT_THREADS) -> dict[str, torch.Tensor]:
+        """Decode every tensor, checking every byte; aliases share storage with their target."""
+        self.check_padding()
+        stored = [e for e in self._entries.values() if e.encoding != "alias"]
+        # Largest first, so the pool does not end on one big tensor.
+        order = sorted(stored, key=lambda e: -sum(s.length for s in e.sections.values()))
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            arrays = dict(zip((e.name for e in order), pool.map(lambda e: self.read_array(e.name), order)))
+        result: dict[str, torch.Tensor] = {}
+        for entry in self._entries.values():
+            if entry.encoding == "alias":
+                target = result[entry.alias_of or ""]
+                result[entry.name] = target.view(target.shape)
+            else:
+                tensor = numpy_to_tensor(arrays.pop(entry.name), DTYPES[entry.dtype], entry.shape)
+                result[entry.name] = _to_device(tensor, map_location)
+        return result
+
+    def verify(self) -> None:
+        """Check every checksum and padding byte and decode every tensor; raise on failure."""
+        self.check_padding()
+        for entry in self._entries.values():
+            if entry.encoding != "alias":
+                self.read_array(entry.name)
+
+
+def _to_device(tensor: torch.Tensor, map_location: Any) -> torch.Tensor:
+    if map_location is None or str(map_location) == "cpu":
+        return tensor
+    return tensor.to(map_location)
+
+
+# ----------------------------------------------------------------- table checks
+
+
+def check_table(header: Header, preamble: Preamble, max_decoded_bytes: int) -> dict[str, TensorEntry]:
+    """Cross-member checks of the tensor table (spec 3.3, 4.3–4.5, 5.5, 6).
+
+    Returns the entries by name. Runs before any tensor data is read or allocated.
+    """
+    entries: dict[str, TensorEntry] = {}
+    decoded = 0
+    for entry in header.tensors:
+        if entry.name in entries:
+            raise MalformedFileError(f"tensor name {entry.name!r} appears twice")
+        _check_entry(entry, DTYPES[entry.dtype], entries)
+        entries[entry.name] = entry
+        if entry.encoding != "alias":
+            decoded += entry.numel * DTYPES[entry.dtype].itemsize
+            if decoded > max_decoded_bytes:
+                raise MalformedFileError(
+                    f"tensors decode to more than {max_decoded_bytes} bytes "
+                    "(raise max_decoded_bytes to load this file)"
+                )
+    _check_layout(header, preamble)
+    return entries
+
+
+def _check_entry(entry: TensorEntry, dtype: DType, earlier: dict[str, TensorEntry]) -> None:
+    if entry.encoding in ("codebook", "sparse") and not dtype.codebook_ok:
+        raise MalformedFileError(f"tensor {entry.name!r}: encoding {entry.encoding} not allowed for {dtype.name}")
+    if entry.encoding == "raw" and entry.sections["data"].length != entry.numel * dtype.itemsize:
+        raise MalformedFileError(
+            f"tensor {entry.name!r}: raw data of {entry.sections['data'].length} bytes, "
+            f"expected {entry.numel * dtype.itemsize} for shape {list(entry.shape)}"
+        )
+    if entry.encoding == "alias":
+        target = earlier.get(entry.alias_of or "")
+        if target is None or target.encoding == "alias":
+            raise MalformedFileError(
+                f"tensor {entry.name!r}: alias_of {entry.alias_of!r} is not an earlier non-alias tensor"
+            )
+        if (target.dtype, target.shape) != (entry.dtype, entry.shape):
+            raise MalformedFileError(f"tensor {entry.name!r}: dtype or shape differs from its alias target")
+
+
+def _layout(header: Header) -> list[tuple[TensorEntry, str, Section]]:
+    return [(e, role, e.sections[role]) for e in header.tensors for role in SECTION_ROLES[e.encoding]]
+
+
+def _check_layout(header: Header, preamble: Preamble) -> None:
+    """Spec 3.3: every section exactly where the canonical layout puts it."""
+    end = limits.PREAMBLE_SIZE + preamble.header_length
+    for entry, role, section in _layout(header):
+        expected = align_up(end, section_alignment(entry))
+        if section.offset != expected:
+            raise MalformedFileError(
+                f"tensor {entry.name!r}: {role} section at offset {section.offset}, "
+                f"expected {expected} (sections must follow each other in table order)"
+            )
+        end = section.end
+        if end > preamble.file_length:
+            raise MalformedFileError(f"tensor {entry.name!r}: {role} section runs past the end of the file")
+    if end != preamble.file_length:
+        raise MalformedFileError(f"{preamble.file_length - end} bytes after the last section are not covered")
+
+
+def padding_ranges(header: Header, header_length: int) -> list[tuple[int, int]]:
+    """The (start, stop) byte ranges of alignment padding, from an already-checked layout."""
+    ranges = []
+    end = limits.PREAMBLE_SIZE + header_length
+    for _, _, section in _layout(header):
+        if section.offset > end:
+            ranges.append((end, section.offset))
+        end = section.end
+    return ranges
+
+
+if sys.byteorder != "little":  # pragma: no cover - no such test machine
+    raise ImportError("pycodec's .dcz reader supports little-endian hosts only")

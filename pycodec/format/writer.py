@@ -1,0 +1,261 @@
+"""Writing ``.dcz`` files: from a state dict to an atomically replaced file.
+
+Steps: collect the tensors (:func:`collect_tensors`), find tied tensors
+(:func:`find_aliases`), encode each stored tensor (:mod:`pycodec.format.encodings`), lay
+the sections out in table order (:func:`plan_layout`, spec 3.3), then write a temporary
+file in the destination's directory, fsync it and rename it over the destination
+(:func:`write_atomically`), so a failure never leaves a partial file in its place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from pycodec.format import limits
+from pycodec.format.dtypes import DType, from_torch, tensor_to_numpy
+from pycodec.format.encodings import EncodedTensor, Payload, encode_tensor
+from pycodec.format.syntax import SECTION_ROLES, Header, Preamble, Section, TensorEntry, serialize_header
+
+if TYPE_CHECKING:
+    import torch
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class PlannedFile:
+    """Everything to write: the header bytes and each section's offset and payload."""
+
+    header: bytes
+    sections: list[tuple[int, Payload]]  # (offset, payload), in file order
+    file_length: int
+
+
+# ----------------------------------------------------------------- inputs
+
+
+def collect_tensors(obj: Any) -> dict[str, torch.Tensor]:
+    """The named tensors of an ``nn.Module`` (its state dict) or a mapping of tensors."""
+    import torch
+
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.state_dict()
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"expected an nn.Module or a mapping of tensors, got {type(obj).__name__}")
+    if len(obj) > limits.MAX_TENSORS:
+        raise ValueError(f"{len(obj)} tensors exceed the format's limit of {limits.MAX_TENSORS}")
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in obj.items():
+        _check_name(name)
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name!r}: expected a tensor, got {type(value).__name__}")
+        if value.layout != torch.strided or value.is_quantized or value.device.type == "meta":
+            raise TypeError(f"{name!r}: only dense strided tensors with data can be saved")
+        if value.dim() > limits.MAX_RANK:
+            raise ValueError(f"{name!r}: rank {value.dim()} exceeds {limits.MAX_RANK}")
+        if max(value.shape, default=0) > limits.MAX_DIM or value.numel() > limits.MAX_NUMEL:
+            raise ValueError(f"{name!r}: shape {tuple(value.shape)} exceeds the format's limits")
+        from_torch(value.dtype)  # TypeError for dtypes the format lacks
+        tensors[name] = value
+    return tensors
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"tensor names must be strings, got {type(name).__name__}")
+    size = len(name.encode("utf-8", errors="strict"))
+    if not 1 <= size <= limits.MAX_NAME_BYTES:
+        raise ValueError(f"tensor name {name[:40]!r}: {size} bytes, allowed 1..{limits.MAX_NAME_BYTES}")
+
+
+def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """Metadata as a plain dict after checking types and the format's limits."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must map str to str, got {type(metadata).__name__}")
+    if len(metadata) > limits.MAX_METADATA_ENTRIES:
+        raise ValueError(f"{len(metadata)} metadata entries exceed {limits.MAX_METADATA_ENTRIES}")
+    result = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"metadata must map str to str, got {type(key).__name__}: {type(value).__name__}")
+        if not 1 <= len(key.encode("utf-8")) <= limits.MAX_METADATA_KEY_BYTES:
+            raise ValueError(f"metadata key {key[:40]!r} must be 1..{limits.MAX_METADATA_KEY_BYTES} bytes")
+        if len(value.encode("utf-8")) > limits.MAX_METADATA_VALUE_BYTES:
+            raise ValueError(f"metadata value of {key!r} exceeds {limits.MAX_METADATA_VALUE_BYTES} bytes")
+        result[key] = value
+    return result
+
+
+def find_aliases(tensors: Mapping[str, torch.Tensor]) -> dict[str, str]:
+    """Map each tensor that is exactly an earlier one (same storage, offset, shape, strides
+    and dtype) to that earlier tensor's name. Empty tensors are never aliased."""
+    first: dict[tuple[Any, ...], str] = {}
+    aliases: dict[str, str] = {}
+    for name, tensor in tensors.items():
+        if tensor.numel() == 0:
+            continue
+        key = (
+            tensor.device,
+            tensor.untyped_storage().data_ptr(),
+            tensor.storage_offset(),
+            tuple(tensor.shape),
+            tensor.stride(),
+            tensor.dtype,
+        )
+        if key in first:
+            aliases[name] = first[key]
+        else:
+            first[key] = name
+    return aliases
+
+
+# ----------------------------------------------------------------- layout
+
+
+def _align_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def _payload_bytes(payload: Payload) -> memoryview:
+    if isinstance(payload, np.ndarray):
+        return memoryview(np.ascontiguousarray(payload).reshape(-1).view(np.uint8))
+    return memoryview(payload)
+
+
+def plan_layout(
+    entries: list[TensorEntry], payloads: dict[str, dict[str, Payload]], metadata: dict[str, str]
+) -> PlannedFile:
+    """Give every section its canonical offset (spec 3.3) and serialize the header.
+
+    Offsets depend on the header's length and the header holds the offsets, so iterate to
+    the fixed point; lengths only grow, so it is reached in a few rounds.
+    """
+    crcs = {(e.name, r): zlib.crc32(_payload_bytes(p)) for e in entries for r, p in payloads.get(e.name, {}).items()}
+    header_length = 0
+    while True:
+        end = limits.PREAMBLE_SIZE + header_length
+        placed: list[tuple[int, Payload]] = []
+        for entry in entries:
+            alignment = limits.RAW_ALIGNMENT if entry.encoding == "raw" else 1
+            for role in SECTION_ROLES[entry.encoding]:
+                payload = payloads[entry.name][role]
+                offset = _align_up(end, alignment)
+                length = len(_payload_bytes(payload))
+                entry.sections[role] = Section(offset, length, crcs[entry.name, role])
+                placed.append((offset, payload))
+                end = offset + length
+        header = serialize_header(Header(metadata=metadata, tensors=entries))
+        if len(header) == header_length:
+            break
+        header_length = len(header)
+    if header_length > limits.MAX_HEADER_LENGTH:
+        raise ValueError(f"header of {header_length} bytes exceeds the format's {limits.MAX_HEADER_LENGTH}")
+    return PlannedFile(header, placed, end)
+
+
+def encode_all(
+    tensors: Mapping[str, torch.Tensor], *, compress: bool = True
+) -> tuple[list[TensorEntry], dict[str, dict[str, Payload]]]:
+    """The tensor table (sections still unplaced) and each stored tensor's payloads."""
+    aliases = find_aliases(tensors)
+    entries: list[TensorEntry] = []
+    payloads: dict[str, dict[str, Payload]] = {}
+    for name, tensor in tensors.items():
+        dtype: DType = from_torch(tensor.dtype)
+        shape = tuple(int(d) for d in tensor.shape)
+        if name in aliases:
+            entries.append(TensorEntry(name, dtype.name, shape, "alias", alias_of=aliases[name]))
+            continue
+        encoded: EncodedTensor = encode_tensor(tensor_to_numpy(tensor, dtype), dtype, compress=compress)
+        entries.append(TensorEntry(name, dtype.name, shape, encoded.encoding, index_bits=encoded.index_bits))
+        payloads[name] = encoded.payloads
+    return entries, payloads
+
+
+# ----------------------------------------------------------------- writing
+
+
+def _write_all(file: BinaryIO, data: memoryview | bytes) -> None:
+    """Write all of `data` (one place for tests to inject I/O errors)."""
+    file.write(data)
+
+
+def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
+    preamble = Preamble(
+        header_length=len(plan.header), header_crc32=zlib.crc32(plan.header), file_length=plan.file_length
+    )
+    yield preamble.pack()
+    yield plan.header
+    end = limits.PREAMBLE_SIZE + len(plan.header)
+    for offset, payload in plan.sections:
+        if offset > end:
+            yield bytes(offset - end)
+        data = _payload_bytes(payload)
+        yield data
+        end = offset + len(data)
+
+
+def _new_file_mode(path: str) -> int:
+    """Keep an existing file's permissions; otherwise what open() would give (umask)."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_atomically(path: PathLike, chunks: Iterable[memoryview | bytes]) -> None:
+    """Write `chunks` to a temporary file beside `path`, fsync, and rename it over `path`.
+
+    On any error the temporary file is removed and `path` is untouched.
+    """
+    target = os.path.abspath(os.fspath(path))
+    directory, base = os.path.split(target)
+    fd, temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            for chunk in chunks:
+                _write_all(file, chunk)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, _new_file_mode(target))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make the rename durable; not every platform can open a directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(obj: Any, path: PathLike, *, metadata: Mapping[str, str] | None = None, compress: bool = True) -> None:
+    """Save a module's state dict or a mapping of tensors to `path` (see :func:`pycodec.save`)."""
+    checked_metadata = check_metadata(metadata)
+    tensors = collect_tensors(obj)
+    entries, payloads = encode_all(tensors, compress=compress)
+    plan = plan_layout(entries, payloads, checked_metadata)
+    write_atomically(path, _chunks(plan))
