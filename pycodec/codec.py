@@ -41,6 +41,8 @@ __all__ = [
     "huffman_encode",
     "huffman_decode",
     "huffman_stream_info",
+    "build_code",
+    "StreamInfo",
     "relative_index_encode",
     "relative_index_decode",
     "scatter",
@@ -136,10 +138,16 @@ def serialize_code(code: HuffmanCode) -> bytes:
     )
 
 
-def parse_code(data: bytes | bytearray | memoryview | np.ndarray) -> tuple[HuffmanCode, int]:
-    """Parse a serialized code; return it and the number of bytes it occupied."""
-    symbol_bits, symbols, lengths, consumed = _core.parse_code(_buffer(data))
-    return HuffmanCode(symbol_bits, symbols, lengths), consumed
+def parse_code(
+    data: bytes | bytearray | memoryview | np.ndarray, symbol_bits: int
+) -> tuple[HuffmanCode, int]:
+    """Parse and validate a serialized code for `symbol_bits`-bit symbols.
+
+    Returns the code and the number of bytes it occupied (the table does not store the
+    symbol width: the stream's flags do).
+    """
+    symbols, lengths, consumed = _core.parse_code(_buffer(data), int(symbol_bits))
+    return HuffmanCode(int(symbol_bits), symbols, lengths), consumed
 
 
 def encode_with_code(symbols: npt.ArrayLike, code: HuffmanCode) -> bytes:
@@ -201,7 +209,7 @@ class StreamInfo(NamedTuple):
     max_code_length: int
     streams: int
     header_bytes: int
-    payload_bits: int
+    payload_bytes: int
 
 
 def huffman_stream_info(data: bytes | bytearray | memoryview | np.ndarray) -> StreamInfo:
