@@ -1,0 +1,5 @@
+"""``python -m pycodec`` is the ``dcz`` command."""
+
+from pycodec.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""The ``dcz`` command line: ``dump``, ``verify`` and (with the training side) ``compress``.
+
+``dcz dump FILE`` prints the header and a per-tensor table in the spirit of Tables 2–3
+of the Deep Compression paper; ``dcz verify FILE`` checks every byte. Errors print one
+line on stderr and exit with 1; usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from pycodec.errors import DczError
+from pycodec.format.dtypes import DTYPES
+from pycodec.format.reader import DczFile, TensorInfo
+
+PROG = "dcz"
+
+
+# ----------------------------------------------------------------- dump
+
+
+@dataclass
+class TensorRow:
+    """One line of the dump table: the paper's per-layer statistics for one tensor."""
+
+    name: str
+    shape: list[int]
+    dtype: str
+    encoding: str
+    numel: int
+    nnz: int
+    codebook_size: int | None
+    weight_bits: int | None  # fixed-width index bits: ceil(log2(codebook size))
+    weight_bits_huffman: float | None  # indices section bits per coded weight
+    index_bits: int | None  # relative-index width (sparse)
+    index_bits_huffman: float | None  # gaps section bits per non-zero (sparse)
+    stored_bytes: int
+    ratio_vs_float32: float | None
+    alias_of: str | None
+
+
+def _count_nonzero(file: DczFile, info: TensorInfo) -> int:
+    if info.nnz is not None:
+        return info.nnz
+    if info.numel == 0:
+        return 0
+    array = file.read_array(info.name)
+    itemsize = DTYPES[info.dtype].itemsize
+    if itemsize > 8:  # complex128: non-zero if any of its 16 bytes is
+        return int(np.count_nonzero(array.view(np.uint8).reshape(-1, itemsize).any(axis=1)))
+    return int(np.count_nonzero(array.view(DTYPES[info.dtype].bits_dtype)))
+
+
+def tensor_row(file: DczFile, name: str) -> TensorRow:
+    info = file.info(name)
+    nnz = _count_nonzero(file, info)
+    book = info.codebook_size
+    coded = info.numel if info.encoding == "codebook" else nnz
+    weight_h = index_h = None
+    if book is not None and coded:
+        weight_h = info.section_bytes["indices"] * 8 / coded
+    if info.encoding == "sparse" and nnz:
+        index_h = info.section_bytes["gaps"] * 8 / nnz
+    return TensorRow(
+        name=info.name,
+        shape=list(info.shape),
+        dtype=info.dtype,
+        encoding=info.encoding,
+        numel=info.numel,
+        nnz=nnz,
+        codebook_size=book,
+        weight_bits=max(1, math.ceil(math.log2(book))) if book else None,
+        weight_bits_huffman=weight_h,
+        index_bits=info.index_bits,
+        index_bits_huffman=index_h,
+        stored_bytes=info.stored_bytes,
+        ratio_vs_float32=(info.numel * 4 / info.stored_bytes) if info.stored_bytes else None,
+        alias_of=info.alias_of,
+    )
+
+
+def dump_document(file: DczFile) -> dict[str, Any]:
+    """Everything ``dcz dump`` shows, as JSON-ready data."""
+    rows = [tensor_row(file, name) for name in file.names()]
+    stored = [r for r in rows if r.encoding != "alias"]
+    numel = sum(r.numel for r in stored)
+    return {
+        "file": file.path,
+        "version": file.preamble.version,
+        "flags": file.preamble.flags,
+        "file_length": file.preamble.file_length,
+        "header_length": file.preamble.header_length,
+        "metadata": file.metadata,
+        "tensors": [asdict(r) for r in rows],
+        "totals": {
+            "tensors": len(rows),
+            "numel": numel,
+            "nnz": sum(r.nnz for r in stored),
+            "stored_bytes": sum(r.stored_bytes for r in stored),
+            "float32_bytes": numel * 4,
+            "ratio_vs_float32": numel * 4 / file.preamble.file_length,
+        },
+    }
+
+
+def _fmt(value: float | int | None, spec: str = "") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_dump(doc: dict[str, Any]) -> str:
+    """The human-readable dump: header lines, then the per-tensor table with totals."""
+    lines = [
+        f"file:      {doc['file']}",
+        f"format:    .dcz version {doc['version']}, flags 0x{doc['flags']:04x}",
+        f"size:      {doc['file_length']} bytes (header {doc['header_length']} bytes)",
+        f"tensors:   {doc['totals']['tensors']}",
+    ]
+    for key, value in doc["metadata"].items():
+        lines.append(f"metadata:  {key} = {value}")
+    head = ("tensor", "shape", "dtype", "encoding", "nz %", "book", "w bits", "w bits H",
+            "idx bits", "idx bits H", "bytes", "vs f32")
+    table = [head]
+    for r in doc["tensors"]:
+        pct = 100 * r["nnz"] / r["numel"] if r["numel"] else 0.0
+        encoding = r["encoding"] if r["alias_of"] is None else f"alias of {r['alias_of']}"
+        table.append((
+            r["name"], "x".join(map(str, r["shape"])) or "()", r["dtype"], encoding, f"{pct:.1f}",
+            _fmt(r["codebook_size"]), _fmt(r["weight_bits"]), _fmt(r["weight_bits_huffman"], ".2f"),
+            _fmt(r["index_bits"]), _fmt(r["index_bits_huffman"], ".2f"), str(r["stored_bytes"]),
+            _fmt(r["ratio_vs_float32"], ".1f") + ("x" if r["ratio_vs_float32"] else ""),
+        ))
+    t = doc["totals"]
+    pct = 100 * t["nnz"] / t["numel"] if t["numel"] else 0.0
+    table.append(("total (file)", "", "", "", f"{pct:.1f}", "", "", "", "", "",
+                  str(doc["file_length"]), f"{t['ratio_vs_float32']:.1f}x"))
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    numeric = set(range(4, len(head)))
+    lines.append("")
+    for n, row in enumerate(table):
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0 or n == len(table) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run_dump(args: argparse.Namespace) -> int:
+    with DczFile(args.file) as file:
+        doc = dump_document(file)
+    print(json.dumps(doc, indent=2) if args.json else format_dump(doc))
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    with DczFile(args.file) as file:
+        file.verify()
+        count, size = len(file), file.preamble.file_length
+    print(f"{args.file}: OK ({count} tensors, {size} bytes, every checksum and tensor verified)")
+    return 0
+
+
+# ----------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Inspect, verify and make .dcz compressed-model files.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    dump = commands.add_parser("dump", help="print the header and per-tensor statistics")
+    dump.add_argument("file", help="a .dcz file")
+    dump.add_argument("--json", action="store_true", help="machine-readable output")
+    dump.set_defaults(func=run_dump)
+    verify = commands.add_parser("verify", help="check every checksum and decode every tensor")
+    verify.add_argument("file", help="a .dcz file")
+    verify.set_defaults(func=run_verify)
+    _add_compress(commands)
+    return parser
+
+
+def _add_compress(commands: argparse._SubParsersAction) -> None:
+    """Wire in ``compress`` from the training side, if that side imports on this machine."""
+    try:
+        from pycodec.compress.cli import add_compress_command
+    except ImportError:  # dump and verify must work without the training stack
+        return
+    add_compress_command(commands)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (DczError, OSError) as exc:
+        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
