@@ -1,0 +1,137 @@
+"""k-means weight sharing and trained quantization."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from pycodec.compress.prune import Pruner, density_masks
+from pycodec.compress.quantize import (
+    WeightSharing,
+    distinct_nonzero_count,
+    init_centroids,
+    kmeans_1d,
+    quantize_tensor,
+)
+
+
+@pytest.mark.parametrize("init", ["linear", "density", "random"])
+@pytest.mark.parametrize("bits", [1, 3, 5, 8])
+def test_quantized_tensor_has_at_most_2_to_the_bits_distinct_nonzeros(init: str, bits: int) -> None:
+    torch.manual_seed(bits)
+    weight = torch.randn(64, 300)
+    mask = weight.abs() > 0.8
+    q = quantize_tensor(weight, bits, mask=mask, init=init)
+    dense = q.dense()
+    assert distinct_nonzero_count(dense) <= 2**bits
+    assert torch.equal(dense != 0, mask)
+    assert bool((dense[~mask].view(torch.int32) == 0).all())  # +0.0 bits
+
+
+def test_kmeans_recovers_well_separated_clusters() -> None:
+    torch.manual_seed(0)
+    centres = torch.tensor([-3.0, -1.0, 0.5, 2.0])
+    values = (centres[torch.randint(0, 4, (4000,))] + 0.01 * torch.randn(4000))
+    for init in ("linear", "density", "random"):
+        centroids, assignment = kmeans_1d(values, 4, init=init, seed=1)
+        assert torch.allclose(centroids, centres, atol=0.01), init
+        assert torch.equal(assignment, (values[:, None] - centres).abs().argmin(1))
+
+
+def test_kmeans_assigns_every_value_to_its_nearest_centroid() -> None:
+    torch.manual_seed(0)
+    values = torch.randn(10_000) ** 3
+    centroids, assignment = kmeans_1d(values, 16)
+    nearest = (values[:, None] - centroids[None, :]).abs().min(1).values
+    assert torch.allclose((values - centroids[assignment]).abs(), nearest, atol=1e-6)
+    # Lloyd fixed point: each non-empty centroid is the mean of its members.
+    for j in assignment.unique():
+        assert float(centroids[j]) == pytest.approx(float(values[assignment == j].double().mean()), abs=1e-5)
+
+
+def test_kmeans_handles_fewer_values_than_clusters() -> None:
+    centroids, assignment = kmeans_1d(torch.tensor([1.0, 2.0, 2.0]), 8, init="random")
+    assert torch.equal(centroids[assignment], torch.tensor([1.0, 2.0, 2.0]))
+
+
+def test_init_methods() -> None:
+    data = torch.sort(torch.tensor([0.0, 1.0, 1.5, 2.0, 10.0], dtype=torch.float64)).values
+    assert torch.allclose(init_centroids(data, 3, "linear"), torch.tensor([0.0, 5.0, 10.0], dtype=torch.float64))
+    assert torch.allclose(init_centroids(data, 3, "density"), torch.tensor([0.0, 1.5, 10.0], dtype=torch.float64))
+    with pytest.raises(ValueError):
+        init_centroids(data, 3, "kmeans++")
+
+
+def test_kmeans_on_a_million_values_is_fast() -> None:
+    values = torch.randn(1_000_000)
+    start = time.perf_counter()
+    centroids, assignment = kmeans_1d(values, 256)
+    assert time.perf_counter() - start < 15.0  # a generous bound on a shared 2-core machine
+    assert assignment.shape == values.shape and centroids.numel() == 256
+
+
+def test_bits_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        quantize_tensor(torch.randn(10), 0)
+
+
+def _regression_problem() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(0)
+    teacher = nn.Linear(20, 5)
+    x = torch.randn(256, 20)
+    with torch.no_grad():
+        y = teacher(x)
+    student = nn.Sequential(nn.Linear(20, 5))
+    with torch.no_grad():
+        student[0].weight.copy_(teacher.weight + 0.3 * torch.randn_like(teacher.weight))
+        student[0].bias.copy_(teacher.bias)
+    return student, x, y
+
+
+def test_trained_quantization_lowers_loss_and_keeps_weights_on_codebook() -> None:
+    model, x, y = _regression_problem()
+    pruner = Pruner(model, density_masks(model, 0.6))
+    sharing = WeightSharing.from_model(model, masks=pruner.masks, fc_bits=2)
+    optimizer = torch.optim.SGD(list(sharing.trainable()), lr=0.01)
+    weight = model[0].weight
+    tensor = sharing.tensors["0.weight"]
+
+    def loss() -> torch.Tensor:
+        return nn.functional.mse_loss(model(x), y)
+
+    before = float(loss().detach())
+    for _ in range(50):
+        optimizer.zero_grad()
+        loss().backward()
+        sharing.before_step()
+        optimizer.step()
+        sharing.after_step()
+        assert torch.equal(weight.detach(), tensor.dense())
+    assert float(loss().detach()) < 0.8 * before
+    assert distinct_nonzero_count(weight) <= 4
+    assert torch.equal(weight != 0, pruner.masks["0"])
+    assert bool((weight.detach()[~pruner.masks["0"]].view(torch.int32) == 0).all())
+
+
+def test_centroid_gradient_is_the_sum_of_member_gradients() -> None:
+    weight = torch.tensor([[0.1, 0.2, 0.0], [1.0, 1.1, 0.15]])
+    q = quantize_tensor(weight, 1, init="linear")
+    grad = torch.tensor([[1.0, 2.0, 100.0], [3.0, 4.0, 5.0]])
+    small, large = q.assignment[0, 0], q.assignment[1, 0]
+    expected = torch.zeros(2)
+    expected[small] = 1.0 + 2.0 + 5.0  # the pruned 100 is ignored
+    expected[large] = 3.0 + 4.0
+    assert torch.equal(q.centroid_grad(grad), expected)
+
+
+def test_weight_sharing_state_dict_round_trip() -> None:
+    model, _, _ = _regression_problem()
+    sharing = WeightSharing.from_model(model, fc_bits=3, bias_bits=2)
+    assert set(sharing.tensors) == {"0.weight", "0.bias"}
+    restored = WeightSharing.from_state_dict(model, sharing.state_dict())
+    for name, tensor in sharing.tensors.items():
+        assert torch.equal(restored.tensors[name].dense(), tensor.dense())
+        assert restored.tensors[name].bits == tensor.bits
