@@ -1,0 +1,120 @@
+"""The writer: atomic replacement, failure cleanup, input validation, canonical layout."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import pycodec
+from pycodec.format import limits, writer
+from pycodec.format.reader import DczFile
+
+
+def _state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return {"w": torch.randn(64, 64), "b": torch.zeros(64)}
+
+
+def _disk_full(file, data) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_full_disk_leaves_previous_file_and_no_temporaries(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "m.dcz"
+    pycodec.save({"old": torch.ones(3)}, path)
+    before = path.read_bytes()
+    monkeypatch.setattr(writer, "_write_all", _disk_full)
+    with pytest.raises(OSError) as caught:
+        pycodec.save(_state(), path)
+    assert caught.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["m.dcz"]
+
+
+def test_failure_midway_through_writing_leaves_nothing_new(tmp_path: Path, monkeypatch) -> None:
+    calls = {"n": 0}
+    real = writer._write_all
+
+    def fail_on_third(file, data) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.EIO, "I/O error")
+        real(file, data)
+
+    monkeypatch.setattr(writer, "_write_all", fail_on_third)
+    path = tmp_path / "new.dcz"
+    with pytest.raises(OSError):
+        pycodec.save(_state(), path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_replaces_existing_file_and_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "m.dcz"
+    pycodec.save({"old": torch.ones(3)}, path)
+    os.chmod(path, 0o640)
+    pycodec.save(_state(), path)
+    assert (path.stat().st_mode & 0o777) == 0o640
+    assert list(pycodec.load(path)) == ["w", "b"]
+    assert sorted(os.listdir(tmp_path)) == ["m.dcz"]
+
+
+def test_new_file_mode_follows_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        pycodec.save(_state(), tmp_path / "n.dcz")
+    finally:
+        os.umask(old)
+    assert ((tmp_path / "n.dcz").stat().st_mode & 0o777) == 0o644
+
+
+def test_bad_inputs_raise_before_touching_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.dcz"
+    with pytest.raises(TypeError, match="mapping of tensors"):
+        pycodec.save([torch.ones(1)], path)
+    with pytest.raises(TypeError, match="expected a tensor"):
+        pycodec.save({"a": 1.0}, path)
+    with pytest.raises(TypeError, match="names must be strings"):
+        pycodec.save({1: torch.ones(1)}, path)
+    with pytest.raises(ValueError, match="tensor name"):
+        pycodec.save({"": torch.ones(1)}, path)
+    with pytest.raises(ValueError, match="tensor name"):
+        pycodec.save({"x" * 1025: torch.ones(1)}, path)
+    with pytest.raises(TypeError, match="metadata must map str to str"):
+        pycodec.save({}, path, metadata={"a": 1})
+    with pytest.raises(TypeError, match="dense strided"):
+        pycodec.save({"s": torch.ones(2, 2).to_sparse()}, path)
+    with pytest.raises(TypeError, match="dense strided"):
+        pycodec.save({"m": torch.empty(2, device="meta")}, path)
+    with pytest.raises(ValueError, match="rank"):
+        pycodec.save({"r": torch.ones([1] * (limits.MAX_RANK + 1))}, path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_layout_is_canonical_and_raw_sections_aligned(tmp_path: Path) -> None:
+    path = tmp_path / "m.dcz"
+    state = {"a": torch.ones(3), "q": torch.zeros(100, 100), "b": torch.arange(7.0)}
+    pycodec.save(state, path)
+    with DczFile(path) as file:
+        for name in file.names():
+            entry = file.entry(name)
+            if entry.encoding == "raw":
+                assert entry.sections["data"].offset % 64 == 0
+        assert file.preamble.file_length == path.stat().st_size
+    # Saving the same state twice gives the same bytes.
+    again = tmp_path / "again.dcz"
+    pycodec.save(state, again)
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_header_is_sorted_compact_json(tmp_path: Path) -> None:
+    path = tmp_path / "m.dcz"
+    pycodec.save({"w": torch.ones(2)}, path, metadata={"z": "1", "a": "2"})
+    with DczFile(path) as file:
+        length = file.preamble.header_length
+    header = path.read_bytes()[32 : 32 + length].decode()
+    assert header.startswith('{"metadata":{"a":"2","z":"1"},"tensors":[{"data":{"crc32":')
+    assert " " not in header
