@@ -1,0 +1,509 @@
+"""A catalogue of malformed .dcz files: each must raise MalformedFileError, never crash,
+hang or allocate past the limits."""
+
+from __future__ import annotations
+
+import json
+import struct
+import tracemalloc
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pycodec
+from pycodec import codec
+from pycodec.errors import MalformedFileError
+from pycodec.format import limits
+
+PAD_KEY = "padding-for-tests"
+
+
+# ----------------------------------------------------------------- building files
+
+
+def small_file(tmp_path: Path) -> Path:
+    """A file with every encoding: sparse, codebook, raw (float, bool, int) and alias."""
+    torch.manual_seed(0)
+    pruned = torch.zeros(20, 20)
+    pruned.view(-1)[torch.randperm(400)[:40]] = torch.tensor([-0.5, 0.25, 0.5, 1.0]).repeat(10)
+    levels = torch.tensor([-1.0, 0.0, 1.0, 2.0])
+    state = {
+        "sparse": pruned,
+        "dense": levels[torch.randint(0, 4, (16, 16))],
+        "bias": torch.randn(5),
+        "mask": torch.tensor([True, False, True]),
+        "steps": torch.tensor(7),
+        "tied": pruned,
+    }
+    path = tmp_path / "small.dcz"
+    pycodec.save(state, path, metadata={PAD_KEY: "x" * 400})
+    return path
+
+
+def split(data: bytes) -> tuple[dict[str, Any], bytes, bytes]:
+    """(header document, header bytes, body after the header) of a well-formed file."""
+    (header_length,) = struct.unpack_from("<I", data, 12)
+    header = data[32 : 32 + header_length]
+    return json.loads(header), header, data[32 + header_length :]
+
+
+def assemble(header: bytes, body: bytes, *, flags: int = 0, version: int = 1, file_length: int | None = None,
+             magic: bytes = b"\x89DCZ\r\n\x1a\n") -> bytes:
+    """A file with valid preamble checksums around the given header and body."""
+    length = 32 + len(header) + len(body) if file_length is None else file_length
+    head = magic + struct.pack("<HHIIQ", version, flags, len(header), zlib.crc32(header), length)
+    return head + struct.pack("<I", zlib.crc32(head)) + header + body
+
+
+def rewrite(data: bytes, mutate: Callable[[dict[str, Any]], None]) -> bytes:
+    """Apply `mutate` to the header document, keeping the header's length (and so every
+    offset) by trimming the test padding in metadata and padding with JSON whitespace."""
+    document, header, body = split(data)
+    document["metadata"].pop(PAD_KEY)
+    mutate(document)
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    if len(text) > len(header):
+        raise AssertionError("mutation needs more header room than the test padding gives")
+    return assemble(text + b" " * (len(header) - len(text)), body)
+
+
+def tensor(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in document["tensors"] if t["name"] == name)
+
+
+def expect_malformed(tmp_path: Path, data: bytes, match: str | None = None) -> MalformedFileError:
+    path = tmp_path / "bad.dcz"
+    path.write_bytes(data)
+    with pytest.raises(MalformedFileError, match=match) as caught:
+        pycodec.load(path)
+    return caught.value
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> bytes:
+    data = small_file(tmp_path).read_bytes()
+    assert set(pycodec.load(tmp_path / "small.dcz")) == {"sparse", "dense", "bias", "mask", "steps", "tied"}
+    return data
+
+
+# ----------------------------------------------------------------- sanity of the helpers
+
+
+def test_rewrite_without_changes_still_loads(tmp_path: Path, good: bytes) -> None:
+    path = tmp_path / "same.dcz"
+    path.write_bytes(rewrite(good, lambda doc: None))
+    with pycodec.open(path) as file:
+        assert {file.entry(n).encoding for n in file.names()} == {"sparse", "codebook", "raw", "alias"}
+    pycodec.load(path)
+
+
+# ----------------------------------------------------------------- every byte
+
+
+def test_truncation_at_every_offset(tmp_path: Path, good: bytes) -> None:
+    path = tmp_path / "cut.dcz"
+    for size in range(len(good)):
+        path.write_bytes(good[:size])
+        with pytest.raises(MalformedFileError):
+            pycodec.load(path)
+
+
+def test_appended_bytes(tmp_path: Path, good: bytes) -> None:
+    expect_malformed(tmp_path, good + b"\x00", "trailing bytes")
+
+
+def test_a_flipped_bit_in_every_byte_is_detected(tmp_path: Path, good: bytes) -> None:
+    path = tmp_path / "flip.dcz"
+    for offset in range(len(good)):
+        corrupt = bytearray(good)
+        corrupt[offset] ^= 1 << (offset % 8)
+        path.write_bytes(bytes(corrupt))
+        with pytest.raises(MalformedFileError):
+            pycodec.load(path)
+        with pytest.raises(MalformedFileError):  # verify checks the same bytes
+            with pycodec.open(path) as file:
+                file.verify()
+
+
+def test_nonzero_padding_is_detected(tmp_path: Path, good: bytes) -> None:
+    document, header, _ = split(good)
+    bias = tensor(document, "bias")["data"]["offset"]
+    # The byte before a 64-aligned raw section is padding unless a section ends there.
+    corrupt = bytearray(good)
+    corrupt[bias - 1] = 0xFF
+    expect_malformed(tmp_path, bytes(corrupt), "padding")
+
+
+# ----------------------------------------------------------------- preamble
+
+
+def test_wrong_magic(tmp_path: Path, good: bytes) -> None:
+    expect_malformed(tmp_path, b"PK\x03\x04" + good[4:], "bad magic")
+    _, header, body = split(good)
+    expect_malformed(tmp_path, assemble(header, body, magic=b"\x89DCZ\n\n\x1a\n"), "bad magic")
+
+
+@pytest.mark.parametrize("version", [0, 2, 0xFFFF])
+def test_unsupported_version(tmp_path: Path, good: bytes, version: int) -> None:
+    _, header, body = split(good)
+    expect_malformed(tmp_path, assemble(header, body, version=version), "version")
+
+
+@pytest.mark.parametrize("bit", range(8))
+def test_unknown_must_understand_flags_are_rejected(tmp_path: Path, good: bytes, bit: int) -> None:
+    _, header, body = split(good)
+    expect_malformed(tmp_path, assemble(header, body, flags=1 << bit), "must-understand")
+
+
+@pytest.mark.parametrize("bit", range(8, 16))
+def test_informational_flags_are_ignored(tmp_path: Path, good: bytes, bit: int) -> None:
+    _, header, body = split(good)
+    path = tmp_path / "flags.dcz"
+    path.write_bytes(assemble(header, body, flags=1 << bit))
+    assert set(pycodec.load(path)) == {"sparse", "dense", "bias", "mask", "steps", "tied"}
+
+
+def test_declared_file_length_must_match(tmp_path: Path, good: bytes) -> None:
+    _, header, body = split(good)
+    expect_malformed(tmp_path, assemble(header, body, file_length=len(good) + 1), "truncated")
+    expect_malformed(tmp_path, assemble(header, body, file_length=len(good) - 1), "trailing")
+
+
+@pytest.mark.parametrize("length", [0, 1, limits.MAX_HEADER_LENGTH + 1, 0xFFFFFFFF])
+def test_header_length_out_of_limits(tmp_path: Path, length: int) -> None:
+    head = b"\x89DCZ\r\n\x1a\n" + struct.pack("<HHIIQ", 1, 0, length, 0, 32 + 2)
+    data = head + struct.pack("<I", zlib.crc32(head)) + b"{}"
+    expect_malformed(tmp_path, data, "header length")
+
+
+def test_header_checksum(tmp_path: Path, good: bytes) -> None:
+    _, header, body = split(good)
+    bad = assemble(header, body)
+    bad = bad[:16] + struct.pack("<I", zlib.crc32(header) ^ 1) + bad[20:28]
+    bad = bad + struct.pack("<I", zlib.crc32(bad[:28])) + header + body
+    expect_malformed(tmp_path, bad, "header checksum")
+
+
+@pytest.mark.parametrize("data", [b"", b"\x89DCZ", b"\x00" * 31])
+def test_too_short_for_a_preamble(tmp_path: Path, data: bytes) -> None:
+    expect_malformed(tmp_path, data, "too short")
+
+
+# ----------------------------------------------------------------- header JSON
+
+
+@pytest.mark.parametrize(
+    ("header", "match"),
+    [
+        (b"[]", "expected an object"),
+        (b"{}", "missing member"),
+        (b'{"metadata":{},"tensors":[],"extra":1}', "unknown member"),
+        (b'{"metadata":{},"metadata":{},"tensors":[]}', "duplicate key"),
+        (b'{"metadata":{"a":1},"tensors":[]}', "expected a string"),
+        (b'{"metadata":{},"tensors":[]', "invalid JSON"),
+        (b'\xef\xbb\xbf{"metadata":{},"tensors":[]}', "byte-order mark"),
+        (b'{"metadata":{"\xff":"x"},"tensors":[]}', "invalid UTF-8"),
+        (b'{"metadata":{"\\ud800":"x"},"tensors":[]}', "lone surrogate"),
+        (b'{"metadata":{},"tensors":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply|expected an object"),
+        (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[1.0],"encoding":"raw",'
+         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "non-integer"),
+        (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[NaN],"encoding":"raw",'
+         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "NaN"),
+        (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[' + b"9" * 21 + b'],"encoding":"raw",'
+         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "digits"),
+        (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[true],"encoding":"raw",'
+         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "expected an integer"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "header",
+)
+def test_bad_header_json(tmp_path: Path, header: bytes, match: str) -> None:
+    expect_malformed(tmp_path, assemble(header, b""), match)
+
+
+# ----------------------------------------------------------------- tensor table
+
+
+def _set(name: str, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(document: dict[str, Any]) -> None:
+        tensor(document, name)[key] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "match"),
+    [
+        (_set("bias", "dtype", "float128"), "expected one of"),
+        (_set("bias", "encoding", "zstd"), "expected one of"),
+        (_set("bias", "shape", [1] * 17), "rank"),
+        (_set("bias", "shape", [-5]), "outside"),
+        (_set("bias", "shape", [2**41]), "outside"),
+        (_set("bias", "shape", [2**20, 2**20, 2]), "more than 2\\^40"),
+        (_set("bias", "shape", [6]), "raw data of 20 bytes, expected 24"),
+        (_set("bias", "name", "sparse"), "appears twice"),
+        (_set("bias", "name", ""), "string of 0 bytes"),
+        (_set("bias", "extra", 1), "unknown member"),
+        (_set("sparse", "index_bits", 0), "outside 1..16"),
+        (_set("sparse", "index_bits", 17), "outside 1..16"),
+        (_set("steps", "encoding", "codebook"), "missing member"),
+        (_set("tied", "alias_of", "nothing"), "not an earlier non-alias"),
+        (_set("tied", "alias_of", "bias"), "differs from its alias target"),
+        (_set("tied", "alias_of", "tied"), "not an earlier non-alias"),
+    ],
+)
+def test_bad_table_entries(tmp_path: Path, good: bytes, mutate, match: str) -> None:
+    expect_malformed(tmp_path, rewrite(good, mutate), match)
+
+
+def test_codebook_encoding_is_refused_for_integer_dtypes(tmp_path: Path, good: bytes) -> None:
+    def mutate(document: dict[str, Any]) -> None:
+        tensor(document, "dense")["dtype"] = "int32"
+
+    expect_malformed(tmp_path, rewrite(good, mutate), "not allowed for int32")
+
+
+def _section(name: str, role: str, **changes: int) -> Callable[[dict[str, Any]], None]:
+    def mutate(document: dict[str, Any]) -> None:
+        tensor(document, name)[role].update(changes)
+
+    return mutate
+
+
+def _length_of(good: bytes, name: str, role: str) -> int:
+    return tensor(split(good)[0], name)[role]["length"]
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "field", "delta", "match"),
+    [
+        ("sparse", "codebook", "offset", -1, "expected"),  # overlaps the header
+        ("sparse", "codebook", "offset", 1, "expected"),  # leaves a byte uncovered
+        ("sparse", "indices", "offset", -2, "expected"),  # overlaps the codebook
+        ("dense", "codebook", "offset", 3, "expected"),
+        ("bias", "data", "offset", 64, "expected"),  # raw section skipping a whole line
+        ("bias", "data", "offset", -64, "expected"),
+        ("mask", "data", "offset", 1, "expected"),  # misaligned raw section
+        ("sparse", "gaps", "length", 1, "expected|covered|past"),
+        ("sparse", "gaps", "length", -1, "expected|covered"),
+        ("steps", "data", "length", 2**40, "raw data|past"),
+        ("sparse", "indices", "length", 2**48, "outside"),
+    ],
+)
+def test_overlapping_uncovered_and_oversized_ranges(
+    tmp_path: Path, good: bytes, name: str, role: str, field: str, delta: int, match: str
+) -> None:
+    value = tensor(split(good)[0], name)[role][field] + delta
+    expect_malformed(tmp_path, rewrite(good, _section(name, role, **{field: value})), match)
+
+
+def test_uncovered_trailing_section_bytes(tmp_path: Path, good: bytes) -> None:
+    """Bytes after the last section, with the preamble's file length covering them."""
+    _, header, body = split(good)
+    expect_malformed(tmp_path, assemble(header, body + b"\x00" * 8), "not covered")
+
+
+def test_section_checksum_names_the_tensor(tmp_path: Path, good: bytes) -> None:
+    expect_malformed(tmp_path, rewrite(good, _section("dense", "indices", crc32=0)), "'dense': checksum mismatch")
+
+
+def test_swapped_sections_are_rejected(tmp_path: Path, good: bytes) -> None:
+    def swap(document: dict[str, Any]) -> None:
+        entry = tensor(document, "sparse")
+        entry["indices"], entry["gaps"] = entry["gaps"], entry["indices"]
+
+    expect_malformed(tmp_path, rewrite(good, swap), "expected")
+
+
+# ----------------------------------------------------------------- inconsistent payloads
+# Files with valid checksums whose sections contradict the table: crafted by replacing
+# one section's bytes and rebuilding the header around them.
+
+
+def craft(tensors: list[tuple[dict[str, Any], dict[str, bytes]]]) -> bytes:
+    """A file from (entry without sections, {role: payload}) pairs, laid out canonically."""
+    from pycodec.format.syntax import SECTION_ROLES
+
+    header_room = 4096
+    end = 32 + header_room
+    body = b""
+    document: dict[str, Any] = {"metadata": {}, "tensors": []}
+    for entry, payloads in tensors:
+        entry = dict(entry)
+        for role in SECTION_ROLES[entry["encoding"]]:
+            alignment = 64 if entry["encoding"] == "raw" else 1
+            offset = -(-end // alignment) * alignment
+            body += b"\x00" * (offset - end) + payloads[role]
+            entry[role] = {"offset": offset, "length": len(payloads[role]), "crc32": zlib.crc32(payloads[role])}
+            end = offset + len(payloads[role])
+        document["tensors"].append(entry)
+    text = json.dumps(document).encode()
+    return assemble(text + b" " * (header_room - len(text)), body)
+
+
+def _book(*values: float) -> bytes:
+    return np.array(values, dtype="<f4").tobytes()
+
+
+def _stream(values: list[int], dtype=np.uint8) -> bytes:
+    return codec.huffman_encode(np.array(values, dtype=dtype))
+
+
+def _sparse(shape: list[int], book: bytes, indices: bytes, gaps: bytes, bits: int = 3) -> bytes:
+    entry = {"name": "t", "dtype": "float32", "shape": shape, "encoding": "sparse", "index_bits": bits}
+    return craft([(entry, {"codebook": book, "indices": indices, "gaps": gaps})])
+
+
+def _dense(shape: list[int], book: bytes, indices: bytes, dtype: str = "float32") -> bytes:
+    entry = {"name": "t", "dtype": dtype, "shape": shape, "encoding": "codebook"}
+    return craft([(entry, {"codebook": book, "indices": indices})])
+
+
+def test_crafted_files_are_valid_when_consistent(tmp_path: Path) -> None:
+    path = tmp_path / "ok.dcz"
+    path.write_bytes(_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([1, 0, 7, 0], np.uint8)))
+    expected = [0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0]
+    assert pycodec.load(path)["t"].tolist() == expected
+    path.write_bytes(_dense([2, 2], _book(0.0, 5.0), _stream([0, 1, 1, 0])))
+    assert pycodec.load(path)["t"].tolist() == [[0, 5], [5, 0]]
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        (_dense([4], b"", _stream([0, 0, 0, 0])), "not a positive multiple"),
+        (_dense([4], b"\x00" * 6, _stream([0, 0, 0, 0])), "not a positive multiple"),
+        (_dense([4], b"\x00" * 4 * 65537, _stream([0, 0, 0, 0])), "exceeds 65536"),
+        (_dense([4], _book(1.0, 2.0), _stream([0, 1, 1])), "3 symbols for 4 elements"),
+        (_dense([4], _book(1.0, 2.0), _stream([0, 1, 1, 2])), "out of range"),
+        (_dense([4], _book(1.0, 2.0), _stream([0, 1, 1, 0], np.uint16)), "16-bit symbols, expected 8"),
+        (_dense([4], _book(1.0, 2.0), _stream([0, 1, 1, 0]) + b"\x00"), "indices stream"),
+        (_dense([4], _book(1.0, 2.0), b"\x08\x04"), "indices stream"),
+        (_dense([2**40], _book(1.0), _stream([0] * 4)), "decode to more than"),
+        (_dense([4], b"\x01", _stream([0, 0, 0, 0]), dtype="bool"), "not allowed for bool"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([1, 0, 7])), "ends with a filler|expected 3"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([1, 0, 7, 0, 7])), "ends with a filler"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([1, 0, 7, 3])), "past the tensor"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([1, 0, 8, 0])), "exceeds"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1]), _stream([1, 0, 7, 0])), "more relative-index|left without"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1, 1]), _stream([1, 0, 7, 0])), "entries, expected|left without"),
+        (_sparse([2], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([0, 0, 0])), "3 non-zeros declared for 2"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([1, 0, 7, 0], np.uint16)), "16-bit symbols"),
+        (_sparse([12], _book(1.0, 2.0), _stream([0, 1, 1]), _stream([0, 0] + [7] * 300 + [0])), "entries, expected"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "file",
+)
+def test_inconsistent_payloads(tmp_path: Path, data: bytes, match: str) -> None:
+    expect_malformed(tmp_path, data, match)
+
+
+def test_raw_bool_must_be_zero_or_one(tmp_path: Path) -> None:
+    entry = {"name": "m", "dtype": "bool", "shape": [3], "encoding": "raw"}
+    expect_malformed(tmp_path, craft([(entry, {"data": b"\x00\x01\x02"})]), "neither 0x00 nor 0x01")
+
+
+# ----------------------------------------------------------------- allocation limits
+
+
+def _single_symbol_stream(count: int) -> bytes:
+    """A mode-1 Huffman stream declaring `count` copies of symbol 0 (a few bytes)."""
+    out = bytearray([0x04])
+    while True:
+        byte, count = count & 0x7F, count >> 7
+        out.append(byte | (0x80 if count else 0))
+        if not count:
+            break
+    return bytes(out + b"\x00")
+
+
+def test_huge_declared_shapes_are_rejected_before_allocating(tmp_path: Path) -> None:
+    cases = [
+        _dense([2**40], _book(1.0), _single_symbol_stream(2**40)),
+        _sparse([2**20, 2**20], _book(1.0), _single_symbol_stream(1), _stream([0, 0])),
+        _dense([2**20, 2**20], _book(1.0), _single_symbol_stream(2**40)),
+    ]
+    for data in cases:
+        tracemalloc.start()
+        try:
+            expect_malformed(tmp_path, data, "decode to more than")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 16 * 2**20
+
+
+def test_decoded_size_policy_is_overridable(tmp_path: Path) -> None:
+    path = tmp_path / "z.dcz"
+    pycodec.save({"z": torch.zeros(1000)}, path)
+    with pytest.raises(MalformedFileError, match="max_decoded_bytes"):
+        pycodec.load(path, max_decoded_bytes=3999)
+    assert pycodec.load(path, max_decoded_bytes=4000)["z"].shape == (1000,)
+
+
+def test_single_symbol_stream_cannot_exceed_the_tensor(tmp_path: Path) -> None:
+    tracemalloc.start()
+    try:
+        expect_malformed(tmp_path, _dense([16], _book(1.0), _single_symbol_stream(2**33)), "symbols for 16")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+
+
+# ----------------------------------------------------------------- fuzzing
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=300))
+def test_any_bytes_raise_malformed(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "fuzz.dcz"
+    path.write_bytes(data)
+    with pytest.raises(MalformedFileError):
+        pycodec.load(path)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_headers_never_crash(tmp_path: Path, good: bytes, data) -> None:
+    """Random edits to the header with checksums fixed up: an error or a valid load."""
+    _, header, body = split(good)
+    edited = bytearray(header)
+    for _ in range(data.draw(st.integers(1, 4))):
+        edited[data.draw(st.integers(0, len(edited) - 1))] = data.draw(st.sampled_from(b'0123456789"{}[],:-ae '))
+    path = tmp_path / "mut.dcz"
+    path.write_bytes(assemble(bytes(edited), body))
+    try:
+        pycodec.load(path)
+    except MalformedFileError:
+        pass
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_sections_with_fixed_checksums_never_crash(tmp_path: Path, good: bytes, data) -> None:
+    """Random edits inside sections, with the CRCs recomputed: an error or a valid load."""
+    document, header, body = split(good)
+    document["metadata"].pop(PAD_KEY)
+    start = 32 + len(header)
+    mutable = bytearray(body)
+    for _ in range(data.draw(st.integers(1, 3))):
+        mutable[data.draw(st.integers(0, len(mutable) - 1))] = data.draw(st.integers(0, 255))
+    for entry in document["tensors"]:
+        for role in ("data", "codebook", "indices", "gaps"):
+            if role in entry:
+                section = entry[role]
+                chunk = mutable[section["offset"] - start : section["offset"] - start + section["length"]]
+                section["crc32"] = zlib.crc32(chunk)
+    text = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+    path = tmp_path / "mut.dcz"
+    path.write_bytes(assemble(text + b" " * (len(header) - len(text)), bytes(mutable)))
+    try:
+        pycodec.load(path)
+    except MalformedFileError:
+        pass
