@@ -1,0 +1,122 @@
+"""The dcz command line: dump (text and JSON), verify, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import pycodec
+from pycodec import cli
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    weight = torch.randn(100, 200)
+    weight[weight.abs() < 1.8] = 0
+    weight = torch.where(weight > 0, 0.75, torch.where(weight < 0, -0.75, 0.0))
+    levels = torch.tensor([-1.0, 0.0, 1.0, 3.0])
+    state = {
+        "fc.weight": weight,
+        "fc.bias": torch.randn(100),
+        "conv.weight": levels[torch.randint(0, 4, (8, 4, 3, 3))],
+        "steps": torch.tensor(5),
+        "tied": weight,
+    }
+    path = tmp_path / "m.dcz"
+    pycodec.save(state, path, metadata={"arch": "test-net"})
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_dump_prints_header_and_paper_style_table(capsys, model_file: Path) -> None:
+    code, out, err = run(capsys, "dump", str(model_file))
+    assert code == 0 and err == ""
+    assert ".dcz version 1" in out and "arch = test-net" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith("-")}
+    assert "sparse" in lines["fc.weight"] and "100x200" in lines["fc.weight"]
+    assert "codebook" in lines["conv.weight"]
+    assert "alias of fc.weight" in lines["tied"]
+    assert "total" in out
+
+
+def test_dump_json_numbers_are_right(capsys, model_file: Path) -> None:
+    code, out, _ = run(capsys, "dump", "--json", str(model_file))
+    assert code == 0
+    doc = json.loads(out)
+    rows = {row["name"]: row for row in doc["tensors"]}
+    fc = rows["fc.weight"]
+    state = pycodec.load(model_file)
+    assert fc["nnz"] == int(torch.count_nonzero(state["fc.weight"]))
+    assert fc["codebook_size"] == 2 and fc["weight_bits"] == 1
+    assert fc["encoding"] == "sparse" and fc["index_bits"] >= 1
+    assert fc["weight_bits_huffman"] > 0 and fc["index_bits_huffman"] > 0
+    assert rows["conv.weight"]["codebook_size"] == 4
+    assert rows["conv.weight"]["nnz"] == int(torch.count_nonzero(state["conv.weight"]))
+    assert rows["fc.bias"]["encoding"] == "raw" and rows["fc.bias"]["codebook_size"] is None
+    assert doc["file_length"] == model_file.stat().st_size
+    assert doc["totals"]["stored_bytes"] == sum(r["stored_bytes"] for r in doc["tensors"])
+    assert doc["metadata"] == {"arch": "test-net"}
+
+
+def test_verify_ok(capsys, model_file: Path) -> None:
+    code, out, err = run(capsys, "verify", str(model_file))
+    assert code == 0 and "OK" in out and err == ""
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "missing"])
+def test_verify_failures_exit_1_with_one_line(capsys, model_file: Path, damage: str) -> None:
+    data = model_file.read_bytes()
+    if damage == "truncate":
+        model_file.write_bytes(data[:-10])
+    elif damage == "flip":
+        corrupt = bytearray(data)
+        corrupt[-5] ^= 0x10
+        model_file.write_bytes(bytes(corrupt))
+    else:
+        model_file.unlink()
+    code, out, err = run(capsys, "verify", str(model_file))
+    assert code == 1 and out == ""
+    assert err.startswith("dcz: error: ") and err.count("\n") == 1
+
+
+def test_dump_of_a_corrupt_file_fails_cleanly(capsys, model_file: Path) -> None:
+    model_file.write_bytes(b"not a dcz file at all, just some text long enough")
+    code, _, err = run(capsys, "dump", str(model_file))
+    assert code == 1 and "bad magic" in err
+
+
+def test_usage_errors_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main([])
+    assert caught.value.code == 2
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["dump"])
+    assert caught.value.code == 2
+
+
+def test_compress_subcommand_is_wired_in_when_available() -> None:
+    pytest.importorskip("pycodec.compress.cli")
+    parser = cli.build_parser()
+    args = parser.parse_args(["compress", "--out", "x.dcz"])
+    assert callable(args.func)
+
+
+def test_python_dash_m_runs_the_cli(model_file: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "pycodec", "verify", str(model_file)],
+                          capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-m", "pycodec", "verify", str(model_file) + ".nope"],
+                          capture_output=True, text=True, cwd=root)
+    assert done.returncode == 1 and "No such file" in done.stderr
