@@ -7,6 +7,7 @@ exact bit pattern. torch is imported only by the functions that convert to and f
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,10 @@ import numpy as np
 
 if TYPE_CHECKING:
     import torch
+
+# Tensors are handed to and from torch without byte swapping.
+if sys.byteorder != "little":  # pragma: no cover - no such machine to test on
+    raise ImportError("pycodec's .dcz reader and writer support little-endian hosts only")
 
 
 @dataclass(frozen=True)

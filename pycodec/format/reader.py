@@ -9,7 +9,6 @@ checksummed only when it is asked for; :meth:`DczFile.verify` and
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -306,7 +305,3 @@ def padding_ranges(header: Header, header_length: int) -> list[tuple[int, int]]:
             ranges.append((end, section.offset))
         end = section.end
     return ranges
-
-
-if sys.byteorder != "little":  # pragma: no cover - no such test machine
-    raise ImportError("pycodec's .dcz reader supports little-endian hosts only")
