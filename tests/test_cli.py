@@ -120,3 +120,20 @@ def test_python_dash_m_runs_the_cli(model_file: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pycodec", "verify", str(model_file) + ".nope"],
                           capture_output=True, text=True, cwd=root)
     assert done.returncode == 1 and "No such file" in done.stderr
+
+
+def test_dump_and_verify_work_without_the_training_side(capsys, monkeypatch, model_file: Path) -> None:
+    monkeypatch.setitem(sys.modules, "pycodec.compress.cli", None)  # import now raises ImportError
+    parser = cli.build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["compress"])
+    capsys.readouterr()
+    code, out, _ = run(capsys, "verify", str(model_file))
+    assert code == 0 and "OK" in out
+
+
+def test_import_pycodec_does_not_import_torch() -> None:
+    root = Path(__file__).resolve().parents[1]
+    code = "import sys, pycodec; assert 'torch' not in sys.modules, 'torch imported'; print(pycodec.__all__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr
