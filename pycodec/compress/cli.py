@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from pycodec.compress.pipeline import CompressConfig, format_report, parse_layer_values, run_pipeline
@@ -72,6 +73,8 @@ def config_from_args(args: argparse.Namespace) -> CompressConfig:
 def run_compress(args: argparse.Namespace) -> int:
     """Run the pipeline for parsed ``args``; print (and optionally save) the report."""
     report = run_pipeline(config_from_args(args))
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
     text = format_report(report)
     print(text)
     if args.report:

@@ -301,6 +301,8 @@ def run_pipeline(cfg: CompressConfig) -> PipelineReport:
     data = (train_split, load_split(cfg.dataset, False, cfg.data_dir))
     store = StageStore(cfg.resolved_run_dir(), resume=cfg.resume, writer=ctx.is_main)
     store.metrics["config"] = asdict(cfg)
+    if ctx.world_size > 1:
+        dist.barrier()  # rank 0 has cleared or created the run directory
     model = get_model(cfg.model).to(device)
 
     _baseline(cfg, model, store, data, device, ctx)
