@@ -59,127 +59,26 @@ DecodeTables make_decode_tables(const CanonicalCode& code) {
     return t;
 }
 
-// ------------------------------------------------------------------ bit reading
+#include "huffman_decode_kernel.inc"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PYCODEC_HAVE_BMI2_KERNEL 1
+#pragma GCC push_options
+#pragma GCC target("bmi,bmi2")
+namespace bmi2 {
+#include "huffman_decode_kernel.inc"
+}  // namespace bmi2
+#pragma GCC pop_options
+#endif
 
 namespace {
 
-// Bits [pos, pos + count) of the substream sit left-aligned in buf, and
-// (ptr - begin + overrun) * 8 == pos + count. `overrun` counts the zero bytes the safe
-// refill invents past the readable end (a corrupt stream then fails validation).
-struct BitReader {
-    const uint8_t* begin;
-    const uint8_t* ptr;
-    uint64_t buf = 0;
-    unsigned count = 0;
-    size_t overrun = 0;
-
-    // Needs 8 readable bytes at ptr; leaves at least 56 bits.
-    inline void refill_fast() {
-        buf |= load_be64(ptr) >> count;
-        ptr += (63 - count) >> 3;
-        count |= 56;
-    }
-    inline void refill_safe(const uint8_t* end) {
-        while (count <= 56) {
-            uint64_t byte = 0;
-            if (ptr < end)
-                byte = *ptr++;
-            else
-                ++overrun;
-            buf |= byte << (56 - count);
-            count += 8;
-        }
-    }
-    inline void consume(unsigned n) {
-        buf <<= n;
-        count -= n;
-    }
-    uint64_t position_bits() const { return (static_cast<uint64_t>(ptr - begin) + overrun) * 8 - count; }
-};
-
 template <class T>
-struct Lane {
-    BitReader bits;
-    T* out;
-    T* out_end;
-};
-
-// Interleaves K lanes, kLookups multi-symbol lookups per refill, until any lane nears the
-// end of its input or output.
-template <class T, int K, int kLookups>
-void decode_fast(const DecodeTables& t, Lane<T>* lanes, const uint8_t* readable_end) {
-    constexpr size_t kMaxPerLookup = sizeof(T) == 1 ? kMaxMultiU8 : kMaxMultiU16;
-    constexpr size_t kMargin = kLookups * kMaxPerLookup + 8 / sizeof(T);
-    const uint64_t* multi = t.multi.data();
-    const unsigned shift = 64u - static_cast<unsigned>(t.table_bits);
-    for (;;) {
-        for (int j = 0; j < K; ++j) {
-            if (readable_end - lanes[j].bits.ptr < 8) return;
-            if (static_cast<size_t>(lanes[j].out_end - lanes[j].out) < kMargin) return;
-        }
-        for (int j = 0; j < K; ++j) lanes[j].bits.refill_fast();
-        for (int l = 0; l < kLookups; ++l) {
-            for (int j = 0; j < K; ++j) {
-                const uint64_t e = multi[lanes[j].bits.buf >> shift];
-                std::memcpy(lanes[j].out, &e, 8);
-                lanes[j].out += e >> 56;
-                lanes[j].bits.consume(static_cast<unsigned>(e >> 48) & 0xFFu);
-            }
-        }
-    }
-}
-
-// One symbol at a time with exact output bounds and safe reads.
-template <class T>
-void decode_tail(const DecodeTables& t, Lane<T>& lane, const uint8_t* readable_end) {
-    const unsigned shift = 64u - static_cast<unsigned>(t.table_bits);
-    const uint32_t* single = t.single.data();
-    while (lane.out < lane.out_end) {
-        lane.bits.refill_safe(readable_end);
-        const uint32_t e = single[lane.bits.buf >> shift];
-        const unsigned length = e >> 16;
-        if (length == 0) throw CorruptStream("invalid code in Huffman substream");
-        *lane.out++ = static_cast<T>(e & 0xFFFFu);
-        lane.bits.consume(length);
-    }
-}
-
-// The substream used exactly its bytes, and the padding bits are zero.
-void check_substream_end(const BitReader& bits, const Substream& sub) {
-    const uint64_t used = bits.position_bits();
-    if (used > uint64_t{sub.size} * 8)
-        throw CorruptStream("Huffman substream overruns its " + std::to_string(sub.size) + " byte(s)");
-    if ((used + 7) / 8 != sub.size)
-        throw CorruptStream("Huffman substream has " + std::to_string(sub.size - (used + 7) / 8) +
-                            " unused trailing byte(s)");
-    const unsigned pad = static_cast<unsigned>((8 - used % 8) % 8);
-    if (pad && (sub.data[sub.size - 1] & ((1u << pad) - 1)))
-        throw CorruptStream("Huffman substream padding bits are not zero");
-}
-
-template <class T, int kLookups>
-void decode_lanes(const DecodeTables& t, Substream* subs, int k, const uint8_t* readable_end) {
-    Lane<T> lanes[kMaxSubstreams];
-    for (int j = 0; j < k; ++j) {
-        T* out = static_cast<T*>(subs[j].out);
-        lanes[j] = Lane<T>{BitReader{subs[j].data, subs[j].data}, out, out + subs[j].count};
-    }
-    if (t.complete) {
-        if (k == 4) decode_fast<T, 4, kLookups>(t, lanes, readable_end);
-        for (int j = 0; j < k; ++j) decode_fast<T, 1, kLookups>(t, &lanes[j], readable_end);
-    }
-    for (int j = 0; j < k; ++j) {
-        decode_tail(t, lanes[j], readable_end);
-        check_substream_end(lanes[j].bits, subs[j]);
-    }
-}
-
-template <class T>
-void decode_typed(const DecodeTables& t, Substream* subs, int k, const uint8_t* readable_end) {
-    // each refill leaves >= 56 bits; a lookup consumes at most table_bits of them
-    if (t.table_bits <= 11) return decode_lanes<T, 5>(t, subs, k, readable_end);
-    if (t.table_bits <= 14) return decode_lanes<T, 4>(t, subs, k, readable_end);
-    return decode_lanes<T, 3>(t, subs, k, readable_end);
+void decode_dispatch(const DecodeTables& tables, Substream* subs, int k, const uint8_t* readable_end) {
+#ifdef PYCODEC_HAVE_BMI2_KERNEL
+    if (__builtin_cpu_supports("bmi2")) return bmi2::decode_typed<T>(tables, subs, k, readable_end);
+#endif
+    decode_typed<T>(tables, subs, k, readable_end);
 }
 
 }  // namespace
@@ -187,9 +86,9 @@ void decode_typed(const DecodeTables& t, Substream* subs, int k, const uint8_t* 
 void decode_substreams(const DecodeTables& tables, Substream* subs, int k, const uint8_t* readable_end) {
     if (k < 1 || k > kMaxSubstreams) throw CorruptStream("substream count outside 1..8");
     if (tables.symbol_bits == 8)
-        decode_typed<uint8_t>(tables, subs, k, readable_end);
+        decode_dispatch<uint8_t>(tables, subs, k, readable_end);
     else
-        decode_typed<uint16_t>(tables, subs, k, readable_end);
+        decode_dispatch<uint16_t>(tables, subs, k, readable_end);
 }
 
 }  // namespace pycodec

@@ -20,58 +20,57 @@ uint64_t coded_bits(const uint64_t* counts, const EncodeTable& table) {
 
 namespace {
 
-// The bit accumulator: `bits` valid bits left-aligned in `acc`. Between flushes at most
-// kPerFlush codes are added, chosen so that bits stays below 64 (no shift by 64).
-struct BitWriter {
-    uint64_t acc = 0;
-    unsigned bits = 0;
-    uint8_t* out;
+// Codes of two uint8 symbols at once: entry[a | b << 8] = codes of a then b. Halves the
+// work per symbol; the entries a small alphabet touches stay in L1.
+constexpr int kMaxPairCodeLength = 12;       // a pair's code then fits 24 bits
+constexpr size_t kMinSymbolsForPairs = 1 << 16;  // below this, building the table costs more
 
-    inline void put(uint32_t entry) {
-        bits += entry & 0xFFu;
-        acc |= uint64_t{entry >> 8} << (64 - bits);
+std::vector<uint32_t> make_pair_table(const EncodeTable& table) {
+    std::vector<uint32_t> pairs(size_t{1} << 16);
+    for (uint32_t a = 0; a < 256; ++a) {
+        const uint32_t ea = table.entries[a];
+        for (uint32_t b = 0; b < 256; ++b) {
+            const uint32_t eb = table.entries[b];
+            const uint32_t len_b = eb & 0xFFu;
+            const uint32_t code = ((ea >> 8) << len_b) | (eb >> 8);
+            pairs[a | (b << 8)] = (code << 8) | ((ea & 0xFFu) + len_b);
+        }
     }
-    inline void flush() {
-        store_be64(out, acc);
-        out += bits >> 3;
-        acc <<= (bits & ~7u);
-        bits &= 7u;
-    }
-};
-
-template <class T, int kPerFlush>
-size_t encode_run(const T* src, size_t n, const uint32_t* table, uint8_t* out) {
-    BitWriter w{0, 0, out};
-    size_t i = 0;
-    for (; i + kPerFlush <= n; i += kPerFlush) {
-        for (int j = 0; j < kPerFlush; ++j) w.put(table[src[i + static_cast<size_t>(j)]]);
-        w.flush();
-    }
-    for (; i < n; ++i) {
-        w.put(table[src[i]]);
-        w.flush();
-    }
-    store_be64(w.out, w.acc);
-    return static_cast<size_t>(w.out - out) + ((w.bits + 7) >> 3);
+    return pairs;
 }
 
+}  // namespace
+
+#include "huffman_encode_kernel.inc"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PYCODEC_HAVE_BMI2_KERNEL 1
+#pragma GCC push_options
+#pragma GCC target("bmi,bmi2")
+namespace bmi2 {
+#include "huffman_encode_kernel.inc"
+}  // namespace bmi2
+#pragma GCC pop_options
+#endif
+
+namespace {
+
 template <class T>
-size_t encode_dispatch(const T* src, size_t n, const EncodeTable& table, uint8_t* out) {
-    // 7 leftover bits + kPerFlush codes must stay within 63 bits
-    const uint32_t* entries = table.entries.data();
-    if (table.max_length <= 11) return encode_run<T, 5>(src, n, entries, out);
-    if (table.max_length <= 14) return encode_run<T, 4>(src, n, entries, out);
-    return encode_run<T, 3>(src, n, entries, out);
+size_t encode_best(const T* src, size_t n, const EncodeTable& table, uint8_t* out) {
+#ifdef PYCODEC_HAVE_BMI2_KERNEL
+    if (__builtin_cpu_supports("bmi2")) return bmi2::encode_dispatch(src, n, table, out);
+#endif
+    return encode_dispatch(src, n, table, out);
 }
 
 }  // namespace
 
 size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out) {
-    return encode_dispatch(src, n, table, out);
+    return encode_best(src, n, table, out);
 }
 
 size_t encode_symbols(const uint16_t* src, size_t n, const EncodeTable& table, uint8_t* out) {
-    return encode_dispatch(src, n, table, out);
+    return encode_best(src, n, table, out);
 }
 
 }  // namespace pycodec
