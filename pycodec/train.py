@@ -278,13 +278,13 @@ def train(
 # --------------------------------------------------------------------------- command line
 
 
-def add_train_arguments(parser: argparse.ArgumentParser, prefix: str = "") -> None:
-    """Hyper-parameter options shared by ``python -m pycodec.train`` and ``dcz compress``."""
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Optimiser options of ``python -m pycodec.train``."""
     defaults = TrainConfig()
-    parser.add_argument(f"--{prefix}batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument(f"--{prefix}lr", type=float, default=defaults.lr)
-    parser.add_argument(f"--{prefix}weight-decay", type=float, default=defaults.weight_decay)
-    parser.add_argument(f"--{prefix}optimizer", choices=("sgd", "adam"), default=defaults.optimizer)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=defaults.optimizer)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,8 @@ def test_pipeline_end_to_end_and_resume(tmp_path: Path, monkeypatch: pytest.Monk
     assert bool(((state["fc1.weight"] == 0) == ~torch.load(tmp_path / "run" / "prune-2.pt", weights_only=True)["masks"]["fc1"]).all())
     text = format_report(report)
     assert "| fc1 | 235,200 | 5.00% | 3 |" in text and "smaller than float32" in text
+    with pycodec.open(out) as f:
+        assert rows["fc1"].stored_bytes == f.info("fc1.weight").stored_bytes
 
     # Resuming a finished run retrains nothing and reproduces the same file.
     def no_training(*args: object, **kwargs: object) -> None:
