@@ -23,6 +23,7 @@ maps the file lazily, so its row also touches every page ("materialised") to be 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -53,12 +54,12 @@ DENSITY = {"conv1_1": 0.58, "conv1_2": 0.22, "conv2_1": 0.34, "conv2_2": 0.36, "
 
 
 def _scaled(width: int, minimum: int = 3) -> int:
-    return max(minimum, int(round(width * SCALE)))
+    return max(minimum, round(width * SCALE))
 
 
 def deep_compressed_layer(rng: np.random.Generator, shape: tuple[int, ...], density: float, bits: int) -> torch.Tensor:
     """Normal weights, magnitude-pruned to `density`, snapped to a linear 2**bits codebook."""
-    weights = rng.standard_normal(int(np.prod(shape)), dtype=np.float32)
+    weights = rng.standard_normal(math.prod(shape), dtype=np.float32)
     keep = max(1, int(weights.size * density))
     magnitude = np.abs(weights)
     threshold = np.partition(magnitude, weights.size - keep)[weights.size - keep]

@@ -65,7 +65,7 @@ def save(
     writer.save(obj, path, metadata=metadata, compress=compress)
 
 
-def open(path: PathLike, *, max_decoded_bytes: int = _limits.DEFAULT_MAX_DECODED_BYTES) -> DczFile:  # noqa: A001
+def open(path: PathLike, *, max_decoded_bytes: int = _limits.DEFAULT_MAX_DECODED_BYTES) -> DczFile:
     """Open a ``.dcz`` file lazily: the table is read and checked, tensors on demand."""
     return DczFile(path, max_decoded_bytes=max_decoded_bytes)
 

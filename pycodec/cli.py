@@ -145,7 +145,7 @@ def format_dump(doc: dict[str, Any]) -> str:
     numeric = set(range(4, len(head)))
     lines.append("")
     for n, row in enumerate(table):
-        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
         lines.append("  ".join(cells).rstrip())
         if n == 0 or n == len(table) - 2:
             lines.append("  ".join("-" * w for w in widths))

@@ -100,7 +100,7 @@ def _spec_decode(path: Path) -> dict[str, bytes]:
         numel = int(np.prod(t["shape"], dtype=np.int64))
         size = sizes[t["dtype"]]
 
-        def section(role: str) -> bytes:
+        def section(role: str, t: dict[str, Any] = t) -> bytes:
             s = t[role]
             chunk = data[s["offset"] : s["offset"] + s["length"]]
             assert zlib.crc32(chunk) == s["crc32"]

@@ -206,7 +206,7 @@ class DczFile:
         # Largest first, so the pool does not end on one big tensor.
         order = sorted(stored, key=lambda e: -sum(s.length for s in e.sections.values()))
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            arrays = dict(zip((e.name for e in order), pool.map(lambda e: self.read_array(e.name), order)))
+            arrays = dict(zip((e.name for e in order), pool.map(lambda e: self.read_array(e.name), order), strict=True))
         result: dict[str, torch.Tensor] = {}
         for entry in self._entries.values():
             if entry.encoding == "alias":

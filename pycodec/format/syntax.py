@@ -66,7 +66,7 @@ def unpack_preamble(data: bytes) -> Preamble:
         raise MalformedFileError(
             f"file too short: need {limits.PREAMBLE_SIZE} bytes for the preamble, got {len(data)}"
         )
-    values = dict(zip((n for n, _ in PREAMBLE_FIELDS), PREAMBLE_STRUCT.unpack(data[:32])))
+    values = dict(zip((n for n, _ in PREAMBLE_FIELDS), PREAMBLE_STRUCT.unpack(data[:32]), strict=True))
     if values["magic"] != MAGIC:
         raise MalformedFileError(f"not a .dcz file: bad magic {values['magic']!r}")
     if zlib.crc32(data[:CRC_COVERED]) != values["preamble_crc32"]:
