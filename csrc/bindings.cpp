@@ -1,6 +1,7 @@
 // pybind11 bindings of the native core: pycodec._core. Each entry point checks the
 // arrays it gets, allocates its outputs with the GIL held, then releases the GIL for the
-// work itself. Errors become pycodec.errors exceptions.
+// work itself, in a scope that ends before any Python object is touched again.
+// Errors become pycodec.errors exceptions.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -93,11 +94,13 @@ py::array histogram(const py::array& symbols) {
     std::fill_n(c, counts.size(), uint64_t{0});
     const size_t n = static_cast<size_t>(symbols.size());
     const void* data = symbols.data();
-    py::gil_scoped_release release;
-    if (width == 1)
-        histogram_u8(static_cast<const uint8_t*>(data), n, c);
-    else
-        histogram_u16(static_cast<const uint16_t*>(data), n, c);
+    {
+        py::gil_scoped_release release;
+        if (width == 1)
+            histogram_u8(static_cast<const uint8_t*>(data), n, c);
+        else
+            histogram_u16(static_cast<const uint16_t*>(data), n, c);
+    }
     return counts;
 }
 
@@ -245,11 +248,13 @@ py::array relative_index_encode_py(const py::array_t<int64_t, py::array::c_style
     }
     py::array out = new_array(length, bits <= 8 ? 1 : 2);
     void* dst = out.mutable_data();
-    py::gil_scoped_release release;
-    if (bits <= 8)
-        relative_index_encode(pos, n, bits, static_cast<uint8_t*>(dst));
-    else
-        relative_index_encode(pos, n, bits, static_cast<uint16_t*>(dst));
+    {
+        py::gil_scoped_release release;
+        if (bits <= 8)
+            relative_index_encode(pos, n, bits, static_cast<uint8_t*>(dst));
+        else
+            relative_index_encode(pos, n, bits, static_cast<uint16_t*>(dst));
+    }
     return out;
 }
 
@@ -267,11 +272,13 @@ py::array relative_index_decode_py(const py::array& entries, int bits, uint64_t 
     if (count > numel) throw CorruptStream("more relative-index positions than tensor elements");
     py::array_t<int64_t> out(static_cast<py::ssize_t>(count));
     int64_t* dst = out.mutable_data();
-    py::gil_scoped_release release;
-    if (wide)
-        relative_index_decode(static_cast<const uint16_t*>(src), n, bits, numel, dst);
-    else
-        relative_index_decode(static_cast<const uint8_t*>(src), n, bits, numel, dst);
+    {
+        py::gil_scoped_release release;
+        if (wide)
+            relative_index_decode(static_cast<const uint16_t*>(src), n, bits, numel, dst);
+        else
+            relative_index_decode(static_cast<const uint8_t*>(src), n, bits, numel, dst);
+    }
     return out;
 }
 
@@ -293,8 +300,10 @@ py::array gather_py(const py::array& book, const py::array& idx, uint64_t numel)
     if (i.count != numel) throw CorruptStream("a dense codebook tensor needs one index per element");
     py::array out(book.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(numel)});
     void* dst = out.mutable_data();
-    py::gil_scoped_release release;
-    gather(b, i, dst);
+    {
+        py::gil_scoped_release release;
+        gather(b, i, dst);
+    }
     return out;
 }
 
@@ -306,8 +315,10 @@ py::array scatter_py(const py::array& book, const py::array& idx, const py::arra
     py::array out = zeros_like_dtype(book, numel);
     void* dst = out.mutable_data();
     const int64_t* p = pos.data();
-    py::gil_scoped_release release;
-    scatter(b, i, p, numel, dst);
+    {
+        py::gil_scoped_release release;
+        scatter(b, i, p, numel, dst);
+    }
     return out;
 }
 
@@ -319,8 +330,10 @@ py::array sparse_scatter_py(const py::array& book, const py::array& idx, const p
     if (i.count > numel) throw CorruptStream("more codebook indices than tensor elements");
     py::array out = zeros_like_dtype(book, numel);
     void* dst = out.mutable_data();
-    py::gil_scoped_release release;
-    sparse_scatter(b, i, e, bits, numel, dst);
+    {
+        py::gil_scoped_release release;
+        sparse_scatter(b, i, e, bits, numel, dst);
+    }
     return out;
 }
 
