@@ -168,6 +168,19 @@ def test_load_safetensors(benchmark, files) -> None:
     benchmark.pedantic(load_file, args=(str(files["safetensors"]),), rounds=_rounds(), iterations=1, warmup_rounds=1)
 
 
+def _load_safetensors_bytes(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    return load(path.read_bytes())
+
+
+def test_load_safetensors_bytes(benchmark, files) -> None:
+    """The eager peer: safetensors.torch.load of the file's bytes (copies every tensor)."""
+    benchmark.group = "load"
+    benchmark.pedantic(_load_safetensors_bytes, args=(files["safetensors"],), rounds=_rounds(), iterations=1,
+                       warmup_rounds=1)
+
+
 def _load_safetensors_materialised(path: str) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
