@@ -30,7 +30,10 @@ def main() -> None:
     parser.add_argument("--test-per-class", type=int, default=50)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for train, prefix, per_class in ((True, "train", args.train_per_class), (False, "t10k", args.test_per_class)):
+    for train, prefix, per_class in (
+        (True, "train", args.train_per_class),
+        (False, "t10k", args.test_per_class),
+    ):
         images, labels = load_idx_pair(args.mnist_dir, train)
         keep = stratified_first(labels, per_class)
         write_idx(args.out / f"{prefix}-images-idx3-ubyte.gz", images[keep])

@@ -46,10 +46,15 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("results"))
     args = parser.parse_args()
     test_split = load_split("mnist", False, args.data_dir)
-    summary = {path.name: summarize(path, test_split) for path in sorted(args.results.glob("*.dcz"))}
+    summary = {
+        path.name: summarize(path, test_split)
+        for path in sorted(args.results.glob("*.dcz"))
+    }
     (args.results / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     for name, entry in summary.items():
-        print(f"{name:32s} {entry['model']:18s} {entry['file_bytes']:>9,} B  {entry['ratio']:>7.1f}x  error {entry['test_error_percent']:.2f}%")
+        print(
+            f"{name:32s} {entry['model']:18s} {entry['file_bytes']:>9,} B  {entry['ratio']:>7.1f}x  error {entry['test_error_percent']:.2f}%"
+        )
 
 
 if __name__ == "__main__":

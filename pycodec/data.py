@@ -19,7 +19,6 @@ import gzip
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,13 @@ __all__ = [
     "DATASETS",
     "DataError",
     "Split",
-    "read_idx",
-    "write_idx",
-    "load_idx_pair",
-    "load_cifar10_arrays",
-    "load_split",
     "embedded_dir",
     "iterate_batches",
+    "load_cifar10_arrays",
+    "load_idx_pair",
+    "load_split",
+    "read_idx",
+    "write_idx",
 ]
 
 DATASETS = ("embedded", "mnist", "fashion-mnist", "cifar10")
@@ -47,7 +46,14 @@ _MNIST_STATS = ((0.1307,), (0.3081,))
 _FASHION_STATS = ((0.2860,), (0.3530,))
 _CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 _MAX_IDX_BYTES = 1 << 31  # far above any real dataset; refuses absurd declared sizes
 
 _CIFAR_RECORD = 1 + 3 * 32 * 32
@@ -97,9 +103,13 @@ def _read_maybe_gzip(path: Path) -> bytes:
 def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Parse an IDX byte string (magic ``00 00 type ndim``, big-endian u32 dims, data)."""
     if len(data) < 4:
-        raise DataError(f"{name}: not an IDX file; need 4 header bytes, got {len(data)}")
+        raise DataError(
+            f"{name}: not an IDX file; need 4 header bytes, got {len(data)}"
+        )
     if data[0] != 0 or data[1] != 0:
-        raise DataError(f"{name}: bad IDX magic {data[:4].hex()}; expected 0000 then type and ndim")
+        raise DataError(
+            f"{name}: bad IDX magic {data[:4].hex()}; expected 0000 then type and ndim"
+        )
     type_code, ndim = data[2], data[3]
     if type_code not in _IDX_DTYPES:
         raise DataError(f"{name}: unknown IDX element type 0x{type_code:02x}")
@@ -107,12 +117,18 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise DataError(f"{name}: IDX file declares 0 dimensions")
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
-        raise DataError(f"{name}: truncated IDX header; need {header_size} bytes, got {len(data)}")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+        raise DataError(
+            f"{name}: truncated IDX header; need {header_size} bytes, got {len(data)}"
+        )
+    dims = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     dtype = np.dtype(_IDX_DTYPES[type_code])
     expected = math.prod(dims) * dtype.itemsize
     if expected > _MAX_IDX_BYTES:
-        raise DataError(f"{name}: IDX dims {dims} declare {expected} bytes, above the limit")
+        raise DataError(
+            f"{name}: IDX dims {dims} declare {expected} bytes, above the limit"
+        )
     if len(data) - header_size != expected:
         raise DataError(
             f"{name}: IDX dims {dims} need {expected} data bytes, file has {len(data) - header_size}"
@@ -127,13 +143,17 @@ def read_idx(path: str | Path) -> np.ndarray:
     return parse_idx(_read_maybe_gzip(path), str(path))
 
 
-def write_idx(path: str | Path, array: np.ndarray, *, compress: bool | None = None) -> None:
+def write_idx(
+    path: str | Path, array: np.ndarray, *, compress: bool | None = None
+) -> None:
     """Write ``array`` (uint8) as an IDX file; gzipped when ``compress`` or the name ends ``.gz``."""
     path = Path(path)
     array = np.ascontiguousarray(array)
     if array.dtype != np.uint8:
         raise DataError(f"write_idx supports uint8 arrays, got {array.dtype}")
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        d.to_bytes(4, "big") for d in array.shape
+    )
     payload = header + array.tobytes()
     if compress if compress is not None else path.suffix == ".gz":
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
@@ -157,11 +177,17 @@ def load_idx_pair(root: str | Path, train: bool) -> tuple[np.ndarray, np.ndarray
     images = read_idx(_find_file(root, f"{prefix}-images-idx3-ubyte"))
     labels = read_idx(_find_file(root, f"{prefix}-labels-idx1-ubyte"))
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataError(f"{root}: image file must be 3-D uint8, got {images.ndim}-D {images.dtype}")
+        raise DataError(
+            f"{root}: image file must be 3-D uint8, got {images.ndim}-D {images.dtype}"
+        )
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise DataError(f"{root}: label file must be 1-D uint8, got {labels.ndim}-D {labels.dtype}")
+        raise DataError(
+            f"{root}: label file must be 1-D uint8, got {labels.ndim}-D {labels.dtype}"
+        )
     if images.shape[0] != labels.shape[0]:
-        raise DataError(f"{root}: {images.shape[0]} images but {labels.shape[0]} labels")
+        raise DataError(
+            f"{root}: {images.shape[0]} images but {labels.shape[0]} labels"
+        )
     if labels.size and int(labels.max()) > 9:
         raise DataError(f"{root}: label {int(labels.max())} out of range 0..9")
     return images, labels
@@ -191,7 +217,9 @@ def load_cifar10_arrays(root: str | Path, train: bool) -> tuple[np.ndarray, np.n
             )
         records = raw.reshape(-1, _CIFAR_RECORD)
         if int(records[:, 0].max()) > 9:
-            raise DataError(f"{path}: label {int(records[:, 0].max())} out of range 0..9")
+            raise DataError(
+                f"{path}: label {int(records[:, 0].max())} out of range 0..9"
+            )
         labels.append(records[:, 0].copy())
         images.append(records[:, 1:].reshape(-1, 3, 32, 32).copy())
     return np.concatenate(images), np.concatenate(labels)
@@ -202,10 +230,14 @@ def load_cifar10_arrays(root: str | Path, train: bool) -> tuple[np.ndarray, np.n
 
 def embedded_dir() -> Path:
     """Folder of the MNIST subset shipped with the package."""
-    return Path(str(resources.files("pycodec") / "_embedded" / "mnist-subset"))
+    # Next to this module: works for wheels and editable installs alike (importlib.resources
+    # may hand back a MultiplexedPath for the latter, which cannot be joined like this).
+    return Path(__file__).resolve().parent / "_embedded" / "mnist-subset"
 
 
-def _normalise(images: np.ndarray, stats: tuple[tuple[float, ...], tuple[float, ...]]) -> torch.Tensor:
+def _normalise(
+    images: np.ndarray, stats: tuple[tuple[float, ...], tuple[float, ...]]
+) -> torch.Tensor:
     """uint8 ``[N, C, H, W]`` → float32 ``(pixel/255 - mean) / std`` per channel."""
     x = torch.from_numpy(images).to(torch.float32).div_(255.0)
     mean = torch.tensor(stats[0]).view(1, -1, 1, 1)
@@ -216,15 +248,21 @@ def _normalise(images: np.ndarray, stats: tuple[tuple[float, ...], tuple[float, 
 def load_split(name: str, train: bool, data_dir: str | Path | None = None) -> Split:
     """Load one split of dataset ``name`` (one of :data:`DATASETS`) from ``data_dir``."""
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+        raise DataError(
+            f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}"
+        )
     if name == "embedded":
         images, labels = load_idx_pair(embedded_dir(), train)
-        return Split(_normalise(images[:, None], _MNIST_STATS), torch.from_numpy(labels).long())
+        return Split(
+            _normalise(images[:, None], _MNIST_STATS), torch.from_numpy(labels).long()
+        )
     if data_dir is None:
         raise DataError(f"dataset {name!r} needs a data directory (--data-dir)")
     if name == "cifar10":
         images, labels = load_cifar10_arrays(data_dir, train)
-        return Split(_normalise(images, _CIFAR10_STATS), torch.from_numpy(labels).long())
+        return Split(
+            _normalise(images, _CIFAR10_STATS), torch.from_numpy(labels).long()
+        )
     images, labels = load_idx_pair(data_dir, train)
     stats = _MNIST_STATS if name == "mnist" else _FASHION_STATS
     return Split(_normalise(images[:, None], stats), torch.from_numpy(labels).long())
@@ -234,7 +272,13 @@ def load_split(name: str, train: bool, data_dir: str | Path | None = None) -> Sp
 
 
 def shard_indices(
-    count: int, *, shuffle: bool, seed: int, epoch: int, rank: int = 0, world_size: int = 1
+    count: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    epoch: int,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> torch.Tensor:
     """This rank's example indices for one epoch (same split rule as DistributedSampler).
 
@@ -265,7 +309,12 @@ def iterate_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(images, labels)`` batches by tensor indexing (no per-example collation)."""
     indices = shard_indices(
-        len(split), shuffle=shuffle, seed=seed, epoch=epoch, rank=rank, world_size=world_size
+        len(split),
+        shuffle=shuffle,
+        seed=seed,
+        epoch=epoch,
+        rank=rank,
+        world_size=world_size,
     )
     for start in range(0, len(indices), batch_size):
         batch = indices[start : start + batch_size]

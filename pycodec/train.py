@@ -137,7 +137,9 @@ def init_distributed(device: torch.device) -> DistContext:
     return DistContext(rank=dist.get_rank(), world_size=dist.get_world_size())
 
 
-def shift_augment(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+def shift_augment(
+    images: torch.Tensor, max_shift: int, generator: torch.Generator
+) -> torch.Tensor:
     """Translate each image by a random integer offset in ``[-max_shift, max_shift]``.
 
     Borders are filled by replicating the edge pixels (background for MNIST).
@@ -148,10 +150,14 @@ def shift_augment(images: torch.Tensor, max_shift: int, generator: torch.Generat
     rows = (offsets[0][:, None] + torch.arange(h))[:, :, None]  # [n, h, 1]
     cols = (offsets[1][:, None] + torch.arange(w))[:, None, :]  # [n, 1, w]
     batch = torch.arange(n)[:, None, None]
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+    return (
+        padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+    )
 
 
-def _augment(images: torch.Tensor, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+def _augment(
+    images: torch.Tensor, config: TrainConfig, generator: torch.Generator
+) -> torch.Tensor:
     if config.shift > 0:
         images = shift_augment(images, config.shift, generator)
     if config.flip:
@@ -160,26 +166,42 @@ def _augment(images: torch.Tensor, config: TrainConfig, generator: torch.Generat
     return images
 
 
-def make_optimizer(params: Iterable[torch.Tensor], config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(
+    params: Iterable[torch.Tensor], config: TrainConfig
+) -> torch.optim.Optimizer:
     params = list(params)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     raise ValueError(f"unknown optimizer {config.optimizer!r}; expected sgd or adam")
 
 
-def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+def _make_schedule(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     if config.schedule == "cosine":
         steps = max(total_steps, 1)
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps)))
-    raise ValueError(f"unknown schedule {config.schedule!r}; expected cosine or constant")
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps)),
+        )
+    raise ValueError(
+        f"unknown schedule {config.schedule!r}; expected cosine or constant"
+    )
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, device: torch.device, batch_size: int = 1000) -> EvalResult:
+def evaluate(
+    model: nn.Module, split: Split, device: torch.device, batch_size: int = 1000
+) -> EvalResult:
     """Mean cross-entropy and number of correct top-1 predictions over the whole split."""
     was_training = model.training
     model.eval()
@@ -193,7 +215,14 @@ def evaluate(model: nn.Module, split: Split, device: torch.device, batch_size: i
     return EvalResult(loss_sum / max(len(split), 1), correct, len(split))
 
 
-def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler, epoch: int, history: list[EpochLog]) -> None:
+def _save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    epoch: int,
+    history: list[EpochLog],
+) -> None:
     """Atomically write the resumable training state (tensors and plain data only)."""
     state = {
         "model": model.state_dict(),
@@ -230,9 +259,13 @@ def train(
     model.to(device).train()
     wrapped: nn.Module = model
     if ctx.world_size > 1:
-        wrapped = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        wrapped = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     optimizer = make_optimizer(model.parameters() if params is None else params, config)
-    steps_per_epoch = math.ceil(math.ceil(len(train_split) / ctx.world_size) / config.batch_size)
+    steps_per_epoch = math.ceil(
+        math.ceil(len(train_split) / ctx.world_size) / config.batch_size
+    )
     schedule = _make_schedule(optimizer, config, steps_per_epoch * config.epochs)
     history: list[EpochLog] = []
     start_epoch = 0
@@ -244,9 +277,25 @@ def train(
         start_epoch = int(state["epoch"])
         history = [EpochLog(**entry) for entry in state["history"]]
     for epoch in range(start_epoch, config.epochs):
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch * 1009 + ctx.rank)
-        batches = iterate_batches(train_split, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch, rank=ctx.rank, world_size=ctx.world_size)
-        bar = tqdm(batches, total=steps_per_epoch, desc=f"{desc} {epoch + 1}/{config.epochs}", disable=not (config.progress and ctx.is_main), leave=False)
+        generator = torch.Generator().manual_seed(
+            config.seed * 100_003 + epoch * 1009 + ctx.rank
+        )
+        batches = iterate_batches(
+            train_split,
+            config.batch_size,
+            shuffle=True,
+            seed=config.seed,
+            epoch=epoch,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+        )
+        bar = tqdm(
+            batches,
+            total=steps_per_epoch,
+            desc=f"{desc} {epoch + 1}/{config.epochs}",
+            disable=not (config.progress and ctx.is_main),
+            leave=False,
+        )
         loss_sum, seen = 0.0, 0
         for images, labels in bar:
             images = _augment(images, config, generator).to(device)
@@ -268,8 +317,14 @@ def train(
             entry.test_error = evaluate(model, eval_split, device).error
         history.append(entry)
         if ctx.is_main:
-            err = "" if entry.test_error is None else f"  test error {100 * entry.test_error:.2f}%"
-            tqdm.write(f"{desc} epoch {epoch + 1}/{config.epochs}: loss {entry.train_loss:.4f}{err}")
+            err = (
+                ""
+                if entry.test_error is None
+                else f"  test error {100 * entry.test_error:.2f}%"
+            )
+            tqdm.write(
+                f"{desc} epoch {epoch + 1}/{config.epochs}: loss {entry.train_loss:.4f}{err}"
+            )
         if checkpoint is not None and ctx.is_main:
             _save_checkpoint(checkpoint, model, optimizer, schedule, epoch + 1, history)
     return history
@@ -284,21 +339,33 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=defaults.optimizer)
+    parser.add_argument(
+        "--optimizer", choices=("sgd", "adam"), default=defaults.optimizer
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pycodec.train", description="Train a baseline model.")
+    parser = argparse.ArgumentParser(
+        prog="python -m pycodec.train", description="Train a baseline model."
+    )
     parser.add_argument("--model", choices=sorted(MODELS), default="lenet-300-100")
     parser.add_argument("--dataset", choices=DATASETS, default="embedded")
     parser.add_argument("--data-dir", type=Path)
-    parser.add_argument("--out", type=Path, required=True, help="state_dict checkpoint to write")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="state_dict checkpoint to write"
+    )
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--shift", type=int, default=0, help="random-translation augmentation (pixels)")
-    parser.add_argument("--limit", type=int, help="use only the first N training examples")
+    parser.add_argument(
+        "--shift", type=int, default=0, help="random-translation augmentation (pixels)"
+    )
+    parser.add_argument(
+        "--limit", type=int, help="use only the first N training examples"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, help="torch intra-op threads (default: torch's choice)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     add_train_arguments(parser)
     args = parser.parse_args(argv)
@@ -317,12 +384,23 @@ def main(argv: list[str] | None = None) -> int:
         optimizer=args.optimizer, shift=args.shift, seed=args.seed, progress=not args.no_progress,
     )  # fmt: skip
     state_path = args.out.with_suffix(args.out.suffix + ".state")
-    train(model, train_split, config, device=device, eval_split=test_split, checkpoint=state_path, ctx=ctx, desc=args.model)
+    train(
+        model,
+        train_split,
+        config,
+        device=device,
+        eval_split=test_split,
+        checkpoint=state_path,
+        ctx=ctx,
+        desc=args.model,
+    )
     result = evaluate(model, test_split, device)
     if ctx.is_main:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), args.out)
-        print(f"{args.model}: test error {100 * result.error:.2f}% ({result.count - result.correct}/{result.count}) -> {args.out}")
+        print(
+            f"{args.model}: test error {100 * result.error:.2f}% ({result.count - result.correct}/{result.count}) -> {args.out}"
+        )
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0

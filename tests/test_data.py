@@ -26,7 +26,9 @@ from pycodec.errors import DczError
 MNIST_DIR = Path("/work/shared/data/mnist")
 
 
-def _write_mnist_folder(root: Path, n: int, *, gz: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _write_mnist_folder(
+    root: Path, n: int, *, gz: bool, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, 10, n, dtype=np.uint8)
@@ -39,15 +41,25 @@ def _write_mnist_folder(root: Path, n: int, *, gz: bool, seed: int = 0) -> tuple
 
 
 @pytest.mark.parametrize("gz", [True, False])
-def test_mnist_reader_reads_idx_files_it_did_not_write_itself(tmp_path: Path, gz: bool) -> None:
+def test_mnist_reader_reads_idx_files_it_did_not_write_itself(
+    tmp_path: Path, gz: bool
+) -> None:
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
     labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
     # Hand-built IDX bytes: magic 0x00000803 / 0x00000801, big-endian u32 dims.
-    image_bytes = b"\x00\x00\x08\x03" + (5).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + images.tobytes()
+    image_bytes = (
+        b"\x00\x00\x08\x03"
+        + (5).to_bytes(4, "big")
+        + (28).to_bytes(4, "big") * 2
+        + images.tobytes()
+    )
     label_bytes = b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + labels.tobytes()
     for prefix in ("train", "t10k"):
-        for stem, payload in ((f"{prefix}-images-idx3-ubyte", image_bytes), (f"{prefix}-labels-idx1-ubyte", label_bytes)):
+        for stem, payload in (
+            (f"{prefix}-images-idx3-ubyte", image_bytes),
+            (f"{prefix}-labels-idx1-ubyte", label_bytes),
+        ):
             path = tmp_path / (stem + (".gz" if gz else ""))
             path.write_bytes(gzip.compress(payload) if gz else payload)
     got_images, got_labels = load_idx_pair(tmp_path, train=True)
@@ -62,11 +74,17 @@ def test_mnist_reader_reads_idx_files_it_did_not_write_itself(tmp_path: Path, gz
 def test_fashion_mnist_uses_its_own_normalisation(tmp_path: Path) -> None:
     images, _ = _write_mnist_folder(tmp_path, 4, gz=True)
     split = load_split("fashion-mnist", True, tmp_path)
-    assert float(split.images[1, 0, 5, 7]) == pytest.approx((images[1, 5, 7] / 255.0 - 0.2860) / 0.3530, rel=1e-5)
+    assert float(split.images[1, 0, 5, 7]) == pytest.approx(
+        (images[1, 5, 7] / 255.0 - 0.2860) / 0.3530, rel=1e-5
+    )
 
 
 def test_idx_round_trip_and_big_endian_types() -> None:
-    data = b"\x00\x00\x0c\x01" + (3).to_bytes(4, "big") + np.array([1, -2, 70000], dtype=">i4").tobytes()
+    data = (
+        b"\x00\x00\x0c\x01"
+        + (3).to_bytes(4, "big")
+        + np.array([1, -2, 70000], dtype=">i4").tobytes()
+    )
     assert parse_idx(data).tolist() == [1, -2, 70000]
 
 
@@ -75,11 +93,20 @@ def test_idx_round_trip_and_big_endian_types() -> None:
     [
         (b"\x00\x00", "need 4 header bytes"),
         (b"\x01\x00\x08\x01" + (1).to_bytes(4, "big") + b"\x00", "bad IDX magic"),
-        (b"\x00\x00\x07\x01" + (1).to_bytes(4, "big") + b"\x00", "unknown IDX element type"),
+        (
+            b"\x00\x00\x07\x01" + (1).to_bytes(4, "big") + b"\x00",
+            "unknown IDX element type",
+        ),
         (b"\x00\x00\x08\x00", "0 dimensions"),
         (b"\x00\x00\x08\x03" + (1).to_bytes(4, "big"), "truncated IDX header"),
-        (b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"\x00" * 4, "need 5 data bytes"),
-        (b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"\x00" * 6, "need 5 data bytes"),
+        (
+            b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"\x00" * 4,
+            "need 5 data bytes",
+        ),
+        (
+            b"\x00\x00\x08\x01" + (5).to_bytes(4, "big") + b"\x00" * 6,
+            "need 5 data bytes",
+        ),
         (b"\x00\x00\x08\x03" + b"\xff\xff\xff\xff" * 3, "above the limit"),
     ],
 )
@@ -114,12 +141,16 @@ def test_mismatched_image_and_label_counts(tmp_path: Path) -> None:
 
 def test_label_out_of_range(tmp_path: Path) -> None:
     _write_mnist_folder(tmp_path, 4, gz=False)
-    write_idx(tmp_path / "train-labels-idx1-ubyte", np.array([0, 1, 10, 2], dtype=np.uint8))
+    write_idx(
+        tmp_path / "train-labels-idx1-ubyte", np.array([0, 1, 10, 2], dtype=np.uint8)
+    )
     with pytest.raises(DataError, match="out of range"):
         load_idx_pair(tmp_path, train=True)
 
 
-def _write_cifar_batches(root: Path, per_file: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _write_cifar_batches(
+    root: Path, per_file: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Files in CIFAR-10's binary format: records of <1 label byte><3072 pixel bytes>."""
     rng = np.random.default_rng(7)
     written = {}
@@ -127,7 +158,7 @@ def _write_cifar_batches(root: Path, per_file: int) -> dict[str, tuple[np.ndarra
         labels = rng.integers(0, 10, per_file, dtype=np.uint8)
         pixels = rng.integers(0, 256, (per_file, 3072), dtype=np.uint8)
         with open(root / name, "wb") as f:
-            for label, row in zip(labels, pixels):
+            for label, row in zip(labels, pixels, strict=True):
                 f.write(bytes([label]))
                 f.write(row.tobytes())  # 1024 red, 1024 green, 1024 blue, row-major
         written[name] = (labels, pixels)
@@ -143,13 +174,17 @@ def test_cifar10_reader_reads_binary_batches(tmp_path: Path, nested: bool) -> No
     assert images.shape == (30, 3, 32, 32) and labels.shape == (30,)
     first_labels, first_pixels = written["data_batch_1.bin"]
     assert np.array_equal(labels[:6], first_labels)
-    assert np.array_equal(images[0, 1].reshape(-1), first_pixels[0, 1024:2048])  # green plane
+    assert np.array_equal(
+        images[0, 1].reshape(-1), first_pixels[0, 1024:2048]
+    )  # green plane
     last_labels, _ = written["data_batch_5.bin"]
     assert np.array_equal(labels[-6:], last_labels)
     test = load_split("cifar10", False, tmp_path)
     assert test.images.shape == (6, 3, 32, 32)
     red = written["test_batch.bin"][1][2, 5 * 32 + 9]
-    assert float(test.images[2, 0, 5, 9]) == pytest.approx((red / 255.0 - 0.4914) / 0.2470, rel=1e-5)
+    assert float(test.images[2, 0, 5, 9]) == pytest.approx(
+        (red / 255.0 - 0.4914) / 0.2470, rel=1e-5
+    )
 
 
 def test_cifar10_reader_validates(tmp_path: Path) -> None:
@@ -172,10 +207,16 @@ def test_embedded_subset_is_stratified_and_needs_no_files() -> None:
 
 
 def test_shards_cover_every_example_once_per_epoch() -> None:
-    shards = [shard_indices(10, shuffle=True, seed=3, epoch=2, rank=r, world_size=3) for r in range(3)]
+    shards = [
+        shard_indices(10, shuffle=True, seed=3, epoch=2, rank=r, world_size=3)
+        for r in range(3)
+    ]
     assert all(len(s) == 4 for s in shards)
     assert set(torch.cat(shards).tolist()) == set(range(10))
-    assert not torch.equal(shard_indices(10, shuffle=True, seed=3, epoch=1), shard_indices(10, shuffle=True, seed=3, epoch=2))
+    assert not torch.equal(
+        shard_indices(10, shuffle=True, seed=3, epoch=1),
+        shard_indices(10, shuffle=True, seed=3, epoch=2),
+    )
 
 
 def test_iterate_batches_yields_aligned_pairs() -> None:

@@ -26,7 +26,7 @@ def test_parameter_counts(name: str, params: int) -> None:
 
 
 def test_squeezed_variants_are_smaller() -> None:
-    count = lambda n: sum(p.numel() for p in get_model(n).parameters())  # noqa: E731
+    count = lambda n: sum(p.numel() for p in get_model(n).parameters())
     assert count("lenet-5-squeezed") < count("lenet-5") / 2
     assert count("vgg-19-squeezed") < count("vgg-19") / 5
 
@@ -35,7 +35,11 @@ def test_lenet5_layers_follow_caffe() -> None:
     model = get_model("lenet-5")
     assert (model.conv1.out_channels, model.conv1.kernel_size) == (20, (5, 5))
     assert (model.conv2.out_channels, model.conv2.kernel_size) == (50, (5, 5))
-    assert (model.fc1.in_features, model.fc1.out_features, model.fc2.out_features) == (800, 500, 10)
+    assert (model.fc1.in_features, model.fc1.out_features, model.fc2.out_features) == (
+        800,
+        500,
+        10,
+    )
 
 
 def test_fire_concatenates_expands_and_keeps_size() -> None:
@@ -51,4 +55,6 @@ def test_unknown_model() -> None:
 
 
 def test_num_classes() -> None:
-    assert get_model("lenet-300-100", num_classes=3)(torch.zeros(1, 1, 28, 28)).shape == (1, 3)
+    assert get_model("lenet-300-100", num_classes=3)(
+        torch.zeros(1, 1, 28, 28)
+    ).shape == (1, 3)

@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import pycodec.compress.pipeline as pipeline
+from pycodec.compress import pipeline
 from pycodec.compress.cli import add_compress_command, config_from_args
-from pycodec.compress.pipeline import CompressConfig, format_report, parse_layer_values, run_pipeline
+from pycodec.compress.pipeline import (
+    CompressConfig,
+    format_report,
+    parse_layer_values,
+    run_pipeline,
+)
 from pycodec.data import load_split
 from pycodec.models import get_model
 from pycodec.train import evaluate
@@ -25,30 +30,41 @@ HAVE_CONTAINER = hasattr(pycodec, "save") and hasattr(pycodec, "load")
 
 
 def _tiny_config(tmp_path: Path, **overrides: object) -> CompressConfig:
-    settings: dict[str, object] = dict(
-        model="lenet-300-100", dataset="embedded", out=str(tmp_path / "tiny.dcz"),
-        run_dir=str(tmp_path / "run"), train_limit=256, baseline_epochs=1, prune_epochs=1,
-        finetune_epochs=1, prune_steps=2, density={"fc1": 0.05, "fc2": 0.1, "fc3": 0.5},
-        fc_bits=3, bits={"fc3": 4}, bias_bits=4, batch_size=64, progress=False,
-    )  # fmt: skip
+    settings: dict[str, object] = {
+        "model": "lenet-300-100", "dataset": "embedded", "out": str(tmp_path / "tiny.dcz"),
+        "run_dir": str(tmp_path / "run"), "train_limit": 256, "baseline_epochs": 1, "prune_epochs": 1,
+        "finetune_epochs": 1, "prune_steps": 2, "density": {"fc1": 0.05, "fc2": 0.1, "fc3": 0.5},
+        "fc_bits": 3, "bits": {"fc3": 4}, "bias_bits": 4, "batch_size": 64, "progress": False,
+    }  # fmt: skip
     settings.update(overrides)
     return CompressConfig(**settings)  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(not HAVE_CONTAINER, reason="pycodec.save / pycodec.load not available")
-def test_pipeline_end_to_end_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.skipif(
+    not HAVE_CONTAINER, reason="pycodec.save / pycodec.load not available"
+)
+def test_pipeline_end_to_end_and_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = run_pipeline(_tiny_config(tmp_path))
     out = tmp_path / "tiny.dcz"
     assert report.file_bytes == out.stat().st_size
     assert report.ratio is not None and report.ratio > 30
-    assert list(report.errors)[0] == "baseline" and "finetuned" in report.errors
+    assert next(iter(report.errors)) == "baseline" and "finetuned" in report.errors
     assert report.errors["loaded from .dcz"] == report.errors["finetuned"]
     rows = {row.name: row for row in report.layers}
     assert rows["fc1"].kept == round(0.05 * 235_200) and rows["fc3"].kept == 500
     assert rows["fc1"].distinct <= 8 and rows["fc3"].distinct <= 16
     state = pycodec.load(out)
     assert len(torch.unique(state["fc1.bias"])) <= 16
-    assert bool(((state["fc1.weight"] == 0) == ~torch.load(tmp_path / "run" / "prune-2.pt", weights_only=True)["masks"]["fc1"]).all())
+    assert bool(
+        (
+            (state["fc1.weight"] == 0)
+            == ~torch.load(tmp_path / "run" / "prune-2.pt", weights_only=True)["masks"][
+                "fc1"
+            ]
+        ).all()
+    )
     text = format_report(report)
     assert "| fc1 | 235,200 | 5.00% | 3 |" in text and "smaller than float32" in text
     with pycodec.open(out) as f:
@@ -62,7 +78,9 @@ def test_pipeline_end_to_end_and_resume(tmp_path: Path, monkeypatch: pytest.Monk
     first = out.read_bytes()
     again = run_pipeline(_tiny_config(tmp_path, resume=True))
     assert out.read_bytes() == first and again.errors == report.errors
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["report"]["file_bytes"] == len(first)
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["report"][
+        "file_bytes"
+    ] == len(first)
 
 
 def test_compress_command_parses_into_a_config() -> None:
@@ -100,7 +118,10 @@ def _result_files() -> list[tuple[str, dict]]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (MNIST_DIR.is_dir() and HAVE_CONTAINER and _result_files()), reason="needs results/, full MNIST and the container")
+@pytest.mark.skipif(
+    not (MNIST_DIR.is_dir() and HAVE_CONTAINER and _result_files()),
+    reason="needs results/, full MNIST and the container",
+)
 @pytest.mark.parametrize(("name", "entry"), _result_files() or [("none", {})])
 def test_shipped_result_reproduces_its_reported_error(name: str, entry: dict) -> None:
     path = RESULTS / name
@@ -110,4 +131,6 @@ def test_shipped_result_reproduces_its_reported_error(name: str, entry: dict) ->
     result = evaluate(model, load_split("mnist", False, MNIST_DIR), torch.device("cpu"))
     assert result.count - result.correct == entry["test_errors"]
     parameters = sum(p.numel() for p in model.parameters())
-    assert entry["ratio"] == pytest.approx(4 * parameters / entry["file_bytes"], rel=1e-3)
+    assert entry["ratio"] == pytest.approx(
+        4 * parameters / entry["file_bytes"], rel=1e-3
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -64,8 +66,20 @@ def test_density_masks_per_layer_keep_exact_counts_of_largest() -> None:
 def test_global_density_ranks_all_layers_together() -> None:
     net = _net()
     masks = density_masks(net, 0.2, scope="global")
-    kept = torch.cat([net.conv.weight[masks["conv"]], net.fc1.weight[masks["fc1"]], net.fc2.weight[masks["fc2"]]])
-    dropped = torch.cat([net.conv.weight[~masks["conv"]], net.fc1.weight[~masks["fc1"]], net.fc2.weight[~masks["fc2"]]])
+    kept = torch.cat(
+        [
+            net.conv.weight[masks["conv"]],
+            net.fc1.weight[masks["fc1"]],
+            net.fc2.weight[masks["fc2"]],
+        ]
+    )
+    dropped = torch.cat(
+        [
+            net.conv.weight[~masks["conv"]],
+            net.fc1.weight[~masks["fc1"]],
+            net.fc2.weight[~masks["fc2"]],
+        ]
+    )
     total = sum(m.numel() for m in masks.values())
     assert kept.numel() == round(0.2 * total)
     assert kept.abs().min() >= dropped.abs().max()
@@ -82,7 +96,9 @@ def test_global_density_ranks_all_layers_together() -> None:
     ],
     ids=["sgd-momentum-wd", "adam-wd", "adamw"],
 )
-def test_pruned_weights_stay_positive_zero_through_optimizer_steps(make_optimizer) -> None:
+def test_pruned_weights_stay_positive_zero_through_optimizer_steps(
+    make_optimizer,
+) -> None:
     net = _net()
     # Momentum built up before pruning must not revive pruned weights either.
     optimizer = make_optimizer(net.parameters())
@@ -143,10 +159,14 @@ def test_iterative_prune_masks_only_shrink_and_reach_target() -> None:
         pruner.apply()
         seen.append(pruner.state_dict())
 
-    pruner = iterative_prune(net, {"conv": 0.5, "fc1": 0.1, "fc2": 0.3}, 3, retrain, exclude=[])
+    pruner = iterative_prune(
+        net, {"conv": 0.5, "fc1": 0.1, "fc2": 0.3}, 3, retrain, exclude=[]
+    )
     assert len(seen) == 3
-    for before, after in zip(seen, seen[1:]):
+    for before, after in itertools.pairwise(seen):
         for name in before:
             assert not bool((after[name] & ~before[name]).any())
-    assert pruner.densities()["fc1"] == pytest.approx(0.1, abs=1 / net.fc1.weight.numel())
+    assert pruner.densities()["fc1"] == pytest.approx(
+        0.1, abs=1 / net.fc1.weight.numel()
+    )
     assert int((net.fc1.weight != 0).sum()) == int(pruner.masks["fc1"].sum())

@@ -20,7 +20,9 @@ from pycodec.compress.quantize import (
 
 @pytest.mark.parametrize("init", ["linear", "density", "random"])
 @pytest.mark.parametrize("bits", [1, 3, 5, 8])
-def test_quantized_tensor_has_at_most_2_to_the_bits_distinct_nonzeros(init: str, bits: int) -> None:
+def test_quantized_tensor_has_at_most_2_to_the_bits_distinct_nonzeros(
+    init: str, bits: int
+) -> None:
     torch.manual_seed(bits)
     weight = torch.randn(64, 300)
     mask = weight.abs() > 0.8
@@ -34,7 +36,7 @@ def test_quantized_tensor_has_at_most_2_to_the_bits_distinct_nonzeros(init: str,
 def test_kmeans_recovers_well_separated_clusters() -> None:
     torch.manual_seed(0)
     centres = torch.tensor([-3.0, -1.0, 0.5, 2.0])
-    values = (centres[torch.randint(0, 4, (4000,))] + 0.01 * torch.randn(4000))
+    values = centres[torch.randint(0, 4, (4000,))] + 0.01 * torch.randn(4000)
     for init in ("linear", "density", "random"):
         centroids, assignment = kmeans_1d(values, 4, init=init, seed=1)
         assert torch.allclose(centroids, centres, atol=0.01), init
@@ -49,7 +51,9 @@ def test_kmeans_assigns_every_value_to_its_nearest_centroid() -> None:
     assert torch.allclose((values - centroids[assignment]).abs(), nearest, atol=1e-6)
     # Lloyd fixed point: each non-empty centroid is the mean of its members.
     for j in assignment.unique():
-        assert float(centroids[j]) == pytest.approx(float(values[assignment == j].double().mean()), abs=1e-5)
+        assert float(centroids[j]) == pytest.approx(
+            float(values[assignment == j].double().mean()), abs=1e-5
+        )
 
 
 def test_kmeans_handles_fewer_values_than_clusters() -> None:
@@ -58,9 +62,17 @@ def test_kmeans_handles_fewer_values_than_clusters() -> None:
 
 
 def test_init_methods() -> None:
-    data = torch.sort(torch.tensor([0.0, 1.0, 1.5, 2.0, 10.0], dtype=torch.float64)).values
-    assert torch.allclose(init_centroids(data, 3, "linear"), torch.tensor([0.0, 5.0, 10.0], dtype=torch.float64))
-    assert torch.allclose(init_centroids(data, 3, "density"), torch.tensor([0.0, 1.5, 10.0], dtype=torch.float64))
+    data = torch.sort(
+        torch.tensor([0.0, 1.0, 1.5, 2.0, 10.0], dtype=torch.float64)
+    ).values
+    assert torch.allclose(
+        init_centroids(data, 3, "linear"),
+        torch.tensor([0.0, 5.0, 10.0], dtype=torch.float64),
+    )
+    assert torch.allclose(
+        init_centroids(data, 3, "density"),
+        torch.tensor([0.0, 1.5, 10.0], dtype=torch.float64),
+    )
     with pytest.raises(ValueError):
         init_centroids(data, 3, "kmeans++")
 
@@ -69,7 +81,9 @@ def test_kmeans_on_a_million_values_is_fast() -> None:
     values = torch.randn(1_000_000)
     start = time.perf_counter()
     centroids, assignment = kmeans_1d(values, 256)
-    assert time.perf_counter() - start < 15.0  # a generous bound on a shared 2-core machine
+    assert (
+        time.perf_counter() - start < 15.0
+    )  # a generous bound on a shared 2-core machine
     assert assignment.shape == values.shape and centroids.numel() == 256
 
 

@@ -10,14 +10,23 @@ from torch import nn
 
 from pycodec.data import Split, load_split
 from pycodec.models import get_model
-from pycodec.train import TrainConfig, evaluate, resolve_device, seed_everything, shift_augment, train
+from pycodec.train import (
+    TrainConfig,
+    evaluate,
+    resolve_device,
+    seed_everything,
+    shift_augment,
+    train,
+)
 
 CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
 def tiny() -> tuple[Split, Split]:
-    return load_split("embedded", True).subset(384), load_split("embedded", False).subset(200)
+    return load_split("embedded", True).subset(384), load_split(
+        "embedded", False
+    ).subset(200)
 
 
 def _trained(tiny: tuple[Split, Split], epochs: int) -> nn.Module:
@@ -54,31 +63,56 @@ def test_training_lowers_loss(tiny: tuple[Split, Split]) -> None:
     seed_everything(0)
     model = get_model("lenet-300-100")
     before = evaluate(model, tiny[0], CPU)
-    history = train(model, tiny[0], TrainConfig(epochs=3, batch_size=64, progress=False), device=CPU, eval_split=tiny[1])
+    history = train(
+        model,
+        tiny[0],
+        TrainConfig(epochs=3, batch_size=64, progress=False),
+        device=CPU,
+        eval_split=tiny[1],
+    )
     after = evaluate(model, tiny[0], CPU)
     assert after.loss < 0.7 * before.loss
-    assert len(history) == 3 and history[-1].test_error is not None and history[-1].test_error < 0.6
+    assert (
+        len(history) == 3
+        and history[-1].test_error is not None
+        and history[-1].test_error < 0.6
+    )
 
 
 def test_training_is_deterministic(tiny: tuple[Split, Split]) -> None:
     a, b = _trained(tiny, 2), _trained(tiny, 2)
-    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, x), y in zip(
+        a.state_dict().items(), b.state_dict().values(), strict=True
+    ):
         assert torch.equal(x, y), name
 
 
-def test_resume_after_a_crash_matches_an_uninterrupted_run(tiny: tuple[Split, Split], tmp_path: Path) -> None:
+def test_resume_after_a_crash_matches_an_uninterrupted_run(
+    tiny: tuple[Split, Split], tmp_path: Path
+) -> None:
     straight = _trained(tiny, 2)
     ckpt = tmp_path / "run.state"
     seed_everything(0)
     crashed = get_model("lenet-300-100")
-    with pytest.raises(Crash):  # 6 steps per epoch: dies in epoch 2, checkpoint holds epoch 1
-        train(crashed, tiny[0], _config(2), device=CPU, hooks=CrashAfter(8), checkpoint=ckpt)
+    with pytest.raises(
+        Crash
+    ):  # 6 steps per epoch: dies in epoch 2, checkpoint holds epoch 1
+        train(
+            crashed,
+            tiny[0],
+            _config(2),
+            device=CPU,
+            hooks=CrashAfter(8),
+            checkpoint=ckpt,
+        )
     assert torch.load(ckpt, weights_only=True)["epoch"] == 1
     seed_everything(123)  # a different init: everything must come from the checkpoint
     resumed = get_model("lenet-300-100")
     history = train(resumed, tiny[0], _config(2), device=CPU, checkpoint=ckpt)
     assert [entry.epoch for entry in history] == [1, 2]
-    for (name, x), y in zip(straight.state_dict().items(), resumed.state_dict().values()):
+    for (name, x), y in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
         assert torch.equal(x, y), name
 
 

@@ -6,8 +6,19 @@ Nothing here touches bytes on disk except :func:`run_pipeline`'s last step, whic
 
 from __future__ import annotations
 
-from pycodec.compress.prune import Pruner, density_masks, iterative_prune, prunable_layers, std_threshold_masks
-from pycodec.compress.quantize import QuantizedTensor, WeightSharing, kmeans_1d, quantize_tensor
+from pycodec.compress.prune import (
+    Pruner,
+    density_masks,
+    iterative_prune,
+    prunable_layers,
+    std_threshold_masks,
+)
+from pycodec.compress.quantize import (
+    QuantizedTensor,
+    WeightSharing,
+    kmeans_1d,
+    quantize_tensor,
+)
 
 __all__ = [
     "Pruner",

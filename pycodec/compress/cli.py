@@ -6,12 +6,22 @@ import argparse
 import os
 from pathlib import Path
 
-from pycodec.compress.pipeline import CompressConfig, format_report, parse_layer_values, run_pipeline
+from pycodec.compress.pipeline import (
+    CompressConfig,
+    format_report,
+    parse_layer_values,
+    run_pipeline,
+)
 from pycodec.compress.quantize import INIT_METHODS
 from pycodec.data import DATASETS
 from pycodec.models import MODELS
 
-__all__ = ["add_compress_arguments", "add_compress_command", "config_from_args", "run_compress"]
+__all__ = [
+    "add_compress_arguments",
+    "add_compress_command",
+    "config_from_args",
+    "run_compress",
+]
 
 
 def add_compress_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,38 +29,82 @@ def add_compress_arguments(parser: argparse.ArgumentParser) -> None:
     d = CompressConfig()
     io = parser.add_argument_group("model, data and files")
     io.add_argument("--model", choices=sorted(MODELS), default=d.model)
-    io.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="'embedded' needs no files")
+    io.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=d.dataset,
+        help="'embedded' needs no files",
+    )
     io.add_argument("--data-dir", help="folder with the dataset's files (no downloads)")
-    io.add_argument("--out", default=d.out, help="the .dcz file to write (default: %(default)s)")
-    io.add_argument("--run-dir", help="stage checkpoints (default: runs/MODEL-DATASET-seedSEED)")
-    io.add_argument("--resume", action="store_true", help="continue after the last finished stage")
-    io.add_argument("--baseline", help="start from this state_dict file instead of training")
+    io.add_argument(
+        "--out", default=d.out, help="the .dcz file to write (default: %(default)s)"
+    )
+    io.add_argument(
+        "--run-dir", help="stage checkpoints (default: runs/MODEL-DATASET-seedSEED)"
+    )
+    io.add_argument(
+        "--resume", action="store_true", help="continue after the last finished stage"
+    )
+    io.add_argument(
+        "--baseline", help="start from this state_dict file instead of training"
+    )
     io.add_argument("--report", type=Path, help="also write the markdown report here")
     run = parser.add_argument_group("execution")
     run.add_argument("--device", choices=("cpu", "cuda"), default=d.device)
     run.add_argument("--seed", type=int, default=d.seed)
     run.add_argument("--threads", type=int, help="torch intra-op threads")
-    run.add_argument("--train-limit", type=int, help="train on the first N examples only")
+    run.add_argument(
+        "--train-limit", type=int, help="train on the first N examples only"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     tr = parser.add_argument_group("training")
-    tr.add_argument("--epochs", type=int, nargs=3, metavar=("BASELINE", "PRUNE", "FINETUNE"),
-                    default=(d.baseline_epochs, d.prune_epochs, d.finetune_epochs),
-                    help="epochs of baseline training, of retraining per pruning step, of centroid fine-tuning")
-    tr.add_argument("--lr", type=float, nargs=3, metavar=("BASELINE", "PRUNE", "FINETUNE"),
-                    default=(d.baseline_lr, d.prune_lr, d.finetune_lr))
+    tr.add_argument(
+        "--epochs",
+        type=int,
+        nargs=3,
+        metavar=("BASELINE", "PRUNE", "FINETUNE"),
+        default=(d.baseline_epochs, d.prune_epochs, d.finetune_epochs),
+        help="epochs of baseline training, of retraining per pruning step, of centroid fine-tuning",
+    )
+    tr.add_argument(
+        "--lr",
+        type=float,
+        nargs=3,
+        metavar=("BASELINE", "PRUNE", "FINETUNE"),
+        default=(d.baseline_lr, d.prune_lr, d.finetune_lr),
+    )
     tr.add_argument("--batch-size", type=int, default=d.batch_size)
     tr.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    tr.add_argument("--shift", type=int, default=d.shift, help="random-translation augmentation, pixels")
+    tr.add_argument(
+        "--shift",
+        type=int,
+        default=d.shift,
+        help="random-translation augmentation, pixels",
+    )
     cp = parser.add_argument_group("compression")
-    cp.add_argument("--density", help="fraction kept: 0.1, or per layer fc1=0.08,fc2=0.09 ('*=' for the rest)")
+    cp.add_argument(
+        "--density",
+        help="fraction kept: 0.1, or per layer fc1=0.08,fc2=0.09 ('*=' for the rest)",
+    )
     cp.add_argument("--prune-steps", type=int, default=d.prune_steps)
     cp.add_argument("--scope", choices=("layer", "global"), default=d.scope)
-    cp.add_argument("--exclude", default="", help="comma-separated layer names not to prune or quantize")
+    cp.add_argument(
+        "--exclude",
+        default="",
+        help="comma-separated layer names not to prune or quantize",
+    )
     cp.add_argument("--conv-bits", type=int, default=d.conv_bits)
     cp.add_argument("--fc-bits", type=int, default=d.fc_bits)
     cp.add_argument("--bits", default="", help="per-layer bit widths, e.g. fc1=4,fc3=6")
-    cp.add_argument("--bias-bits", type=int, help="also weight-share biases with this many bits")
-    cp.add_argument("--init", choices=INIT_METHODS, default=d.init, help="k-means centroid initialisation")
+    cp.add_argument(
+        "--bias-bits", type=int, help="also weight-share biases with this many bits"
+    )
+    cp.add_argument(
+        "--init",
+        choices=INIT_METHODS,
+        default=d.init,
+        help="k-means centroid initialisation",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> CompressConfig:
@@ -83,7 +137,9 @@ def run_compress(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_compress_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_compress_command(
+    subparsers: argparse._SubParsersAction,
+) -> argparse.ArgumentParser:
     """Add ``compress`` to a subparsers object; its ``func`` returns an exit code."""
     parser = subparsers.add_parser(
         "compress",

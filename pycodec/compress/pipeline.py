@@ -25,7 +25,12 @@ import torch.distributed as dist
 from torch import nn
 
 from pycodec.compress.prune import Pruner, iterative_prune, prunable_layers
-from pycodec.compress.quantize import DEFAULT_CONV_BITS, DEFAULT_FC_BITS, WeightSharing, distinct_nonzero_count
+from pycodec.compress.quantize import (
+    DEFAULT_CONV_BITS,
+    DEFAULT_FC_BITS,
+    WeightSharing,
+    distinct_nonzero_count,
+)
 from pycodec.data import Split, load_split
 from pycodec.models import get_model
 from pycodec.train import (
@@ -38,7 +43,14 @@ from pycodec.train import (
     train,
 )
 
-__all__ = ["DEFAULT_DENSITIES", "CompressConfig", "LayerRow", "PipelineReport", "format_report", "run_pipeline"]
+__all__ = [
+    "DEFAULT_DENSITIES",
+    "CompressConfig",
+    "LayerRow",
+    "PipelineReport",
+    "format_report",
+    "run_pipeline",
+]
 
 # Target fraction of weights kept per layer: the Deep Compression paper's (Tables 2-3)
 # for the LeNets; a uniform guess elsewhere.
@@ -91,7 +103,11 @@ class CompressConfig:
         return Path(self.run_dir or f"runs/{self.model}-{self.dataset}-seed{self.seed}")
 
     def resolved_density(self) -> dict[str, float] | float:
-        return DEFAULT_DENSITIES.get(self.model, 0.1) if self.density is None else self.density
+        return (
+            DEFAULT_DENSITIES.get(self.model, 0.1)
+            if self.density is None
+            else self.density
+        )
 
 
 @dataclass
@@ -101,7 +117,9 @@ class LayerRow:
     kept: int
     bits: int | None
     distinct: int
-    stored_bytes: int | None = None  # the weight tensor's bytes in the .dcz (all its sections)
+    stored_bytes: int | None = (
+        None  # the weight tensor's bytes in the .dcz (all its sections)
+    )
 
     @property
     def kept_percent(self) -> float:
@@ -116,7 +134,7 @@ class PipelineReport:
     errors: dict[str, float]  # stage → top-1 error (fraction), in stage order
     parameters: int
     float32_bytes: int
-    file_bytes: int | None
+    file_bytes: int
     out: str
 
     @property
@@ -138,7 +156,11 @@ class StageStore:
         if writer:
             root.mkdir(parents=True, exist_ok=True)
         metrics_path = root / "metrics.json"
-        self.metrics: dict[str, Any] = json.loads(metrics_path.read_text()) if resume and metrics_path.is_file() else {}
+        self.metrics: dict[str, Any] = (
+            json.loads(metrics_path.read_text())
+            if resume and metrics_path.is_file()
+            else {}
+        )
         self.metrics.setdefault("errors", {})
 
     def path(self, stage: str) -> Path:
@@ -164,13 +186,21 @@ class StageStore:
 
     def save_metrics(self) -> None:
         if self.writer:
-            (self.root / "metrics.json").write_text(json.dumps(self.metrics, indent=2) + "\n")
+            (self.root / "metrics.json").write_text(
+                json.dumps(self.metrics, indent=2) + "\n"
+            )
 
 
 # --------------------------------------------------------------------------- stages
 
 
-def _train_config(cfg: CompressConfig, epochs: int, lr: float, optimizer: str = "sgd", weight_decay: float | None = None) -> TrainConfig:
+def _train_config(
+    cfg: CompressConfig,
+    epochs: int,
+    lr: float,
+    optimizer: str = "sgd",
+    weight_decay: float | None = None,
+) -> TrainConfig:
     return TrainConfig(
         epochs=epochs, batch_size=cfg.batch_size, lr=lr, optimizer=optimizer,
         weight_decay=cfg.weight_decay if weight_decay is None else weight_decay,
@@ -183,19 +213,43 @@ def _log(ctx: DistContext, message: str) -> None:
         print(message, flush=True)
 
 
-def _baseline(cfg: CompressConfig, model: nn.Module, store: StageStore, data: tuple[Split, Split], device: torch.device, ctx: DistContext) -> None:
+def _baseline(
+    cfg: CompressConfig,
+    model: nn.Module,
+    store: StageStore,
+    data: tuple[Split, Split],
+    device: torch.device,
+    ctx: DistContext,
+) -> None:
     if store.has("baseline"):
         model.load_state_dict(store.load("baseline")["model"])
         return
     if cfg.baseline:
-        model.load_state_dict(torch.load(cfg.baseline, map_location="cpu", weights_only=True))
+        model.load_state_dict(
+            torch.load(cfg.baseline, map_location="cpu", weights_only=True)
+        )
     else:
         config = _train_config(cfg, cfg.baseline_epochs, cfg.baseline_lr)
-        train(model, data[0], config, device=device, checkpoint=store.root / "baseline.state", ctx=ctx, desc="baseline")
+        train(
+            model,
+            data[0],
+            config,
+            device=device,
+            checkpoint=store.root / "baseline.state",
+            ctx=ctx,
+            desc="baseline",
+        )
     store.save("baseline", {"model": model.state_dict()})
 
 
-def _prune(cfg: CompressConfig, model: nn.Module, store: StageStore, data: tuple[Split, Split], device: torch.device, ctx: DistContext) -> Pruner:
+def _prune(
+    cfg: CompressConfig,
+    model: nn.Module,
+    store: StageStore,
+    data: tuple[Split, Split],
+    device: torch.device,
+    ctx: DistContext,
+) -> Pruner:
     done = [s for s in range(1, cfg.prune_steps + 1) if store.has(f"prune-{s}")]
     pruner = None
     if done:
@@ -207,13 +261,29 @@ def _prune(cfg: CompressConfig, model: nn.Module, store: StageStore, data: tuple
 
     def retrain(step_pruner: Pruner, step: int) -> None:
         stage = f"prune-{step}"
-        store.record_error(f"{stage} (before retraining)", evaluate(model, data[1], device).error)
+        store.record_error(
+            f"{stage} (before retraining)", evaluate(model, data[1], device).error
+        )
         config = _train_config(cfg, cfg.prune_epochs, cfg.prune_lr)
-        train(model, data[0], config, device=device, hooks=step_pruner, checkpoint=store.root / f"{stage}.state", ctx=ctx, desc=stage)
+        train(
+            model,
+            data[0],
+            config,
+            device=device,
+            hooks=step_pruner,
+            checkpoint=store.root / f"{stage}.state",
+            ctx=ctx,
+            desc=stage,
+        )
         error = evaluate(model, data[1], device).error
         store.record_error(stage, error)
-        _log(ctx, f"{stage}: density {100 * step_pruner.overall_density():.2f}%, error {100 * error:.2f}%")
-        store.save(stage, {"model": model.state_dict(), "masks": step_pruner.state_dict()})
+        _log(
+            ctx,
+            f"{stage}: density {100 * step_pruner.overall_density():.2f}%, error {100 * error:.2f}%",
+        )
+        store.save(
+            stage, {"model": model.state_dict(), "masks": step_pruner.state_dict()}
+        )
 
     return iterative_prune(
         model, density_with_default(cfg.resolved_density(), model, cfg.exclude), cfg.prune_steps, retrain,
@@ -221,35 +291,77 @@ def _prune(cfg: CompressConfig, model: nn.Module, store: StageStore, data: tuple
     )  # fmt: skip
 
 
-def _quantize(cfg: CompressConfig, model: nn.Module, pruner: Pruner, store: StageStore, data: tuple[Split, Split], device: torch.device, ctx: DistContext) -> WeightSharing:
+def _quantize(
+    cfg: CompressConfig,
+    model: nn.Module,
+    pruner: Pruner,
+    store: StageStore,
+    data: tuple[Split, Split],
+    device: torch.device,
+    ctx: DistContext,
+) -> WeightSharing:
     if store.has("finetuned"):
         state = store.load("finetuned")
         model.load_state_dict(state["model"])
-        return WeightSharing.from_state_dict(model, {k: v.to(device) for k, v in state["sharing"].items()})
+        return WeightSharing.from_state_dict(
+            model, {k: v.to(device) for k, v in state["sharing"].items()}
+        )
     if store.has("quantized"):
-        sharing = WeightSharing.from_state_dict(model, {k: v.to(device) for k, v in store.load("quantized")["sharing"].items()})
+        sharing = WeightSharing.from_state_dict(
+            model,
+            {k: v.to(device) for k, v in store.load("quantized")["sharing"].items()},
+        )
     else:
         sharing = WeightSharing.from_model(
             model, bits=cfg.bits, masks=pruner.masks, conv_bits=cfg.conv_bits, fc_bits=cfg.fc_bits,
             bias_bits=cfg.bias_bits, init=cfg.init, exclude=cfg.exclude, seed=cfg.seed,
         )  # fmt: skip
         store.record_error("quantized", evaluate(model, data[1], device).error)
-        store.save("quantized", {"model": model.state_dict(), "sharing": sharing.state_dict()})
-    config = _train_config(cfg, cfg.finetune_epochs, cfg.finetune_lr, cfg.finetune_optimizer, weight_decay=0.0)
-    train(model, data[0], config, device=device, params=sharing.trainable(), hooks=sharing, ctx=ctx, desc="finetune")
+        store.save(
+            "quantized", {"model": model.state_dict(), "sharing": sharing.state_dict()}
+        )
+    config = _train_config(
+        cfg,
+        cfg.finetune_epochs,
+        cfg.finetune_lr,
+        cfg.finetune_optimizer,
+        weight_decay=0.0,
+    )
+    train(
+        model,
+        data[0],
+        config,
+        device=device,
+        params=sharing.trainable(),
+        hooks=sharing,
+        ctx=ctx,
+        desc="finetune",
+    )
     error = evaluate(model, data[1], device).error
     store.record_error("finetuned", error)
     _log(ctx, f"finetuned: error {100 * error:.2f}%")
-    store.save("finetuned", {"model": model.state_dict(), "sharing": sharing.state_dict()})
+    store.save(
+        "finetuned", {"model": model.state_dict(), "sharing": sharing.state_dict()}
+    )
     return sharing
 
 
-def _layer_rows(model: nn.Module, sharing: WeightSharing, exclude: list[str]) -> list[LayerRow]:
+def _layer_rows(
+    model: nn.Module, sharing: WeightSharing, exclude: list[str]
+) -> list[LayerRow]:
     rows = []
     for name, layer in prunable_layers(model, exclude).items():
         tensor = sharing.tensors.get(f"{name}.weight")
         weight = layer.weight.detach()
-        rows.append(LayerRow(name, weight.numel(), int((weight != 0).sum()), None if tensor is None else tensor.bits, distinct_nonzero_count(weight)))
+        rows.append(
+            LayerRow(
+                name,
+                weight.numel(),
+                int((weight != 0).sum()),
+                None if tensor is None else tensor.bits,
+                distinct_nonzero_count(weight),
+            )
+        )
     return rows
 
 
@@ -263,7 +375,10 @@ def _add_stored_bytes(rows: list[LayerRow], path: Path) -> None:
 
 def export_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """Contiguous CPU copies of the model's state (what goes into the ``.dcz``)."""
-    return {name: value.detach().to("cpu").contiguous().clone() for name, value in model.state_dict().items()}
+    return {
+        name: value.detach().to("cpu").contiguous().clone()
+        for name, value in model.state_dict().items()
+    }
 
 
 def _container() -> Any | None:
@@ -275,16 +390,21 @@ def _container() -> Any | None:
     return pycodec if hasattr(pycodec, "save") and hasattr(pycodec, "load") else None
 
 
-def _write_and_verify(cfg: CompressConfig, model: nn.Module, test_split: Split, device: torch.device, ctx: DistContext) -> tuple[int | None, float | None]:
-    """Save the ``.dcz``, reload it into a fresh model and measure that model's error.
-
-    Returns ``(None, None)`` when the container is not available (the final state dict
-    is still in the run directory's ``finetuned.pt``).
-    """
+def _write_and_verify(
+    cfg: CompressConfig,
+    model: nn.Module,
+    test_split: Split,
+    device: torch.device,
+    ctx: DistContext,
+) -> tuple[int, float]:
+    """Save the ``.dcz``, reload it into a fresh model and measure that model's error."""
     pycodec = _container()
-    if pycodec is None:
-        _log(ctx, "pycodec.save is not available: no .dcz written (state kept in finetuned.pt)")
-        return None, None
+    if (
+        pycodec is None
+    ):  # every stage is checkpointed: rerun with --resume once it imports
+        raise RuntimeError(
+            "pycodec.save / pycodec.load are not importable; cannot write the .dcz"
+        )
     out = Path(cfg.out)
     if ctx.is_main:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -321,16 +441,18 @@ def run_pipeline(cfg: CompressConfig) -> PipelineReport:
     sharing = _quantize(cfg, model, pruner, store, data, device, ctx)
 
     file_bytes, file_error = _write_and_verify(cfg, model, data[1], device, ctx)
-    if file_error is not None:
-        store.record_error("loaded from .dcz", file_error)
+    store.record_error("loaded from .dcz", file_error)
     parameters = sum(p.numel() for p in model.parameters())
     report = PipelineReport(
         cfg.model, cfg.dataset, _layer_rows(model, sharing, cfg.exclude), dict(store.metrics["errors"]),
         parameters, 4 * parameters, file_bytes, str(cfg.out),
     )  # fmt: skip
-    if file_bytes is not None:
-        _add_stored_bytes(report.layers, Path(cfg.out))
-    store.metrics["report"] = {"file_bytes": file_bytes, "float32_bytes": 4 * parameters, "parameters": parameters}
+    _add_stored_bytes(report.layers, Path(cfg.out))
+    store.metrics["report"] = {
+        "file_bytes": file_bytes,
+        "float32_bytes": 4 * parameters,
+        "parameters": parameters,
+    }
     store.save_metrics()
     if ctx.world_size > 1 and dist.is_initialized():
         dist.destroy_process_group()
@@ -351,17 +473,30 @@ def format_report(report: PipelineReport) -> str:
     for row in report.layers:
         bits = "float32" if row.bits is None else str(row.bits)
         stored = "" if row.stored_bytes is None else f"{row.stored_bytes:,}"
-        per_weight = "" if row.stored_bytes is None or not row.kept else f"{8 * row.stored_bytes / row.kept:.2f}"
-        lines.append(f"| {row.name} | {row.weights:,} | {row.kept_percent:.2f}% | {bits} | {row.distinct} | {stored} | {per_weight} |")
+        per_weight = (
+            ""
+            if row.stored_bytes is None or not row.kept
+            else f"{8 * row.stored_bytes / row.kept:.2f}"
+        )
+        lines.append(
+            f"| {row.name} | {row.weights:,} | {row.kept_percent:.2f}% | {bits} | {row.distinct} | {stored} | {per_weight} |"
+        )
     total = sum(r.weights for r in report.layers)
     kept = sum(r.kept for r in report.layers)
     stored_total = sum(r.stored_bytes or 0 for r in report.layers)
     per_weight_total = f"{8 * stored_total / kept:.2f}" if stored_total and kept else ""
     stored_cell = f"{stored_total:,}" if stored_total else ""
-    lines.append(f"| **total** | {total:,} | {100 * kept / max(total, 1):.2f}% | | | {stored_cell} | {per_weight_total} |")
+    lines.append(
+        f"| **total** | {total:,} | {100 * kept / max(total, 1):.2f}% | | | {stored_cell} | {per_weight_total} |"
+    )
     lines += ["", "| stage | top-1 error |", "|---|---:|"]
-    lines += [f"| {stage} | {100 * error:.2f}% |" for stage, error in report.errors.items()]
-    lines += ["", f"- parameters: {report.parameters:,} (float32: {report.float32_bytes:,} bytes)"]
+    lines += [
+        f"| {stage} | {100 * error:.2f}% |" for stage, error in report.errors.items()
+    ]
+    lines += [
+        "",
+        f"- parameters: {report.parameters:,} (float32: {report.float32_bytes:,} bytes)",
+    ]
     if report.file_bytes:
         lines.append(
             f"- `{report.out}`: {report.file_bytes:,} bytes in all (weights above, biases, header), "
@@ -383,9 +518,13 @@ def parse_layer_values(text: str, kind: type = float) -> dict[str, Any] | Any:
     return values
 
 
-def density_with_default(density: Mapping[str, float] | float, model: nn.Module, exclude: list[str]) -> dict[str, float] | float:
+def density_with_default(
+    density: Mapping[str, float] | float, model: nn.Module, exclude: list[str]
+) -> dict[str, float] | float:
     """Fill layers a per-layer mapping leaves out with its ``*`` entry (if any)."""
     if not isinstance(density, Mapping) or "*" not in density:
         return density
     rest = float(density["*"])
-    return {name: float(density.get(name, rest)) for name in prunable_layers(model, exclude)}
+    return {
+        name: float(density.get(name, rest)) for name in prunable_layers(model, exclude)
+    }

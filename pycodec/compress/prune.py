@@ -41,7 +41,9 @@ def _excluded(name: str, exclude: Sequence[str]) -> bool:
     return any(name == e or name.startswith(e + ".") for e in exclude)
 
 
-def prunable_layers(model: nn.Module, exclude: Sequence[str] = ()) -> dict[str, nn.Module]:
+def prunable_layers(
+    model: nn.Module, exclude: Sequence[str] = ()
+) -> dict[str, nn.Module]:
     """Linear and Conv2d modules by name, in definition order, minus those excluded."""
     return {
         name: module
@@ -53,7 +55,9 @@ def prunable_layers(model: nn.Module, exclude: Sequence[str] = ()) -> dict[str, 
 def _per_layer(value: float | Mapping[str, float], name: str) -> float:
     if isinstance(value, Mapping):
         if name not in value:
-            raise KeyError(f"no pruning setting for layer {name!r}; have {sorted(value)}")
+            raise KeyError(
+                f"no pruning setting for layer {name!r}; have {sorted(value)}"
+            )
         return float(value[name])
     return float(value)
 
@@ -78,7 +82,9 @@ def std_threshold_masks(
     masks: Masks = {}
     for name, layer in prunable_layers(model, exclude).items():
         old = None if current is None else current.get(name)
-        threshold = _per_layer(quality, name) * float(_surviving(layer.weight, old).std())
+        threshold = _per_layer(quality, name) * float(
+            _surviving(layer.weight, old).std()
+        )
         mask = layer.weight.detach().abs() > threshold
         masks[name] = mask if old is None else mask & old
     return masks
@@ -122,14 +128,16 @@ def density_masks(
             masks[name] = _top_k_mask(mag, keep).view_as(layer.weight)
         return masks
     if scope != "global":
-        raise ValueError(f"unknown pruning scope {scope!r}; expected 'layer' or 'global'")
+        raise ValueError(
+            f"unknown pruning scope {scope!r}; expected 'layer' or 'global'"
+        )
     if isinstance(density, Mapping):
         raise TypeError("global pruning takes one density for all layers")
     flat = [magnitudes(name, layer) for name, layer in layers.items()]
     everything = torch.cat(flat) if flat else torch.zeros(0)
     keep_all = _top_k_mask(everything, round(float(density) * everything.numel()))
     masks, offset = {}, 0
-    for (name, layer), mag in zip(layers.items(), flat):
+    for (name, layer), mag in zip(layers.items(), flat, strict=True):
         masks[name] = keep_all[offset : offset + mag.numel()].view_as(layer.weight)
         offset += mag.numel()
     return masks
@@ -148,10 +156,14 @@ class Pruner:
         self.masks: Masks = {}
         for name, mask in masks.items():
             if name not in layers or not isinstance(layers[name], PRUNABLE_TYPES):
-                raise KeyError(f"mask for {name!r}, which is not a Linear or Conv2d layer of the model")
+                raise KeyError(
+                    f"mask for {name!r}, which is not a Linear or Conv2d layer of the model"
+                )
             weight = layers[name].weight
             if mask.shape != weight.shape:
-                raise ValueError(f"mask for {name!r} has shape {tuple(mask.shape)}, weight {tuple(weight.shape)}")
+                raise ValueError(
+                    f"mask for {name!r} has shape {tuple(mask.shape)}, weight {tuple(weight.shape)}"
+                )
             self.weights[name] = weight
             self.masks[name] = mask.to(device=weight.device, dtype=torch.bool)
         self.apply()
@@ -160,7 +172,13 @@ class Pruner:
     def apply(self) -> None:
         """Set every pruned weight to +0.0 (exact bits) in place."""
         for name, weight in self.weights.items():
-            weight.copy_(torch.where(self.masks[name], weight, torch.zeros((), dtype=weight.dtype, device=weight.device)))
+            weight.copy_(
+                torch.where(
+                    self.masks[name],
+                    weight,
+                    torch.zeros((), dtype=weight.dtype, device=weight.device),
+                )
+            )
 
     @torch.no_grad()
     def zero_pruned_grads(self) -> None:
@@ -189,7 +207,9 @@ class Pruner:
         return {name: mask.clone() for name, mask in self.masks.items()}
 
 
-def density_schedule(target: float | Mapping[str, float], steps: int) -> list[float | dict[str, float]]:
+def density_schedule(
+    target: float | Mapping[str, float], steps: int
+) -> list[float | dict[str, float]]:
     """Geometric steps from density 1 down to ``target`` (the last entry is ``target``).
 
     Each step removes the same fraction of the survivors, which the iterative-pruning
@@ -204,7 +224,9 @@ def density_schedule(target: float | Mapping[str, float], steps: int) -> list[fl
         return 0.0 if value == 0.0 else math.exp(math.log(value) * step / steps)
 
     if isinstance(target, Mapping):
-        return [{name: at(v, s) for name, v in target.items()} for s in range(1, steps + 1)]
+        return [
+            {name: at(v, s) for name, v in target.items()} for s in range(1, steps + 1)
+        ]
     return [at(float(target), s) for s in range(1, steps + 1)]
 
 
@@ -227,7 +249,9 @@ def iterative_prune(
     schedule = density_schedule(target, steps)
     for step in range(start_step, steps + 1):
         current = None if pruner is None else pruner.masks
-        masks = density_masks(model, schedule[step - 1], scope=scope, exclude=exclude, current=current)
+        masks = density_masks(
+            model, schedule[step - 1], scope=scope, exclude=exclude, current=current
+        )
         pruner = Pruner(model, masks)
         retrain(pruner, step)
     if pruner is None:

@@ -43,7 +43,12 @@ DEFAULT_FC_BITS = 5
 INIT_METHODS = ("linear", "density", "random")
 
 
-def init_centroids(sorted_values: torch.Tensor, k: int, method: str, generator: torch.Generator | None = None) -> torch.Tensor:
+def init_centroids(
+    sorted_values: torch.Tensor,
+    k: int,
+    method: str,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """``k`` initial centroids (ascending) from ascending 1-D ``sorted_values``.
 
     ``linear``: evenly spaced between min and max (the paper's best choice, since it keeps
@@ -54,7 +59,9 @@ def init_centroids(sorted_values: torch.Tensor, k: int, method: str, generator: 
     if n == 0:
         raise ValueError("cannot initialise centroids from zero values")
     if method == "linear":
-        return torch.linspace(float(sorted_values[0]), float(sorted_values[-1]), k, dtype=torch.float64)
+        return torch.linspace(
+            float(sorted_values[0]), float(sorted_values[-1]), k, dtype=torch.float64
+        )
     if method == "density":
         positions = torch.linspace(0, n - 1, k, dtype=torch.float64).round().long()
         return sorted_values[positions].double()
@@ -63,10 +70,14 @@ def init_centroids(sorted_values: torch.Tensor, k: int, method: str, generator: 
         if picks.numel() < k:  # fewer values than clusters: reuse some
             picks = picks[torch.arange(k) % picks.numel()]
         return torch.sort(sorted_values[picks].double()).values
-    raise ValueError(f"unknown centroid init {method!r}; expected one of {', '.join(INIT_METHODS)}")
+    raise ValueError(
+        f"unknown centroid init {method!r}; expected one of {', '.join(INIT_METHODS)}"
+    )
 
 
-def _segment_bounds(sorted_values: torch.Tensor, centroids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _segment_bounds(
+    sorted_values: torch.Tensor, centroids: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Start and end index (exclusive) in ``sorted_values`` of each centroid's cluster."""
     midpoints = (centroids[1:] + centroids[:-1]) / 2
     splits = torch.searchsorted(sorted_values, midpoints.to(sorted_values.dtype))
@@ -93,7 +104,9 @@ def kmeans_1d(
     sorted_values, _ = torch.sort(flat)
     generator = torch.Generator().manual_seed(seed)
     centroids = init_centroids(sorted_values, k, init, generator)
-    prefix = torch.cat([torch.zeros(1, dtype=torch.float64), torch.cumsum(sorted_values, 0)])
+    prefix = torch.cat(
+        [torch.zeros(1, dtype=torch.float64), torch.cumsum(sorted_values, 0)]
+    )
     for _ in range(max_iter):
         start, end = _segment_bounds(sorted_values, centroids)
         counts = end - start
@@ -130,7 +143,9 @@ class QuantizedTensor:
     def dense(self) -> torch.Tensor:
         """``centroids[assignment]`` where unpruned, exactly ``+0.0`` where pruned."""
         values = self.centroids.detach()[self.assignment]
-        return torch.where(self.mask, values, torch.zeros((), dtype=values.dtype, device=values.device))
+        return torch.where(
+            self.mask, values, torch.zeros((), dtype=values.dtype, device=values.device)
+        )
 
     def centroid_grad(self, weight_grad: torch.Tensor) -> torch.Tensor:
         """Sum of the unpruned weights' gradients per centroid."""
@@ -139,7 +154,12 @@ class QuantizedTensor:
 
 
 def quantize_tensor(
-    weight: torch.Tensor, bits: int, *, mask: torch.Tensor | None = None, init: str = "linear", seed: int = 0
+    weight: torch.Tensor,
+    bits: int,
+    *,
+    mask: torch.Tensor | None = None,
+    init: str = "linear",
+    seed: int = 0,
 ) -> QuantizedTensor:
     """Cluster the unpruned entries of ``weight`` into ``2^bits`` shared values."""
     if not 1 <= bits <= 16:
@@ -154,7 +174,9 @@ def quantize_tensor(
     assignment = torch.zeros(weight.shape, dtype=torch.long)
     assignment[mask.cpu()] = labels
     device = weight.device
-    return QuantizedTensor(nn.Parameter(centroids.to(device)), assignment.to(device), mask.to(device), bits)
+    return QuantizedTensor(
+        nn.Parameter(centroids.to(device)), assignment.to(device), mask.to(device), bits
+    )
 
 
 class WeightSharing:
@@ -163,7 +185,9 @@ class WeightSharing:
     Use as :class:`pycodec.train.StepHooks` with an optimiser over :meth:`trainable`.
     """
 
-    def __init__(self, model: nn.Module, tensors: Mapping[str, QuantizedTensor]) -> None:
+    def __init__(
+        self, model: nn.Module, tensors: Mapping[str, QuantizedTensor]
+    ) -> None:
         params = dict(model.named_parameters())
         missing = sorted(set(tensors) - set(params))
         if missing:
@@ -195,12 +219,18 @@ class WeightSharing:
         bits = dict(bits or {})
         tensors: dict[str, QuantizedTensor] = {}
         for name, layer in prunable_layers(model, exclude).items():
-            width = bits.get(name, conv_bits if isinstance(layer, nn.Conv2d) else fc_bits)
+            width = bits.get(
+                name, conv_bits if isinstance(layer, nn.Conv2d) else fc_bits
+            )
             mask = None if masks is None else masks.get(name)
-            tensors[f"{name}.weight"] = quantize_tensor(layer.weight, width, mask=mask, init=init, seed=seed)
+            tensors[f"{name}.weight"] = quantize_tensor(
+                layer.weight, width, mask=mask, init=init, seed=seed
+            )
             if bias_bits is not None and layer.bias is not None:
                 everything = torch.ones_like(layer.bias, dtype=torch.bool)
-                tensors[f"{name}.bias"] = quantize_tensor(layer.bias, bias_bits, mask=everything, init=init, seed=seed)
+                tensors[f"{name}.bias"] = quantize_tensor(
+                    layer.bias, bias_bits, mask=everything, init=init, seed=seed
+                )
         return cls(model, tensors)
 
     def trainable(self) -> Iterator[nn.Parameter]:
@@ -240,7 +270,9 @@ class WeightSharing:
         return state
 
     @classmethod
-    def from_state_dict(cls, model: nn.Module, state: Mapping[str, torch.Tensor]) -> WeightSharing:
+    def from_state_dict(
+        cls, model: nn.Module, state: Mapping[str, torch.Tensor]
+    ) -> WeightSharing:
         names = sorted({key.rsplit("/", 1)[0] for key in state})
         tensors = {
             name: QuantizedTensor(

@@ -13,11 +13,11 @@ from pycodec.models.vgg import VGG, vgg19, vgg19_squeezed
 __all__ = [
     "MODELS",
     "MODEL_INPUTS",
+    "VGG",
     "Fire",
-    "LeNet300100",
     "LeNet5",
     "LeNet5Squeezed",
-    "VGG",
+    "LeNet300100",
     "get_model",
     "vgg19",
     "vgg19_squeezed",
@@ -46,5 +46,7 @@ def get_model(name: str, num_classes: int = 10) -> nn.Module:
     try:
         factory = MODELS[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}") from None
+        raise KeyError(
+            f"unknown model {name!r}; expected one of {', '.join(MODELS)}"
+        ) from None
     return factory(num_classes=num_classes)

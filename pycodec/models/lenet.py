@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["LeNet300100", "LeNet5"]
+__all__ = ["LeNet5", "LeNet300100"]
 
 
 class LeNet300100(nn.Module):

@@ -14,7 +14,9 @@ class Fire(nn.Module):
     Output channels: ``expand1x1 + expand3x3``; spatial size unchanged.
     """
 
-    def __init__(self, in_channels: int, squeeze: int, expand1x1: int, expand3x3: int) -> None:
+    def __init__(
+        self, in_channels: int, squeeze: int, expand1x1: int, expand3x3: int
+    ) -> None:
         super().__init__()
         self.squeeze = nn.Conv2d(in_channels, squeeze, kernel_size=1)
         self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
@@ -26,7 +28,9 @@ class Fire(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = torch.relu(self.squeeze(x))
-        return torch.cat([torch.relu(self.expand1x1(s)), torch.relu(self.expand3x3(s))], dim=1)
+        return torch.cat(
+            [torch.relu(self.expand1x1(s)), torch.relu(self.expand3x3(s))], dim=1
+        )
 
 
 class LeNet5Squeezed(nn.Module):

@@ -7,7 +7,7 @@ from torch import nn
 
 from pycodec.models.squeeze import Fire
 
-__all__ = ["VGG19_CONFIG", "VGG", "vgg19", "vgg19_squeezed"]
+__all__ = ["VGG", "VGG19_CONFIG", "vgg19", "vgg19_squeezed"]
 
 # Output channels of each 3×3 convolution; "M" is a 2×2 max pool. 32 → 1 after 5 pools.
 VGG19_CONFIG: tuple[int | str, ...] = (
@@ -20,7 +20,9 @@ def _conv_block(in_channels: int, out_channels: int, squeezed: bool) -> nn.Seque
     """3×3 conv (or a Fire module of the same width), BatchNorm, ReLU."""
     if squeezed:
         # Fire's squeeze ratio 1/8 as in SqueezeNet; its expands already end in ReLU.
-        body: nn.Module = Fire(in_channels, max(out_channels // 8, 8), out_channels // 2, out_channels // 2)
+        body: nn.Module = Fire(
+            in_channels, max(out_channels // 8, 8), out_channels // 2, out_channels // 2
+        )
     else:
         body = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
     return nn.Sequential(body, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
