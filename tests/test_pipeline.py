@@ -46,7 +46,12 @@ def _tiny_config(tmp_path: Path, **overrides: object) -> CompressConfig:
 def test_pipeline_end_to_end_and_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("not the pipeline's")
+    (tmp_path / "run" / "prune-9.pt").write_bytes(b"stale")
     report = run_pipeline(_tiny_config(tmp_path))
+    assert (tmp_path / "run" / "notes.txt").is_file()  # a fresh run removes only its own files
+    assert not (tmp_path / "run" / "prune-9.pt").exists()
     out = tmp_path / "tiny.dcz"
     assert report.file_bytes == out.stat().st_size
     assert report.ratio is not None and report.ratio > 30

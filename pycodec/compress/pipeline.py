@@ -14,7 +14,6 @@ after the last finished stage (and within a training stage, after the last epoch
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -151,10 +150,11 @@ class StageStore:
     def __init__(self, root: Path, *, resume: bool, writer: bool) -> None:
         self.root = root
         self.writer = writer
-        if writer and not resume and root.exists():
-            shutil.rmtree(root)
         if writer:
             root.mkdir(parents=True, exist_ok=True)
+            if not resume:  # a fresh run: drop this pipeline's own files, nothing else
+                for stale in [*root.glob("*.pt"), *root.glob("*.state"), root / "metrics.json"]:
+                    stale.unlink(missing_ok=True)
         metrics_path = root / "metrics.json"
         self.metrics: dict[str, Any] = (
             json.loads(metrics_path.read_text())
