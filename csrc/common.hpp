@@ -19,6 +19,24 @@ constexpr int kMaxSubstreams = 8;
 constexpr uint64_t kMultiStreamThreshold = 4096;  // encoder writes 4 substreams from here
 constexpr int kEncoderSubstreams = 4;
 
+// ------------------------------------------------------------------ CPU dispatch
+// The hot encode/decode kernels are compiled a second time for BMI2 (single-uop variable
+// shifts), between PYCODEC_BMI2_BEGIN and PYCODEC_BMI2_END, and chosen at run time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PYCODEC_HAVE_BMI2_KERNEL 1
+#define PYCODEC_BMI2_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"bmi,bmi2\")") namespace bmi2 {
+#define PYCODEC_BMI2_END } _Pragma("GCC pop_options")
+#endif
+
+inline bool cpu_has_bmi2() {
+#ifdef PYCODEC_HAVE_BMI2_KERNEL
+    static const bool has = __builtin_cpu_supports("bmi2");
+    return has;
+#else
+    return false;
+#endif
+}
+
 // ------------------------------------------------------------------ errors
 // Translated by bindings.cpp into pycodec.errors classes.
 struct InvalidArgument : std::runtime_error {

@@ -61,14 +61,10 @@ DecodeTables make_decode_tables(const CanonicalCode& code) {
 
 #include "huffman_decode_kernel.inc"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define PYCODEC_HAVE_BMI2_KERNEL 1
-#pragma GCC push_options
-#pragma GCC target("bmi,bmi2")
-namespace bmi2 {
+#ifdef PYCODEC_HAVE_BMI2_KERNEL
+PYCODEC_BMI2_BEGIN
 #include "huffman_decode_kernel.inc"
-}  // namespace bmi2
-#pragma GCC pop_options
+PYCODEC_BMI2_END
 #endif
 
 namespace {
@@ -76,7 +72,7 @@ namespace {
 template <class T>
 void decode_dispatch(const DecodeTables& tables, Substream* subs, int k, const uint8_t* readable_end) {
 #ifdef PYCODEC_HAVE_BMI2_KERNEL
-    if (__builtin_cpu_supports("bmi2")) return bmi2::decode_typed<T>(tables, subs, k, readable_end);
+    if (cpu_has_bmi2()) return bmi2::decode_typed<T>(tables, subs, k, readable_end);
 #endif
     decode_typed<T>(tables, subs, k, readable_end);
 }

@@ -43,14 +43,10 @@ std::vector<uint32_t> make_pair_table(const EncodeTable& table) {
 
 #include "huffman_encode_kernel.inc"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define PYCODEC_HAVE_BMI2_KERNEL 1
-#pragma GCC push_options
-#pragma GCC target("bmi,bmi2")
-namespace bmi2 {
+#ifdef PYCODEC_HAVE_BMI2_KERNEL
+PYCODEC_BMI2_BEGIN
 #include "huffman_encode_kernel.inc"
-}  // namespace bmi2
-#pragma GCC pop_options
+PYCODEC_BMI2_END
 #endif
 
 namespace {
@@ -58,7 +54,7 @@ namespace {
 template <class T>
 size_t encode_best(const T* src, size_t n, const EncodeTable& table, uint8_t* out) {
 #ifdef PYCODEC_HAVE_BMI2_KERNEL
-    if (__builtin_cpu_supports("bmi2")) return bmi2::encode_dispatch(src, n, table, out);
+    if (cpu_has_bmi2()) return bmi2::encode_dispatch(src, n, table, out);
 #endif
     return encode_dispatch(src, n, table, out);
 }
