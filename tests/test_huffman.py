@@ -210,3 +210,15 @@ def test_lone_symbol_code_roundtrips_at_low_level():
     packed = codec.encode_with_code(np.full(20, 9, np.uint8), code)
     assert packed == bytes(3)
     np.testing.assert_array_equal(codec.decode_with_code(packed, code, 20), np.full(20, 9, np.uint8))
+
+
+def test_concurrent_calls_share_no_state():
+    from concurrent.futures import ThreadPoolExecutor
+
+    streams = [draw_symbols(seed, 50_000, 40, "geometric", np.uint8) for seed in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        encoded = list(pool.map(codec.huffman_encode, streams))
+        decoded = list(pool.map(codec.huffman_decode, encoded))
+    for original, data, result in zip(streams, encoded, decoded, strict=True):
+        assert data == codec.huffman_encode(original)
+        np.testing.assert_array_equal(result, original)
