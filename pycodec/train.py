@@ -293,7 +293,8 @@ def train(
             batches,
             total=steps_per_epoch,
             desc=f"{desc} {epoch + 1}/{config.epochs}",
-            disable=not (config.progress and ctx.is_main),
+            # None: tqdm draws only on a terminal, so logs and CI output stay clean
+            disable=None if config.progress and ctx.is_main else True,
             leave=False,
         )
         loss_sum, seen = 0.0, 0
