@@ -50,6 +50,7 @@ def save(
     *,
     metadata: Mapping[str, str] | None = None,
     compress: bool = True,
+    compress_header: bool = True,
 ) -> None:
     """Save an ``nn.Module``'s state dict, or a mapping of names to tensors, as ``.dcz``.
 
@@ -57,12 +58,14 @@ def save(
     (pruning) is stored in the smaller of the ``codebook`` and ``sparse`` encodings when
     that beats raw bytes; everything else is stored raw. Values round-trip bit for bit.
     Tensors sharing storage, offset, shape and strides are stored once (``alias``).
-    `metadata` maps str to str. ``compress=False`` stores every tensor raw. The file is
-    replaced atomically: on error `path` is left as it was.
+    `metadata` maps str to str. ``compress=False`` stores every tensor raw. The JSON header
+    is stored zlib-compressed when that makes it smaller (``compress_header=False`` keeps
+    it plain JSON; both forms are valid, ``spec/dcz.md`` 3.2). The output is deterministic.
+    The file is replaced atomically: on error `path` is left as it was.
     """
     from pycodec.format import writer
 
-    writer.save(obj, path, metadata=metadata, compress=compress)
+    writer.save(obj, path, metadata=metadata, compress=compress, compress_header=compress_header)
 
 
 def open(path: PathLike, *, max_decoded_bytes: int = _limits.DEFAULT_MAX_DECODED_BYTES) -> DczFile:

@@ -97,7 +97,9 @@ def dump_document(file: DczFile) -> dict[str, Any]:
         "version": file.preamble.version,
         "flags": file.preamble.flags,
         "file_length": file.preamble.file_length,
-        "header_length": file.preamble.header_length,
+        "header_length": file.preamble.header_length,  # as stored
+        "header_compressed": file.header_compressed,
+        "header_json_length": file.header_json_length,  # inflated
         "metadata": file.metadata,
         "tensors": [asdict(r) for r in rows],
         "totals": {
@@ -115,12 +117,18 @@ def _fmt(value: float | int | None, spec: str = "") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _header_sizes(doc: dict[str, Any]) -> str:
+    if doc["header_compressed"]:
+        return f"{doc['header_length']} bytes zlib-compressed, {doc['header_json_length']} inflated"
+    return f"{doc['header_length']} bytes, not compressed"
+
+
 def format_dump(doc: dict[str, Any]) -> str:
     """The human-readable dump: header lines, then the per-tensor table with totals."""
     lines = [
         f"file:      {doc['file']}",
         f"format:    .dcz version {doc['version']}, flags 0x{doc['flags']:04x}",
-        f"size:      {doc['file_length']} bytes (header {doc['header_length']} bytes)",
+        f"size:      {doc['file_length']} bytes (header {_header_sizes(doc)})",
         f"tensors:   {doc['totals']['tensors']}",
     ]
     for key, value in doc["metadata"].items():

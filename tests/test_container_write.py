@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import zlib
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import torch
 import pycodec
 from pycodec.format import limits, writer
 from pycodec.format.reader import DczFile
+from pycodec.format.syntax import HEADER_ZLIB, pack_header_padded
 
 
 def _state() -> dict[str, torch.Tensor]:
@@ -110,11 +112,63 @@ def test_layout_is_canonical_and_raw_sections_aligned(tmp_path: Path) -> None:
     assert again.read_bytes() == path.read_bytes()
 
 
-def test_header_is_sorted_compact_json(tmp_path: Path) -> None:
-    path = tmp_path / "m.dcz"
-    pycodec.save({"w": torch.ones(2)}, path, metadata={"z": "1", "a": "2"})
+def _stored_header(path: Path) -> tuple[int, bytes]:
     with DczFile(path) as file:
-        length = file.preamble.header_length
-    header = path.read_bytes()[32 : 32 + length].decode()
-    assert header.startswith('{"metadata":{"a":"2","z":"1"},"tensors":[{"data":{"crc32":')
-    assert " " not in header
+        return file.preamble.flags, path.read_bytes()[32 : 32 + file.preamble.header_length]
+
+
+@pytest.mark.parametrize("compress_header", [False, True])
+def test_header_is_sorted_compact_json(tmp_path: Path, compress_header: bool) -> None:
+    path = tmp_path / "m.dcz"
+    metadata = {"z": "1", "a": "2", "note": "a long repetitive note " * 20}
+    pycodec.save({"w": torch.ones(2)}, path, metadata=metadata, compress_header=compress_header)
+    flags, stored = _stored_header(path)
+    assert flags == (HEADER_ZLIB if compress_header else 0)
+    header = (zlib.decompress(stored) if compress_header else stored).decode()
+    assert header.startswith('{"metadata":{"a":"2","note":"a long')
+    assert '"z":"1"},"tensors":[{"data":{"crc32":' in header
+    assert " " not in header.replace(metadata["note"], "")
+
+
+def test_writer_keeps_the_smaller_header_form(tmp_path: Path) -> None:
+    """zlib only where it wins: a tiny header stays plain, a repetitive one is compressed."""
+    for state, metadata in [({}, {}), ({"w": torch.ones(2)}, {"k": "x" * 2000})]:
+        pycodec.save(state, tmp_path / "auto.dcz", metadata=metadata)
+        pycodec.save(state, tmp_path / "plain.dcz", metadata=metadata, compress_header=False)
+        flags, auto = _stored_header(tmp_path / "auto.dcz")
+        _, plain = _stored_header(tmp_path / "plain.dcz")
+        zipped = zlib.compress(plain, 9)
+        assert flags == (HEADER_ZLIB if len(zipped) < len(plain) else 0)
+        assert len(auto) == min(len(plain), len(auto))
+        assert pycodec.load(tmp_path / "auto.dcz").keys() == state.keys()
+    assert flags == HEADER_ZLIB and len(auto) < len(plain) // 4
+
+
+def test_zlib_header_is_deterministic(tmp_path: Path) -> None:
+    state = {f"layer{i}.weight": torch.full((3, 3), float(i)) for i in range(20)}
+    pycodec.save(state, tmp_path / "a.dcz", metadata={"arch": "test"})
+    pycodec.save(state, tmp_path / "b.dcz", metadata={"arch": "test"})
+    assert _stored_header(tmp_path / "a.dcz")[0] == HEADER_ZLIB
+    assert (tmp_path / "a.dcz").read_bytes() == (tmp_path / "b.dcz").read_bytes()
+
+
+def test_padded_zlib_header_has_the_asked_length() -> None:
+    text = b'{"metadata":{},"tensors":[]}' * 3
+    for length in range(40, 120):
+        stored = pack_header_padded(text, length)
+        assert len(stored) == max(length, len(pack_header_padded(text, 0)))
+        inflated = zlib.decompress(stored)
+        assert inflated.rstrip(b" ") == text and len(inflated) - len(text) == max(0, length - len(pack_header_padded(text, 0)))
+
+
+def test_zlib_header_whose_length_oscillates_is_padded(tmp_path: Path) -> None:
+    """Laid out for 486 header bytes it compresses to 487 and vice versa (with this zlib):
+    the writer pads the stream to a length it settles on."""
+    state = {f"layer{i}.weight": torch.full((3, 3), float(i)) for i in range(20)}
+    path = tmp_path / "m.dcz"
+    pycodec.save(state, path)
+    flags, stored = _stored_header(path)
+    assert flags == HEADER_ZLIB
+    assert len(zlib.decompress(stored)) >= 3800 and len(stored) < 600
+    loaded = pycodec.load(path)
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())

@@ -1,7 +1,8 @@
 """Reading ``.dcz`` files: :class:`DczFile`, a lazy, validating reader.
 
-Opening a file reads and checks the preamble, the header and the whole tensor table
-(``spec/dcz.md`` sections 3, 4 and 6) but no tensor data. Each tensor is then read and
+Opening a file reads and checks the preamble, the header (inflating it, bounded, when it
+is stored compressed) and the whole tensor table (``spec/dcz.md`` sections 3, 4 and 6) but
+no tensor data. Each tensor is then read and
 checksummed only when it is asked for; :meth:`DczFile.verify` and
 :meth:`DczFile.load_all` check every byte of the file.
 """
@@ -21,12 +22,14 @@ from pycodec.errors import MalformedFileError
 from pycodec.format import encodings, limits
 from pycodec.format.dtypes import DTYPES, DType, numpy_to_tensor
 from pycodec.format.syntax import (
+    HEADER_ZLIB,
     SECTION_ROLES,
     Header,
     Preamble,
     Section,
     TensorEntry,
     parse_header,
+    unpack_header,
     unpack_preamble,
 )
 
@@ -78,7 +81,9 @@ class DczFile:
         self._lock = threading.Lock()
         self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
         try:
-            self.preamble, self.header = self._read_header()
+            self.preamble, json_text = self._read_header()
+            self.header_json_length = len(json_text)  # header_length is the stored size
+            self.header = parse_header(json_text)
             self._entries = check_table(self.header, self.preamble, max_decoded_bytes)
         except BaseException:
             self._file.close()
@@ -107,7 +112,13 @@ class DczFile:
             raise MalformedFileError(f"file shrank while reading: {got} of {length} bytes at {offset}")
         return buffer
 
-    def _read_header(self) -> tuple[Preamble, Header]:
+    @property
+    def header_compressed(self) -> bool:
+        """Whether the header is stored as a zlib stream (flag ``HEADER_ZLIB``)."""
+        return bool(self.preamble.flags & HEADER_ZLIB)
+
+    def _read_header(self) -> tuple[Preamble, bytes]:
+        """The checked preamble and the header's JSON bytes (inflated if stored compressed)."""
         size = os.fstat(self._file.fileno()).st_size
         preamble = unpack_preamble(self._file.read(limits.PREAMBLE_SIZE))
         if preamble.file_length != size:
@@ -121,7 +132,7 @@ class DczFile:
         data = self._read_at(limits.PREAMBLE_SIZE, preamble.header_length).tobytes()
         if zlib.crc32(data) != preamble.header_crc32:
             raise MalformedFileError("header checksum mismatch: the header is corrupt")
-        return preamble, parse_header(data)
+        return preamble, unpack_header(data, preamble.flags)
 
     def read_section(self, entry: TensorEntry, role: str) -> np.ndarray:
         """A section's bytes after checking its CRC32."""

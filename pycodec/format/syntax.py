@@ -2,7 +2,9 @@
 
 One field list per structure, named and ordered as in the spec: :data:`PREAMBLE_FIELDS`
 (section 3.1), :data:`TOP_LEVEL_MEMBERS` (4.2), :data:`COMMON_MEMBERS` and
-:data:`ENCODING_MEMBERS` (4.3), :data:`SECTION_MEMBERS`. The writer serializes and the
+:data:`ENCODING_MEMBERS` (4.3), :data:`SECTION_MEMBERS`. The stored form of the header
+(plain JSON or, with flag :data:`HEADER_ZLIB`, a zlib stream; 3.2) is known here only:
+:func:`pack_header` and :func:`unpack_header`. The writer serializes and the
 reader parses through the same tables, so the two cannot drift apart; the reader also
 checks every value against the table's rule and raises :class:`MalformedFileError`.
 """
@@ -23,7 +25,9 @@ from pycodec.format.dtypes import DTYPES
 MAGIC = b"\x89DCZ\r\n\x1a\n"
 VERSION = 1
 MUST_UNDERSTAND_MASK = 0x00FF  # flag bits 0-7: reject if set and not implemented
-KNOWN_FLAGS = 0  # version 1 implements no flag
+HEADER_ZLIB = 0x0001  # flag bit 0: the stored header is a zlib stream (3.1, 3.2)
+KNOWN_FLAGS = HEADER_ZLIB
+HEADER_ZLIB_LEVEL = 9  # deterministic for a given zlib; headers are small, so speed is moot
 
 # ----------------------------------------------------------------- preamble (3.1)
 
@@ -83,6 +87,58 @@ def unpack_preamble(data: bytes) -> Preamble:
         )
     values.pop("preamble_crc32")
     return Preamble(**values)
+
+
+# ----------------------------------------------------------------- stored header (3.2)
+
+
+def pack_header(text: bytes, flags: int) -> bytes:
+    """The stored form of the JSON header `text` under `flags`: itself, or zlib-compressed."""
+    return zlib.compress(text, HEADER_ZLIB_LEVEL) if flags & HEADER_ZLIB else text
+
+
+#: A final stored DEFLATE block's 5-byte head plus the zlib stream's 4-byte Adler-32.
+ZLIB_PADDING_OVERHEAD = 9
+
+
+def pack_header_padded(text: bytes, min_length: int) -> bytes:
+    """A zlib header inflating to `text` plus trailing JSON spaces, `min_length` bytes long
+    when `text` compresses short enough (else as short as this form allows).
+
+    The spaces sit in a final stored block, so each one adds exactly one byte: this lets a
+    writer give the header the length its own offsets assume when plain compression's
+    length keeps changing with them.
+    """
+    deflater = zlib.compressobj(HEADER_ZLIB_LEVEL)
+    body = deflater.compress(text) + deflater.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned, not final
+    spaces = max(0, min_length - len(body) - ZLIB_PADDING_OVERHEAD)
+    if spaces > 0xFFFF:  # one stored block's limit; callers ask for a few bytes
+        raise ValueError(f"cannot pad a zlib header by {spaces} bytes")
+    padding = b" " * spaces
+    final_block = b"\x01" + struct.pack("<HH", spaces, spaces ^ 0xFFFF) + padding  # BFINAL=1, stored
+    return body + final_block + struct.pack(">I", zlib.adler32(text + padding))
+
+
+def unpack_header(stored: bytes, flags: int) -> bytes:
+    """The JSON header from its stored form (already CRC-checked) under `flags`."""
+    return _inflate_header(stored) if flags & HEADER_ZLIB else stored
+
+
+def _inflate_header(stored: bytes) -> bytes:
+    """Inflate a zlib header, never producing more than one byte past the limit (a bomb
+    of a few KB could otherwise ask for gigabytes)."""
+    inflater = zlib.decompressobj()
+    try:
+        text = inflater.decompress(stored, limits.MAX_HEADER_LENGTH + 1)
+    except zlib.error as exc:
+        raise MalformedFileError(f"header: corrupt zlib stream ({exc})") from exc
+    if len(text) > limits.MAX_HEADER_LENGTH:
+        raise MalformedFileError(f"header: zlib stream inflates to more than {limits.MAX_HEADER_LENGTH} bytes")
+    if not inflater.eof:
+        raise MalformedFileError("header: zlib stream is truncated (no end of stream)")
+    if inflater.unused_data:
+        raise MalformedFileError(f"header: {len(inflater.unused_data)} bytes after the end of the zlib stream")
+    return text
 
 
 # ----------------------------------------------------------------- header model

@@ -2,7 +2,8 @@
 
 Steps: collect the tensors (:func:`collect_tensors`), find tied tensors
 (:func:`find_aliases`), encode each stored tensor (:mod:`pycodec.format.encodings`), lay
-the sections out in table order (:func:`plan_layout`, spec 3.3), then write a temporary
+the sections out in table order behind the smaller of the plain and the zlib header
+(:func:`plan_layout`, spec 3.2–3.3), then write a temporary
 file in the destination's directory, fsync it and rename it over the destination
 (:func:`write_atomically`), so a failure never leaves a partial file in its place.
 """
@@ -22,7 +23,18 @@ import numpy as np
 from pycodec.format import limits
 from pycodec.format.dtypes import DType, from_torch, tensor_to_numpy
 from pycodec.format.encodings import EncodedTensor, Payload, encode_tensor
-from pycodec.format.syntax import SECTION_ROLES, Header, Preamble, Section, TensorEntry, serialize_header
+from pycodec.format.syntax import (
+    HEADER_ZLIB,
+    SECTION_ROLES,
+    Header,
+    Preamble,
+    Section,
+    ZLIB_PADDING_OVERHEAD,
+    TensorEntry,
+    pack_header,
+    pack_header_padded,
+    serialize_header,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -32,9 +44,10 @@ PathLike = str | os.PathLike[str]
 
 @dataclass
 class PlannedFile:
-    """Everything to write: the header bytes and each section's offset and payload."""
+    """Everything to write: the stored header, its flags and each section's offset and payload."""
 
-    header: bytes
+    header: bytes  # as stored: plain JSON, or zlib when flags has HEADER_ZLIB
+    flags: int
     sections: list[tuple[int, Payload]]  # (offset, payload), in file order
     file_length: int
 
@@ -132,35 +145,77 @@ def _payload_bytes(payload: Payload) -> memoryview:
     return memoryview(payload)
 
 
+def _place_sections(
+    entries: list[TensorEntry], payloads: dict[str, dict[str, Payload]], crcs: dict[tuple[str, str], int],
+    header_length: int,
+) -> tuple[list[tuple[int, Payload]], int]:
+    """Set every entry's sections for a header of `header_length` stored bytes (spec 3.3);
+    returns the (offset, payload) list in file order and the file's length."""
+    end = limits.PREAMBLE_SIZE + header_length
+    placed: list[tuple[int, Payload]] = []
+    for entry in entries:
+        alignment = limits.RAW_ALIGNMENT if entry.encoding == "raw" else 1
+        for role in SECTION_ROLES[entry.encoding]:
+            payload = payloads[entry.name][role]
+            offset = _align_up(end, alignment)
+            length = len(_payload_bytes(payload))
+            entry.sections[role] = Section(offset, length, crcs[entry.name, role])
+            placed.append((offset, payload))
+            end = offset + length
+    return placed, end
+
+
+def _settle_layout(
+    entries: list[TensorEntry], payloads: dict[str, dict[str, Payload]], crcs: dict[tuple[str, str], int],
+    metadata: dict[str, str], flags: int,
+) -> PlannedFile:
+    """The layout whose stored header, under `flags`, has the length it was laid out for.
+
+    Offsets depend on the header's length and the header holds the offsets, so iterate to
+    the fixed point. Plain JSON only grows (offsets only grow), so it settles in a few
+    rounds. A zlib header's length can oscillate (486, 487, 486, ...); then it is padded
+    to a length chosen from above, which again only grows.
+    """
+    header_length = 0
+    tried: set[int] = set()
+    padded = False
+    while True:
+        placed, end = _place_sections(entries, payloads, crcs, header_length)
+        text = serialize_header(Header(metadata=metadata, tensors=entries))
+        if len(text) > limits.MAX_HEADER_LENGTH:
+            raise ValueError(f"header of {len(text)} bytes exceeds the format's {limits.MAX_HEADER_LENGTH}")
+        stored = pack_header_padded(text, header_length) if padded else pack_header(text, flags)
+        if len(stored) == header_length:
+            return PlannedFile(stored, flags, placed, end)
+        tried.add(header_length)
+        if len(stored) in tried and not padded:  # a cycle (zlib only): pad from above
+            padded = True
+            header_length = max(tried) + ZLIB_PADDING_OVERHEAD
+        else:
+            header_length = len(stored)
+
+
 def plan_layout(
-    entries: list[TensorEntry], payloads: dict[str, dict[str, Payload]], metadata: dict[str, str]
+    entries: list[TensorEntry],
+    payloads: dict[str, dict[str, Payload]],
+    metadata: dict[str, str],
+    *,
+    compress_header: bool = True,
 ) -> PlannedFile:
     """Give every section its canonical offset (spec 3.3) and serialize the header.
 
-    Offsets depend on the header's length and the header holds the offsets, so iterate to
-    the fixed point; lengths only grow, so it is reached in a few rounds.
+    With `compress_header`, the header is stored zlib-compressed (flag ``HEADER_ZLIB``)
+    when that is smaller than plain JSON, otherwise as plain JSON.
     """
     crcs = {(e.name, r): zlib.crc32(_payload_bytes(p)) for e in entries for r, p in payloads.get(e.name, {}).items()}
-    header_length = 0
-    while True:
-        end = limits.PREAMBLE_SIZE + header_length
-        placed: list[tuple[int, Payload]] = []
-        for entry in entries:
-            alignment = limits.RAW_ALIGNMENT if entry.encoding == "raw" else 1
-            for role in SECTION_ROLES[entry.encoding]:
-                payload = payloads[entry.name][role]
-                offset = _align_up(end, alignment)
-                length = len(_payload_bytes(payload))
-                entry.sections[role] = Section(offset, length, crcs[entry.name, role])
-                placed.append((offset, payload))
-                end = offset + length
-        header = serialize_header(Header(metadata=metadata, tensors=entries))
-        if len(header) == header_length:
-            break
-        header_length = len(header)
-    if header_length > limits.MAX_HEADER_LENGTH:
-        raise ValueError(f"header of {header_length} bytes exceeds the format's {limits.MAX_HEADER_LENGTH}")
-    return PlannedFile(header, placed, end)
+    plain = _settle_layout(entries, payloads, crcs, metadata, flags=0)
+    if compress_header:
+        zipped = _settle_layout(entries, payloads, crcs, metadata, flags=HEADER_ZLIB)
+        if len(zipped.header) < len(plain.header):
+            return zipped
+    # The entries hold the sections of the last layout tried: lay out the plain one again.
+    _place_sections(entries, payloads, crcs, len(plain.header))
+    return plain
 
 
 def encode_all(
@@ -192,7 +247,10 @@ def _write_all(file: BinaryIO, data: memoryview | bytes) -> None:
 
 def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
     preamble = Preamble(
-        header_length=len(plan.header), header_crc32=zlib.crc32(plan.header), file_length=plan.file_length
+        header_length=len(plan.header),
+        header_crc32=zlib.crc32(plan.header),
+        file_length=plan.file_length,
+        flags=plan.flags,
     )
     yield preamble.pack()
     yield plan.header
@@ -252,10 +310,17 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def save(obj: Any, path: PathLike, *, metadata: Mapping[str, str] | None = None, compress: bool = True) -> None:
+def save(
+    obj: Any,
+    path: PathLike,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    compress: bool = True,
+    compress_header: bool = True,
+) -> None:
     """Save a module's state dict or a mapping of tensors to `path` (see :func:`pycodec.save`)."""
     checked_metadata = check_metadata(metadata)
     tensors = collect_tensors(obj)
     entries, payloads = encode_all(tensors, compress=compress)
-    plan = plan_layout(entries, payloads, checked_metadata)
+    plan = plan_layout(entries, payloads, checked_metadata, compress_header=compress_header)
     write_atomically(path, _chunks(plan))
