@@ -69,6 +69,27 @@ def test_dump_json_numbers_are_right(capsys, model_file: Path) -> None:
     assert doc["metadata"] == {"arch": "test-net"}
 
 
+@pytest.mark.parametrize("compress_header", [True, False])
+def test_dump_shows_the_header_form_and_sizes(capsys, model_file: Path, compress_header: bool) -> None:
+    pycodec.save(pycodec.load(model_file), model_file, metadata={"arch": "test-net"}, compress_header=compress_header)
+    code, out, _ = run(capsys, "dump", "--json", str(model_file))
+    doc = json.loads(out)
+    assert code == 0 and doc["header_compressed"] is compress_header
+    assert doc["flags"] == (1 if compress_header else 0)
+    with pycodec.open(model_file) as file:
+        assert doc["header_length"] == file.preamble.header_length
+        assert doc["header_json_length"] == file.header_json_length
+    _, text, _ = run(capsys, "dump", str(model_file))
+    size_line = next(line for line in text.splitlines() if line.startswith("size:"))
+    if compress_header:
+        assert doc["header_length"] < doc["header_json_length"]
+        expected = f"header {doc['header_length']} bytes zlib-compressed, {doc['header_json_length']} inflated"
+    else:
+        assert doc["header_length"] == doc["header_json_length"]
+        expected = f"header {doc['header_length']} bytes, not compressed"
+    assert expected in size_line
+
+
 def test_verify_ok(capsys, model_file: Path) -> None:
     code, out, err = run(capsys, "verify", str(model_file))
     assert code == 0 and "OK" in out and err == ""

@@ -99,6 +99,25 @@ def test_deep_compressed_model_roundtrips_and_shrinks(tmp_path: Path, factory) -
             assert chosen[name] == "sparse", name
 
 
+@pytest.mark.parametrize("compress_header", [True, False])
+@pytest.mark.parametrize("factory", [mlp, convnet])
+def test_both_header_forms_roundtrip(tmp_path: Path, factory, compress_header: bool) -> None:
+    model = factory()
+    deep_compress_(model, density=0.08, bits=5)
+    state = model.state_dict()
+    path = tmp_path / "m.dcz"
+    pycodec.save(model, path, metadata={"arch": factory.__name__}, compress_header=compress_header)
+    assert_bit_exact(pycodec.load(path), state)
+    with pycodec.open(path) as file:
+        assert file.header_compressed == compress_header  # these tables compress well
+        assert file.metadata == {"arch": factory.__name__}
+        file.verify()
+        if compress_header:
+            assert file.preamble.header_length * 2 < file.header_json_length
+        else:
+            assert file.preamble.header_length == file.header_json_length
+
+
 def test_weight_shared_dense_tensor_uses_codebook(tmp_path: Path) -> None:
     torch.manual_seed(2)
     centroids = torch.randn(16)

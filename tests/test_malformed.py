@@ -22,6 +22,7 @@ import pycodec
 from pycodec import codec
 from pycodec.errors import MalformedFileError
 from pycodec.format import limits
+from pycodec.format.syntax import HEADER_ZLIB
 
 PAD_KEY = "padding-for-tests"
 
@@ -44,7 +45,8 @@ def small_file(tmp_path: Path) -> Path:
         "tied": pruned,
     }
     path = tmp_path / "small.dcz"
-    pycodec.save(state, path, metadata={PAD_KEY: "x" * 400})
+    # A plain header, so that tests can edit it as JSON (split, rewrite).
+    pycodec.save(state, path, metadata={PAD_KEY: "x" * 400}, compress_header=False)
     return path
 
 
@@ -156,10 +158,12 @@ def test_unsupported_version(tmp_path: Path, good: bytes, version: int) -> None:
     expect_malformed(tmp_path, assemble(header, body, version=version), "version")
 
 
-@pytest.mark.parametrize("bit", range(8))
+@pytest.mark.parametrize("bit", range(1, 8))  # bit 0 is HEADER_ZLIB
 def test_unknown_must_understand_flags_are_rejected(tmp_path: Path, good: bytes, bit: int) -> None:
     _, header, body = split(good)
     expect_malformed(tmp_path, assemble(header, body, flags=1 << bit), "must-understand")
+    zipped = zlib.compress(header, 9)
+    expect_malformed(tmp_path, assemble(zipped, body, flags=HEADER_ZLIB | 1 << bit), "must-understand")
 
 
 @pytest.mark.parametrize("bit", range(8, 16))
@@ -194,6 +198,123 @@ def test_header_checksum(tmp_path: Path, good: bytes) -> None:
 @pytest.mark.parametrize("data", [b"", b"\x89DCZ", b"\x00" * 31])
 def test_too_short_for_a_preamble(tmp_path: Path, data: bytes) -> None:
     expect_malformed(tmp_path, data, "too short")
+
+
+# ----------------------------------------------------------------- zlib header (flag bit 0)
+# The body of `good` is laid out for its plain header's length; a zlib header of another
+# length moves the sections, so these files are rejected by the layout check at the
+# latest. Each case must fail earlier, with its own message.
+
+
+def _zlib_file(header_json: bytes, body: bytes = b"") -> bytes:
+    return assemble(zlib.compress(header_json, 9), body, flags=HEADER_ZLIB)
+
+
+EMPTY_HEADER = b'{"metadata":{},"tensors":[]}'
+
+
+def test_zlib_header_of_an_empty_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "z.dcz"
+    path.write_bytes(_zlib_file(EMPTY_HEADER))
+    assert pycodec.load(path) == {}
+
+
+def test_zlib_header_with_trailing_whitespace_loads(tmp_path: Path) -> None:
+    path = tmp_path / "z.dcz"
+    path.write_bytes(_zlib_file(EMPTY_HEADER + b" \n\t\r "))
+    assert pycodec.load(path) == {}
+
+
+def test_corrupt_zlib_header(tmp_path: Path) -> None:
+    stored = bytearray(zlib.compress(EMPTY_HEADER, 9))
+    stored[-1] ^= 0xFF  # the Adler-32 no longer matches (the CRC32 is recomputed)
+    expect_malformed(tmp_path, assemble(bytes(stored), b"", flags=HEADER_ZLIB), "corrupt zlib stream")
+    stored = bytearray(zlib.compress(EMPTY_HEADER, 9))
+    stored[2] = 0xFF  # reserved block type 3
+    expect_malformed(tmp_path, assemble(bytes(stored), b"", flags=HEADER_ZLIB), "corrupt zlib stream")
+
+
+def test_truncated_zlib_header(tmp_path: Path) -> None:
+    stored = zlib.compress(EMPTY_HEADER, 9)
+    for cut in range(2, len(stored)):
+        expect_malformed(tmp_path, assemble(stored[:cut], b"", flags=HEADER_ZLIB), "truncated|corrupt")
+    expect_malformed(tmp_path, assemble(stored[:-1], b"", flags=HEADER_ZLIB), "truncated")
+
+
+def test_bytes_after_the_zlib_stream(tmp_path: Path) -> None:
+    stored = zlib.compress(EMPTY_HEADER, 9)
+    for tail in (b"\x00", b" ", stored):
+        expect_malformed(tmp_path, assemble(stored + tail, b"", flags=HEADER_ZLIB), "after the end of the zlib")
+
+
+def test_flag_set_on_a_plain_json_header(tmp_path: Path, good: bytes) -> None:
+    _, header, body = split(good)
+    expect_malformed(tmp_path, assemble(header, body, flags=HEADER_ZLIB), "corrupt zlib stream")
+
+
+def test_zlib_header_with_a_preset_dictionary(tmp_path: Path) -> None:
+    deflater = zlib.compressobj(9, zdict=b'{"metadata":')
+    stored = deflater.compress(EMPTY_HEADER) + deflater.flush()
+    expect_malformed(tmp_path, assemble(stored, b"", flags=HEADER_ZLIB), "corrupt zlib stream")
+
+
+def test_zlib_bomb_is_rejected_without_inflating_past_the_limit(tmp_path: Path) -> None:
+    deflater = zlib.compressobj(9)
+    chunk = b"{" * 2**20
+    stored = b"".join(deflater.compress(chunk) for _ in range(17)) + deflater.flush()
+    assert len(stored) < 32 * 2**10  # 17 MiB in a few KB
+    tracemalloc.start()
+    try:
+        expect_malformed(tmp_path, assemble(stored, b"", flags=HEADER_ZLIB), "inflates to more than 16777216")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 2**20
+
+
+def test_zlib_header_at_exactly_the_limit_is_not_a_bomb(tmp_path: Path) -> None:
+    """16 MiB inflated is allowed (it then fails as JSON, not as a size)."""
+    text = b" " * (limits.MAX_HEADER_LENGTH - len(EMPTY_HEADER)) + EMPTY_HEADER
+    path = tmp_path / "big.dcz"
+    path.write_bytes(_zlib_file(text))
+    assert pycodec.load(path) == {}
+    expect_malformed(tmp_path, _zlib_file(b" " + text), "inflates to more than")
+
+
+def test_zlib_header_with_bad_json_reports_the_json(tmp_path: Path) -> None:
+    expect_malformed(tmp_path, _zlib_file(b'{"metadata":{},"tensors":['), "invalid JSON")
+    expect_malformed(tmp_path, _zlib_file(b""), "invalid JSON")
+
+
+def test_zlib_header_checksum_covers_the_stored_bytes(tmp_path: Path) -> None:
+    stored = zlib.compress(EMPTY_HEADER, 9)
+    data = bytearray(assemble(stored, b"", flags=HEADER_ZLIB))
+    data[32 + 3] ^= 0x10
+    expect_malformed(tmp_path, bytes(data), "header checksum")
+
+
+@pytest.fixture
+def zipped(tmp_path: Path) -> bytes:
+    """`good`'s tensors saved with a zlib header."""
+    path = tmp_path / "zipped.dcz"
+    pycodec.save(pycodec.load(small_file(tmp_path)), path, metadata={PAD_KEY: "x" * 400})
+    with pycodec.open(path) as file:
+        assert file.header_compressed
+    return path.read_bytes()
+
+
+def test_every_truncation_and_bit_flip_of_a_zlib_file(tmp_path: Path, zipped: bytes) -> None:
+    path = tmp_path / "bad.dcz"
+    for size in range(len(zipped)):
+        path.write_bytes(zipped[:size])
+        with pytest.raises(MalformedFileError):
+            pycodec.load(path)
+    for offset in range(len(zipped)):
+        corrupt = bytearray(zipped)
+        corrupt[offset] ^= 1 << (offset % 8)
+        path.write_bytes(bytes(corrupt))
+        with pytest.raises(MalformedFileError):
+            pycodec.load(path)
 
 
 # ----------------------------------------------------------------- header JSON
@@ -467,6 +588,15 @@ def test_any_bytes_raise_malformed(tmp_path: Path, data: bytes) -> None:
     path.write_bytes(data)
     with pytest.raises(MalformedFileError):
         pycodec.load(path)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=2, max_size=300))
+def test_any_zlib_header_bytes_raise_malformed(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "fuzz.dcz"
+    path.write_bytes(assemble(data, b"", flags=HEADER_ZLIB))
+    with contextlib.suppress(MalformedFileError):  # a valid stream of a valid empty table loads
+        assert pycodec.load(path) == {}
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
