@@ -30,7 +30,15 @@ def _hex(tensor: torch.Tensor) -> str:
 
 
 def test_vectors_exist() -> None:
-    assert {"empty", "raw", "sparse", "codebook", "alias"} <= set(NAMES)
+    assert {"empty", "raw", "sparse", "codebook", "alias", "zlib-header"} <= set(NAMES)
+
+
+def test_vectors_cover_both_header_forms() -> None:
+    flags = {name: _expected(name)["flags"] for name in NAMES}
+    assert flags["zlib-header"] == 1 and flags["raw"] == 0
+    for name in NAMES:
+        with pycodec.open(VECTORS / f"{name}.dcz") as file:
+            assert file.preamble.flags == flags[name]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -64,8 +72,8 @@ def _generator():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_writer_still_produces_the_vectors(tmp_path: Path, name: str) -> None:
-    state, metadata = _generator().vectors()[name]
-    pycodec.save(state, tmp_path / "v.dcz", metadata=metadata)
+    state, metadata, options = _generator().vectors()[name]
+    pycodec.save(state, tmp_path / "v.dcz", metadata=metadata, **options)
     assert (tmp_path / "v.dcz").read_bytes() == (VECTORS / f"{name}.dcz").read_bytes()
 
 
@@ -85,14 +93,23 @@ def _spec_filler_decode(entries: list[int], bits: int) -> list[int]:
     return positions
 
 
+def _spec_inflate(stored: bytes) -> bytes:
+    """Section 3.2: a zlib stream, inflated to at most 16 MiB, with nothing after it."""
+    limit = 1 << 24
+    inflater = zlib.decompressobj()
+    text = inflater.decompress(stored, limit + 1)
+    assert len(text) <= limit and inflater.eof and not inflater.unused_data
+    return text
+
+
 def _spec_decode(path: Path) -> dict[str, bytes]:
     data = path.read_bytes()
     magic, version, flags, hlen, hcrc, flen, pcrc = struct.unpack_from("<8sHHIIQI", data)
-    assert magic == b"\x89DCZ\r\n\x1a\n" and version == 1 and flags & 0xFF == 0
+    assert magic == b"\x89DCZ\r\n\x1a\n" and version == 1 and flags & 0xFE == 0
     assert zlib.crc32(data[:28]) == pcrc and flen == len(data)
     header = data[32 : 32 + hlen]
     assert zlib.crc32(header) == hcrc
-    document = json.loads(header)
+    document = json.loads(_spec_inflate(header) if flags & 1 else header)
     sizes = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int8": 1, "int64": 8, "uint8": 1,
              "bool": 1, "complex64": 8}
     out: dict[str, bytes] = {}
@@ -127,6 +144,7 @@ def _spec_decode(path: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_independent_spec_decoder_agrees(name: str) -> None:
+    assert struct.unpack_from("<H", (VECTORS / f"{name}.dcz").read_bytes(), 10)[0] == _expected(name)["flags"]
     decoded = _spec_decode(VECTORS / f"{name}.dcz")
     for tensor in _expected(name)["tensors"]:
         assert decoded[tensor["name"]].hex() == tensor["hex"]

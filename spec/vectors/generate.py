@@ -2,8 +2,11 @@
 
 Run from the repository root:  python3 spec/vectors/generate.py
 
-Each vector NAME.dcz comes with NAME.json: the file's metadata and, per tensor, its name,
-dtype, shape, encoding and the hex of its decoded elements (row-major, little-endian).
+Each vector NAME.dcz comes with NAME.json: the file's preamble flags, its metadata and,
+per tensor, its name, dtype, shape, encoding and the hex of its decoded elements
+(row-major, little-endian). The vectors store their header as plain JSON, except
+``zlib-header``, whose header is zlib-compressed (flag bit 0, HEADER_ZLIB); its bytes
+depend on zlib's DEFLATE output at level 9, which may differ in other zlib builds.
 The expected contents are computed here from the inputs, not by decoding the file, so
 the test that decodes the vectors checks the reader against an independent source.
 """
@@ -45,12 +48,30 @@ def _quantized_dense() -> torch.Tensor:
     return book[torch.arange(36).reshape(6, 6) * 7 % 3]
 
 
-def vectors() -> dict[str, tuple[dict[str, torch.Tensor], dict[str, str]]]:
+def _layered_model() -> dict[str, torch.Tensor]:
+    """A small model with repetitive tensor names: its header compresses well."""
+    book = torch.tensor([-0.5, 0.25, 1.0])
+    state = {}
+    for i in range(4):
+        weight = torch.zeros(4, 8)
+        weight.view(-1)[i :: 5] = book[torch.arange(len(range(i, 32, 5))) % 3]
+        state[f"encoder.layers.{i}.linear.weight"] = weight
+        state[f"encoder.layers.{i}.linear.bias"] = torch.full((4,), 0.125 * i)
+        state[f"encoder.layers.{i}.norm.num_batches_tracked"] = torch.tensor(i)
+    return state
+
+
+#: A vector's tensors, metadata and extra keywords for pycodec.save.
+Vector = tuple[dict[str, torch.Tensor], dict[str, str], dict[str, bool]]
+PLAIN = {"compress_header": False}
+
+
+def vectors() -> dict[str, Vector]:
     raw_specials = torch.tensor([1.0, -0.0, float("inf"), -float("inf")])
     nan_payload = torch.tensor([0x7FC0BEEF, 0x7F800001], dtype=torch.int32).view(torch.float32)
     tied = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     return {
-        "empty": ({}, {}),
+        "empty": ({}, {}, PLAIN),
         "raw": (
             {
                 "f32": torch.cat([raw_specials, nan_payload]),
@@ -65,17 +86,21 @@ def vectors() -> dict[str, tuple[dict[str, torch.Tensor], dict[str, str]]]:
                 "empty": torch.zeros(0, 4),
             },
             {"purpose": "every raw dtype, specials and shapes"},
+            PLAIN,
         ),
-        "sparse": ({"fc.weight": _pruned_quantized()}, {"purpose": "sparse encoding with fillers"}),
-        "codebook": ({"conv.weight": _quantized_dense(), "zeros": torch.zeros(5, 5)}, {}),
-        "alias": ({"embed.weight": tied, "head.weight": tied, "bias": torch.zeros(2)}, {"tied": "yes"}),
+        "sparse": ({"fc.weight": _pruned_quantized()}, {"purpose": "sparse encoding with fillers"}, PLAIN),
+        "codebook": ({"conv.weight": _quantized_dense(), "zeros": torch.zeros(5, 5)}, {}, PLAIN),
+        "alias": ({"embed.weight": tied, "head.weight": tied, "bias": torch.zeros(2)}, {"tied": "yes"}, PLAIN),
+        "zlib-header": (_layered_model(), {"purpose": "a zlib-compressed header (flag bit 0)"}, {}),
     }
 
 
 def expected(state: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> dict:
     with pycodec.open(path) as file:
         encoding = {name: file.entry(name).encoding for name in file.names()}
+        flags = file.preamble.flags
     return {
+        "flags": flags,
         "metadata": metadata,
         "tensors": [
             {
@@ -100,10 +125,12 @@ def gap_entries(path: Path, name: str) -> tuple[list[int], int]:
 
 
 def main() -> None:
-    for name, (state, metadata) in vectors().items():
+    for name, (state, metadata, options) in vectors().items():
         path = HERE / f"{name}.dcz"
-        pycodec.save(state, path, metadata=metadata)
+        pycodec.save(state, path, metadata=metadata, **options)
         document = expected(state, metadata, path)
+        if document["flags"] != (0 if options == PLAIN else 1):
+            raise SystemExit(f"{name}: the header is not stored as intended (flags {document['flags']})")
         if name == "sparse":
             entries, bits = gap_entries(path, "fc.weight")
             if (1 << bits) - 1 not in entries:
