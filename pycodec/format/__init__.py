@@ -9,6 +9,6 @@ both directions), :mod:`~pycodec.format.limits`, :mod:`~pycodec.format.dtypes`,
 from __future__ import annotations
 
 from pycodec.format.reader import DczFile, TensorInfo
-from pycodec.format.syntax import MAGIC, VERSION
+from pycodec.format.syntax import HEADER_ZLIB, MAGIC, VERSION
 
-__all__ = ["DczFile", "TensorInfo", "MAGIC", "VERSION"]
+__all__ = ["DczFile", "TensorInfo", "MAGIC", "VERSION", "HEADER_ZLIB"]

@@ -1,10 +1,9 @@
 """Reading ``.dcz`` files: :class:`DczFile`, a lazy, validating reader.
 
 Opening a file reads and checks the preamble, the header (inflating it, bounded, when it
-is stored compressed) and the whole tensor table (``spec/dcz.md`` sections 3, 4 and 6) but
-no tensor data. Each tensor is then read and
-checksummed only when it is asked for; :meth:`DczFile.verify` and
-:meth:`DczFile.load_all` check every byte of the file.
+is stored compressed) and the whole tensor table (``spec/dcz.md`` sections 3, 4 and 6)
+but no tensor data. Each tensor is then read and checksummed only when it is asked for;
+:meth:`DczFile.verify` and :meth:`DczFile.load_all` check every byte of the file.
 """
 
 from __future__ import annotations

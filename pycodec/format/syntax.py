@@ -4,9 +4,10 @@ One field list per structure, named and ordered as in the spec: :data:`PREAMBLE_
 (section 3.1), :data:`TOP_LEVEL_MEMBERS` (4.2), :data:`COMMON_MEMBERS` and
 :data:`ENCODING_MEMBERS` (4.3), :data:`SECTION_MEMBERS`. The stored form of the header
 (plain JSON or, with flag :data:`HEADER_ZLIB`, a zlib stream; 3.2) is known here only:
-:func:`pack_header` and :func:`unpack_header`. The writer serializes and the
-reader parses through the same tables, so the two cannot drift apart; the reader also
-checks every value against the table's rule and raises :class:`MalformedFileError`.
+:func:`pack_header`, :func:`pack_header_padded` and :func:`unpack_header`. The writer
+serializes and the reader parses through the same tables, so the two cannot drift apart;
+the reader also checks every value against the table's rule and raises
+:class:`MalformedFileError`.
 """
 
 from __future__ import annotations

@@ -26,10 +26,10 @@ from pycodec.format.encodings import EncodedTensor, Payload, encode_tensor
 from pycodec.format.syntax import (
     HEADER_ZLIB,
     SECTION_ROLES,
+    ZLIB_PADDING_OVERHEAD,
     Header,
     Preamble,
     Section,
-    ZLIB_PADDING_OVERHEAD,
     TensorEntry,
     pack_header,
     pack_header_padded,
