@@ -132,9 +132,15 @@ def find_codebook(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 # ----------------------------------------------------------------- encoding
 
 
+def index_symbol_bits(book_size: int) -> int:
+    """Symbol width of a codebook's index stream (spec 5.2): 8 bits up to 256 entries."""
+    return 8 if book_size <= 256 else 16
+
+
 def _index_symbols(indices: np.ndarray, book_size: int) -> np.ndarray:
     """Indices as the symbol dtype the spec requires for a codebook of `book_size`."""
-    return indices.astype(np.uint8) if book_size <= 256 else indices.astype(np.uint16, copy=False)
+    dtype = np.uint8 if index_symbol_bits(book_size) == 8 else np.uint16
+    return indices.astype(dtype, copy=False)
 
 
 def _codebook_payload(book: np.ndarray, dtype: DType) -> bytes:
@@ -248,8 +254,7 @@ def _decode_stream(entry: TensorEntry, role: str, data: Payload, count: int) -> 
 def decode_dense(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> np.ndarray:
     """Decode a ``codebook`` tensor (5.2) to a flat storage-dtype array."""
     book = decode_codebook(entry, dtype, payloads["codebook"])
-    width = 8 if book.size <= 256 else 16
-    info = stream_info(entry, "indices", payloads["indices"], width)
+    info = stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book.size))
     if info.count != entry.numel:
         raise _fail(entry, f"indices stream holds {info.count} symbols for {entry.numel} elements")
     indices = _decode_stream(entry, "indices", payloads["indices"], entry.numel)
@@ -270,7 +275,7 @@ def _index_bits(entry: TensorEntry) -> int:
 def sparse_counts(entry: TensorEntry, book_size: int, payloads: dict[str, Payload]) -> tuple[int, int]:
     """Validate the sparse streams' headers (5.3); return (nnz, gap entries)."""
     index_bits = _index_bits(entry)
-    info = stream_info(entry, "indices", payloads["indices"], 8 if book_size <= 256 else 16)
+    info = stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book_size))
     nnz = info.count
     if nnz > entry.numel:
         raise _fail(entry, f"{nnz} non-zeros declared for {entry.numel} elements")

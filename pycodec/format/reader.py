@@ -176,8 +176,7 @@ class DczFile:
         if entry.encoding in ("codebook", "sparse"):
             payloads = {role: self.read_section(entry, role) for role in SECTION_ROLES[entry.encoding]}
             book_size = encodings.decode_codebook(entry, dtype, payloads["codebook"]).size
-            width = 8 if book_size <= 256 else 16
-            encodings.stream_info(entry, "indices", payloads["indices"], width)
+            encodings.stream_info(entry, "indices", payloads["indices"], encodings.index_symbol_bits(book_size))
             if entry.encoding == "sparse":
                 nnz, _ = encodings.sparse_counts(entry, book_size, payloads)
         return TensorInfo(
