@@ -9,4 +9,4 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 SMOKE = os.environ.get("PYCODEC_BENCH_SMOKE") == "1"
-CODEC_SYMBOLS = 20_000 if SMOKE else int(os.environ.get("PYCODEC_BENCH_SYMBOLS", 10_000_000))
+CODEC_SYMBOLS = 20_000 if SMOKE else int(os.environ.get("PYCODEC_BENCH_SYMBOLS", "10000000"))

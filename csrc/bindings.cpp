@@ -154,10 +154,12 @@ py::object encode_with_code_py(const py::array& symbols, const py::array_t<uint1
         else
             histogram_u16(static_cast<const uint16_t*>(symbols.data()), n, counts.data());
     }
+    std::vector<uint8_t> lengths(counts.size(), 0);
+    for (size_t i = 0; i < code.symbols.size(); ++i) lengths[code.symbols[i]] = code.lengths[i];
     for (size_t s = 0; s < counts.size(); ++s)
-        if (counts[s] && !table.entries[s])
+        if (counts[s] && !lengths[s])
             throw InvalidArgument("symbol " + std::to_string(s) + " has no code in the given code table");
-    const size_t size = static_cast<size_t>((coded_bits(counts.data(), table) + 7) / 8);
+    const size_t size = static_cast<size_t>((coded_bits(counts.data(), lengths.data(), lengths.size()) + 7) / 8);
     py::object out = new_bytes(size + 8);
     uint8_t* dst = bytes_data(out);
     {

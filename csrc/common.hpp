@@ -61,8 +61,6 @@ inline void store_be64(uint8_t* p, uint64_t v) {
     std::memcpy(p, &v, 8);
 }
 
-inline void store_le64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-
 // ------------------------------------------------------------------ byte reader
 // Bounds-checked cursor over untrusted bytes; every read names what it reads so the
 // error says what was expected.
@@ -124,7 +122,7 @@ class ByteReader {
 // Writes into a caller-sized buffer; the caller computed an exact bound beforehand.
 class ByteWriter {
   public:
-    explicit ByteWriter(uint8_t* out) : begin_(out), cur_(out) {}
+    explicit ByteWriter(uint8_t* out) : cur_(out) {}
 
     void u8(uint8_t v) { *cur_++ = v; }
     void u16le(uint16_t v) {
@@ -138,16 +136,9 @@ class ByteWriter {
         }
         *cur_++ = static_cast<uint8_t>(v);
     }
-    void bytes(const uint8_t* p, size_t n) {
-        std::memcpy(cur_, p, n);
-        cur_ += n;
-    }
     uint8_t* position() { return cur_; }
-    void skip(size_t n) { cur_ += n; }
-    size_t size() const { return static_cast<size_t>(cur_ - begin_); }
 
   private:
-    uint8_t* begin_;
     uint8_t* cur_;
 };
 

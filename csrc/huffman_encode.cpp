@@ -12,9 +12,9 @@ EncodeTable make_encode_table(const CanonicalCode& code) {
     return table;
 }
 
-uint64_t coded_bits(const uint64_t* counts, const EncodeTable& table) {
+uint64_t coded_bits(const uint64_t* counts, const uint8_t* lengths, size_t alphabet) {
     uint64_t bits = 0;
-    for (size_t s = 0; s < table.entries.size(); ++s) bits += counts[s] * (table.entries[s] & 0xFFu);
+    for (size_t s = 0; s < alphabet; ++s) bits += counts[s] * lengths[s];
     return bits;
 }
 

@@ -17,8 +17,9 @@ struct EncodeTable {
 
 EncodeTable make_encode_table(const CanonicalCode& code);
 
-// Total coded bits of a histogram (counts indexed by symbol) under `table`.
-uint64_t coded_bits(const uint64_t* counts, const EncodeTable& table);
+// Total coded bits of a histogram under per-symbol code lengths (both indexed by symbol,
+// `alphabet` entries; length 0 for symbols without a code).
+uint64_t coded_bits(const uint64_t* counts, const uint8_t* lengths, size_t alphabet);
 
 // Packs the codes of n symbols MSB-first at `out`, zero-padding the last byte. Returns the
 // bytes of the substream, ceil(bits / 8). May write up to 8 bytes past them (the caller

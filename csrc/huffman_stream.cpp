@@ -60,11 +60,11 @@ StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
         s.single_symbol = static_cast<uint16_t>(src[0]);
     } else {
         s.mode = StreamMode::kHuffman;
-        s.code = code_from_lengths(limited_code_lengths(counts, max_code_length), s.symbol_bits);
-        const EncodeTable table = make_encode_table(s.code);
+        const std::vector<uint8_t> lengths = limited_code_lengths(counts, max_code_length);
+        s.code = code_from_lengths(lengths, s.symbol_bits);
         s.substreams = k;
         for (int i = 0; i < k; ++i)
-            s.sizes[i] = (coded_bits(&seg_counts[alphabet * static_cast<size_t>(i)], table) + 7) / 8;
+            s.sizes[i] = (coded_bits(&seg_counts[alphabet * static_cast<size_t>(i)], lengths.data(), alphabet) + 7) / 8;
     }
     s.header_bytes = header_size(s);
     s.total_bytes = s.header_bytes;
@@ -86,8 +86,6 @@ void write_payload(const StreamLayout& s, const T* src, uint8_t* out) {
 }
 
 }  // namespace
-
-uint64_t StreamLayout::segment() const { return segment_length(count, substreams); }
 
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }

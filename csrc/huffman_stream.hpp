@@ -23,7 +23,6 @@ struct StreamLayout {
     uint64_t sizes[kMaxSubstreams] = {};       // bytes of each substream
     size_t header_bytes = 0;                   // everything before the first substream
     size_t total_bytes = 0;
-    uint64_t segment() const;                  // symbols per substream but the last
 };
 
 // Encoding: plan (histograms, code, exact sizes), then write into total_bytes + 8 bytes.
@@ -36,8 +35,7 @@ void write_stream(const StreamLayout& layout, const void* src, uint8_t* out);
 StreamLayout parse_stream(const uint8_t* data, size_t size, uint64_t max_symbols);
 void decode_stream(const StreamLayout& layout, const uint8_t* data, size_t size, void* out);
 
-// Coded payload bits of a parsed stream (sum over substreams, excluding padding is not
-// knowable without decoding, so this is 8 * payload bytes).
+// Bytes of a parsed stream's substreams (everything after the header).
 uint64_t payload_bytes(const StreamLayout& layout);
 
 }  // namespace pycodec
