@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import struct
-import zlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,68 +78,11 @@ def test_writer_still_produces_the_vectors(tmp_path: Path, name: str) -> None:
 
 
 # ----------------------------------------------------------------- independent decoder
-# Written from spec/dcz.md alone (struct, json, zlib; Huffman streams from the codec).
-
-
-def _spec_filler_decode(entries: list[int], bits: int) -> list[int]:
-    """Section 5.4, literally."""
-    filler, cursor, positions = (1 << bits) - 1, 0, []
-    for e in entries:
-        if e == filler:
-            cursor += filler
-        else:
-            positions.append(cursor + e)
-            cursor = cursor + e + 1
-    return positions
-
-
-def _spec_inflate(stored: bytes) -> bytes:
-    """Section 3.2: a zlib stream, inflated to at most 16 MiB, with nothing after it."""
-    limit = 1 << 24
-    inflater = zlib.decompressobj()
-    text = inflater.decompress(stored, limit + 1)
-    assert len(text) <= limit and inflater.eof and not inflater.unused_data
-    return text
-
-
-def _spec_decode(path: Path) -> dict[str, bytes]:
-    data = path.read_bytes()
-    magic, version, flags, hlen, hcrc, flen, pcrc = struct.unpack_from("<8sHHIIQI", data)
-    assert magic == b"\x89DCZ\r\n\x1a\n" and version == 1 and flags & 0xFE == 0
-    assert zlib.crc32(data[:28]) == pcrc and flen == len(data)
-    header = data[32 : 32 + hlen]
-    assert zlib.crc32(header) == hcrc
-    document = json.loads(_spec_inflate(header) if flags & 1 else header)
-    sizes = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int8": 1, "int64": 8, "uint8": 1,
-             "bool": 1, "complex64": 8}
-    out: dict[str, bytes] = {}
-    for t in document["tensors"]:
-        numel = int(np.prod(t["shape"], dtype=np.int64))
-        size = sizes[t["dtype"]]
-
-        def section(role: str, t: dict[str, Any] = t) -> bytes:
-            s = t[role]
-            chunk = data[s["offset"] : s["offset"] + s["length"]]
-            assert zlib.crc32(chunk) == s["crc32"]
-            return chunk
-
-        if t["encoding"] == "raw":
-            out[t["name"]] = section("data")
-        elif t["encoding"] == "alias":
-            out[t["name"]] = out[t["alias_of"]]
-        else:
-            book = section("codebook")
-            values = [book[i : i + size] for i in range(0, len(book), size)]
-            indices = codec.huffman_decode(section("indices")).tolist()
-            if t["encoding"] == "codebook":
-                out[t["name"]] = b"".join(values[i] for i in indices)
-            else:
-                elements = [bytes(size)] * numel
-                entries = codec.huffman_decode(section("gaps")).tolist()
-                for p, i in zip(_spec_filler_decode(entries, t["index_bits"]), indices, strict=True):
-                    elements[p] = values[i]
-                out[t["name"]] = b"".join(elements)
-    return out
+# Written from spec/dcz.md and spec/huffman-stream.md alone; it lives in tools/fuzz, where
+# the fuzzers use it as a differential oracle.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "fuzz"))
+from spec_decoder import decode_file as _spec_decode  # noqa: E402
+from spec_decoder import filler_decode as _spec_filler_decode  # noqa: E402
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -164,7 +164,10 @@ def serialize(model: DczModel) -> bytes:
                                fields["file_length"] & 0xFFFFFFFFFFFFFFFF)  # fmt: skip
     data = bytearray(head + struct.pack("<I", zlib.crc32(head)) + stored + body)
     for edit in model.raw_edits:
-        edit(data)
+        try:
+            edit(data)
+        except (IndexError, ValueError, struct.error):
+            pass  # an earlier edit cut the file short of what this one edits
     return bytes(data)
 
 
