@@ -1,5 +1,7 @@
 """Mutation fuzzing of the codec's decoders: every damaged stream must decode or raise a
-pycodec error, never crash. Run it under sanitizers with tools/sanitize.sh [seed]."""
+pycodec error, never crash. Run it under sanitizers with tools/sanitize.sh [seed].
+
+Usage: mutate_streams.py [seed] [rounds]"""
 
 from __future__ import annotations
 
@@ -27,10 +29,10 @@ def damage(rng: np.random.Generator, data: bytes) -> bytes:
     return bytes(out)
 
 
-def fuzz_huffman(rng: np.random.Generator) -> tuple[int, int]:
+def fuzz_huffman(rng: np.random.Generator, rounds: int) -> tuple[int, int]:
     streams = seed_streams(rng)
     decoded = rejected = 0
-    for i in range(ROUNDS):
+    for i in range(rounds):
         try:
             codec.huffman_decode(damage(rng, streams[i % len(streams)]))
             decoded += 1
@@ -48,10 +50,10 @@ def rejects(call, *args) -> int:
     return 0
 
 
-def fuzz_sparse(rng: np.random.Generator) -> int:
+def fuzz_sparse(rng: np.random.Generator, rounds: int) -> int:
     rejected = 0
     book = np.ones(5, np.float32)
-    for _ in range(ROUNDS // 10):
+    for _ in range(rounds // 10):
         entries = rng.integers(0, 40, rng.integers(0, 200)).astype(np.uint8)
         indices = rng.integers(0, 6, rng.integers(0, 50)).astype(np.uint8)
         numel = int(rng.integers(0, 300))
@@ -62,9 +64,10 @@ def fuzz_sparse(rng: np.random.Generator) -> int:
 
 def main() -> None:
     rng = np.random.default_rng(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
-    decoded, rejected = fuzz_huffman(rng)
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else ROUNDS
+    decoded, rejected = fuzz_huffman(rng, rounds)
     print(f"huffman: {decoded} damaged streams decoded, {rejected} rejected")
-    print(f"sparse: {fuzz_sparse(rng)} malformed inputs rejected")
+    print(f"sparse: {fuzz_sparse(rng, rounds)} malformed inputs rejected")
 
 
 if __name__ == "__main__":
