@@ -42,8 +42,13 @@ void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts) {
 
 namespace {
 
+// A package holds each of at most 2^16 leaves at most 16 times (once per level), so it
+// weighs under 2^84: 128 bits sum exactly where 64-bit sums wrapped once the counts
+// passed 2^64, broke the merge order and gave incomplete codes.
+__extension__ typedef unsigned __int128 Weight;
+
 struct Item {
-    uint64_t weight;
+    Weight weight;
     int32_t leaf;  // symbol index into the sorted leaves, or -1 for a package
 };
 
@@ -60,13 +65,11 @@ std::vector<Item> package_and_merge(const std::vector<Item>& prev, const std::ve
     size_t li = 0, pi = 0;
     const size_t packages = prev.size() / 2;
     while (li < leaves.size() || pi < packages) {
-        const bool take_leaf =
-            pi >= packages ||
-            (li < leaves.size() && leaves[li].weight <= prev[2 * pi].weight + prev[2 * pi + 1].weight);
-        if (take_leaf) {
+        const Weight package = pi < packages ? prev[2 * pi].weight + prev[2 * pi + 1].weight : 0;
+        if (pi >= packages || (li < leaves.size() && leaves[li].weight <= package)) {
             merged.push_back(leaves[li++]);
         } else {
-            merged.push_back({prev[2 * pi].weight + prev[2 * pi + 1].weight, -1});
+            merged.push_back({package, -1});
             ++pi;
         }
     }
