@@ -5,7 +5,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstddef>
 #include <limits>
+#include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "huffman_code.hpp"
@@ -42,11 +45,36 @@ void require_contiguous(const py::array& a, const char* what) {
 
 const uint8_t* bytes_of(const py::array& a) { return static_cast<const uint8_t*>(a.data()); }
 
+// ------------------------------------------------------------------ output allocation
+// Output sizes come from untrusted counts: one larger than the address space, or one the
+// allocator refuses, is a LimitExceeded, never a numpy ValueError or a MemoryError.
+
+void require_addressable(uint64_t count, size_t width, const char* what) {
+    const uint64_t most = static_cast<uint64_t>(std::numeric_limits<py::ssize_t>::max()) / width;
+    if (count > most)
+        throw LimitExceeded(std::string(what) + " of " + std::to_string(count) + " elements of " +
+                            std::to_string(width) + " byte(s) exceeds the address space");
+}
+
+// Runs `make` (an allocation through Python) with a MemoryError turned into LimitExceeded.
+template <class Make>
+auto allocating(const char* what, Make&& make) {
+    try {
+        return make();
+    } catch (py::error_already_set& e) {
+        if (!e.matches(PyExc_MemoryError)) throw;
+        throw LimitExceeded(std::string("not enough memory for ") + what);
+    }
+}
+
 // A bytes object of `size` bytes to write into, shrunk later by finish_bytes().
 py::object new_bytes(size_t size) {
-    PyObject* obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
-    if (!obj) throw py::error_already_set();
-    return py::reinterpret_steal<py::object>(obj);
+    require_addressable(size, 1, "output bytes");
+    return allocating("the output bytes", [size] {
+        PyObject* obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+        if (!obj) throw py::error_already_set();
+        return py::reinterpret_steal<py::object>(obj);
+    });
 }
 
 uint8_t* bytes_data(py::object& b) { return reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(b.ptr())); }
@@ -57,15 +85,30 @@ py::object finish_bytes(py::object b, size_t size) {
     return py::reinterpret_steal<py::object>(obj);
 }
 
-py::array new_array(size_t count, size_t width) {
-    if (width == 2) return py::array_t<uint16_t>(static_cast<py::ssize_t>(count));
-    if (width == 8) return py::array_t<int64_t>(static_cast<py::ssize_t>(count));
-    return py::array_t<uint8_t>(static_cast<py::ssize_t>(count));
+py::array new_array(uint64_t count, size_t width) {
+    require_addressable(count, width, "output array");
+    const auto n = static_cast<py::ssize_t>(count);
+    return allocating("the output array", [n, width]() -> py::array {
+        if (width == 2) return py::array_t<uint16_t>(n);
+        if (width == 8) return py::array_t<int64_t>(n);
+        return py::array_t<uint8_t>(n);
+    });
 }
 
 // A zero-filled array like `like`'s dtype; numpy.zeros gets lazily zeroed pages.
 py::array zeros_like_dtype(const py::array& like, uint64_t count) {
-    return py::module_::import("numpy").attr("zeros")(count, like.dtype());
+    require_addressable(count, static_cast<size_t>(like.itemsize()), "output array");
+    return allocating("the output array", [&like, count]() -> py::array {
+        return py::module_::import("numpy").attr("zeros")(count, like.dtype());
+    });
+}
+
+// An array of `count` elements of `like`'s dtype, contents unset.
+py::array empty_like_dtype(const py::array& like, uint64_t count) {
+    require_addressable(count, static_cast<size_t>(like.itemsize()), "output array");
+    return allocating("the output array", [&like, count] {
+        return py::array(like.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(count)});
+    });
 }
 
 CanonicalCode code_from_arrays(int symbol_bits, const py::array_t<uint16_t, py::array::c_style>& symbols,
@@ -112,8 +155,8 @@ py::array code_lengths(const py::array_t<uint64_t, py::array::c_style>& counts, 
         py::gil_scoped_release release;
         lengths = limited_code_lengths(c, max_length);
     }
-    py::array_t<uint8_t> out(static_cast<py::ssize_t>(lengths.size()));
-    std::copy(lengths.begin(), lengths.end(), out.mutable_data());
+    py::array out = new_array(lengths.size(), 1);
+    std::copy(lengths.begin(), lengths.end(), static_cast<uint8_t*>(out.mutable_data()));
     return out;
 }
 
@@ -181,7 +224,7 @@ py::array decode_with_code_py(const py::array& data, int symbol_bits,
     if (count / 8 > size)
         throw CorruptStream("requested " + std::to_string(count) + " symbols from only " + std::to_string(size) +
                             " byte(s)");
-    py::array out = new_array(static_cast<size_t>(count), static_cast<size_t>(symbol_bits / 8));
+    py::array out = new_array(count, static_cast<size_t>(symbol_bits / 8));
     void* dst = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -220,7 +263,7 @@ py::array huffman_decode_py(const py::array& data, uint64_t max_symbols) {
     const uint8_t* bytes = bytes_of(data);
     const size_t size = static_cast<size_t>(data.size());
     const StreamLayout layout = parse_stream(bytes, size, max_symbols);
-    py::array out = new_array(static_cast<size_t>(layout.count), static_cast<size_t>(layout.symbol_bits / 8));
+    py::array out = new_array(layout.count, static_cast<size_t>(layout.symbol_bits / 8));
     void* dst = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -272,8 +315,8 @@ py::array relative_index_decode_py(const py::array& entries, int bits, uint64_t 
                      : relative_index_count(static_cast<const uint8_t*>(src), n, bits);
     }
     if (count > numel) throw CorruptStream("more relative-index positions than tensor elements");
-    py::array_t<int64_t> out(static_cast<py::ssize_t>(count));
-    int64_t* dst = out.mutable_data();
+    py::array out = new_array(count, 8);
+    int64_t* dst = static_cast<int64_t*>(out.mutable_data());
     {
         py::gil_scoped_release release;
         if (wide)
@@ -286,7 +329,18 @@ py::array relative_index_decode_py(const py::array& entries, int bits, uint64_t 
 
 // ------------------------------------------------------------------ scatter
 
+// Scatter copies codebook elements as raw bits: only plain numbers and booleans may be
+// copied that way (object elements are PyObject* whose bits carry no reference).
+void require_plain_values(const py::array& book) {
+    const char kind = book.dtype().kind();
+    const bool plain = kind == 'b' || kind == 'i' || kind == 'u' || kind == 'f' || kind == 'c';
+    if (!plain || book.dtype().has_fields())
+        throw InvalidArgument("codebook must hold bool, integer, float or complex values, got dtype " +
+                              py::str(book.dtype()).cast<std::string>());
+}
+
 Codebook codebook_of(const py::array& book) {
+    require_plain_values(book);
     require_contiguous(book, "codebook");
     return Codebook{book.data(), static_cast<size_t>(book.size()), static_cast<size_t>(book.itemsize())};
 }
@@ -300,7 +354,7 @@ py::array gather_py(const py::array& book, const py::array& idx, uint64_t numel)
     const Codebook b = codebook_of(book);
     const Indices i = indices_of(idx, "indices");
     if (i.count != numel) throw CorruptStream("a dense codebook tensor needs one index per element");
-    py::array out(book.dtype(), std::vector<py::ssize_t>{static_cast<py::ssize_t>(numel)});
+    py::array out = empty_like_dtype(book, numel);
     void* dst = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -352,6 +406,12 @@ PYBIND11_MODULE(_core, m) {
         } catch (const CorruptStream& e) {
             raise_project_error("CorruptStreamError", e.what());
         } catch (const InvalidArgument& e) {
+            raise_project_error("CodecError", e.what());
+        } catch (const std::bad_alloc&) {
+            raise_project_error("LimitExceededError", "not enough memory for the codec's working buffers");
+        } catch (const std::length_error& e) {
+            raise_project_error("LimitExceededError", e.what());
+        } catch (const std::overflow_error& e) {
             raise_project_error("CodecError", e.what());
         }
     });

@@ -14,19 +14,25 @@ Three families of functions:
 
 All functions take and return numpy arrays, copy only when the input is not already a
 contiguous array of the right dtype, release the GIL while they work, and raise
-:class:`pycodec.errors.CodecError` (bad arguments) or
-:class:`pycodec.errors.CorruptStreamError` (bad streams), never crash.
+:class:`pycodec.errors.CodecError` (bad arguments),
+:class:`pycodec.errors.CorruptStreamError` (bad streams) or
+:class:`pycodec.errors.LimitExceededError` (a result too large to allocate), never crash.
+An argument of the wrong type (a float or a str for an integer, anything but a
+:class:`HuffmanCode` for a code) raises a ``TypeError`` that names it.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+import operator
+from collections.abc import Callable
+from typing import NamedTuple, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from pycodec import _core
-from pycodec.errors import CodecError
+from pycodec.errors import CodecError, LimitExceededError
 
 __all__ = [
     "DEFAULT_MAX_CODE_LENGTH",
@@ -58,6 +64,15 @@ DEFAULT_MAX_CODE_LENGTH: int = _core.DEFAULT_MAX_CODE_LENGTH
 DEFAULT_MAX_SYMBOLS: int = _core.DEFAULT_MAX_SYMBOLS
 
 _SYMBOL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+#: numpy kinds whose elements are plain bits (bool, int, uint, float, complex): the only
+#: ones the core may copy or reinterpret byte by byte.
+_PLAIN_KINDS = "biufc"
+#: Element counts are int64 in numpy, torch and the format.
+_MAX_COUNT = 2**63 - 1
+_MAX_UINT64 = 2**64 - 1
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class HuffmanCode(NamedTuple):
@@ -68,34 +83,110 @@ class HuffmanCode(NamedTuple):
     lengths: npt.NDArray[np.uint8]
 
 
-def _symbols_array(symbols: npt.ArrayLike) -> np.ndarray:
+# ----------------------------------------------------------------- argument checks
+
+
+def _memory_limited(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Report a result too large to allocate as LimitExceededError, not MemoryError."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return func(*args, **kwargs)
+        except MemoryError as exc:
+            raise LimitExceededError(f"{func.__name__}: not enough memory for the result") from exc
+
+    return wrapper
+
+
+def _integer(value: object, name: str) -> int:
+    """`value` as an int; a TypeError naming `name` for floats, strings, bools and the like."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+
+
+def _integer_in(value: object, name: str, low: int, high: int) -> int:
+    number = _integer(value, name)
+    if not low <= number <= high:
+        raise CodecError(f"{name} must be in {low}..{high}, got {number}")
+    return number
+
+
+def _count(value: object, name: str) -> int:
+    """A non-negative element count that fits numpy's int64 sizes."""
+    number = _integer(value, name)
+    if not 0 <= number <= _MAX_COUNT:
+        raise CodecError(f"{name} must be in 0..2**63-1, got {number}")
+    return number
+
+
+def _check_code_length(max_code_length: object) -> int:
+    return _integer_in(max_code_length, "max_code_length", 1, MAX_CODE_LENGTH)
+
+
+def _check_symbol_bits(symbol_bits: object, name: str = "symbol_bits") -> int:
+    bits = _integer(symbol_bits, name)
+    if bits not in (8, 16):
+        raise CodecError(f"{name} must be 8 or 16, got {bits}")
+    return bits
+
+
+def _as_array(value: object, name: str) -> np.ndarray:
+    """np.asarray, with numpy's complaints about ragged or odd input as CodecError."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CodecError(f"{name} must be an array of numbers: {exc}") from exc
+
+
+def _symbols_array(symbols: npt.ArrayLike, name: str = "symbols") -> np.ndarray:
     """Return `symbols` as a contiguous 1-D uint8/uint16 array, refusing silent casts."""
-    array = np.asarray(symbols)
+    array = _as_array(symbols, name)
     if array.dtype not in _SYMBOL_DTYPES:
         raise CodecError(
-            f"symbols must be a uint8 or uint16 array, got dtype {array.dtype}; "
+            f"{name} must be a uint8 or uint16 array, got dtype {array.dtype}; "
             "cast explicitly after checking the range"
         )
     return np.ascontiguousarray(array).reshape(-1)
 
 
-def _buffer(data: bytes | bytearray | memoryview | np.ndarray) -> np.ndarray:
-    """View a bytes-like object as a uint8 array without copying."""
+def _unsigned_array(
+    values: npt.ArrayLike, name: str, dtype: type[np.unsignedinteger]
+) -> np.ndarray:
+    """`values` as a contiguous 1-D array of `dtype`, refusing values it cannot hold."""
+    array = _as_array(values, name).reshape(-1)
+    if array.dtype.kind not in "iu":
+        raise CodecError(f"{name} must be an integer array, got dtype {array.dtype}")
+    largest = np.iinfo(dtype).max
+    if array.size and (array.min() < 0 or array.max() > largest):
+        raise CodecError(f"{name} must hold values in 0..{largest}")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _buffer(data: bytes | bytearray | memoryview | np.ndarray, name: str = "data") -> np.ndarray:
+    """View a bytes-like object as a uint8 array, copying only a non-contiguous one."""
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind not in _PLAIN_KINDS or data.dtype.fields is not None:
+            raise CodecError(
+                f"{name} must be a bytes-like object or a numeric array, got dtype {data.dtype}"
+            )
+        data = np.ascontiguousarray(data)
+    elif isinstance(data, memoryview) and not data.c_contiguous:
+        data = data.tobytes()
     try:
         return np.frombuffer(data, dtype=np.uint8)
-    except (TypeError, ValueError) as exc:
-        raise CodecError(f"expected a bytes-like object, got {type(data).__name__}") from exc
-
-
-def _check_code_length(max_code_length: int) -> int:
-    if not 1 <= int(max_code_length) <= MAX_CODE_LENGTH:
-        raise CodecError(f"max_code_length must be in 1..{MAX_CODE_LENGTH}, got {max_code_length}")
-    return int(max_code_length)
+    except (TypeError, ValueError, BufferError) as exc:
+        raise CodecError(f"{name} must be a bytes-like object, got {type(data).__name__}") from exc
 
 
 # ----------------------------------------------------------------- Huffman: pieces
 
 
+@_memory_limited
 def code_lengths(
     counts: npt.ArrayLike, max_code_length: int = DEFAULT_MAX_CODE_LENGTH
 ) -> npt.NDArray[np.uint8]:
@@ -103,9 +194,10 @@ def code_lengths(
 
     ``counts[s]`` is the number of occurrences of symbol ``s``; the result has the same
     length, with 0 for unused symbols. A single used symbol gets length 1. The limit is
-    raised to ``ceil(log2(used))`` when it is too small to code every used symbol.
+    raised to ``ceil(log2(used))`` when it is too small to code every used symbol. Counts
+    may be as large as ``2**64 - 1`` each, whatever their sum.
     """
-    array = np.asarray(counts)
+    array = _as_array(counts, "counts")
     if array.ndim != 1 or array.size > 65536 or array.dtype.kind not in "iu":
         raise CodecError("counts must be a 1-D integer array of at most 65536 entries")
     if array.size and array.min() < 0:
@@ -120,6 +212,19 @@ def _code_from_lengths(lengths: np.ndarray, symbol_bits: int) -> HuffmanCode:
     return HuffmanCode(symbol_bits, used, lengths[used].astype(np.uint8))
 
 
+def _code_tables(code: HuffmanCode) -> tuple[int, np.ndarray, np.ndarray]:
+    """`code`'s symbol width, symbols (uint16) and lengths (uint8), checked for type and range."""
+    if not isinstance(code, tuple) or len(code) != 3:
+        raise TypeError(f"code must be a HuffmanCode, got {type(code).__name__}")
+    symbol_bits, symbols, lengths = code
+    return (
+        _check_symbol_bits(symbol_bits, "code.symbol_bits"),
+        _unsigned_array(symbols, "code.symbols", np.uint16),
+        _unsigned_array(lengths, "code.lengths", np.uint8),
+    )
+
+
+@_memory_limited
 def build_code(
     symbols: npt.ArrayLike, max_code_length: int = DEFAULT_MAX_CODE_LENGTH
 ) -> HuffmanCode:
@@ -129,15 +234,13 @@ def build_code(
     return _code_from_lengths(code_lengths(counts, max_code_length), array.dtype.itemsize * 8)
 
 
+@_memory_limited
 def serialize_code(code: HuffmanCode) -> bytes:
     """The compact byte form of a canonical code (``spec/huffman-stream.md``, Code table)."""
-    return _core.serialize_code(
-        code.symbol_bits,
-        np.ascontiguousarray(code.symbols, dtype=np.uint16),
-        np.ascontiguousarray(code.lengths, dtype=np.uint8),
-    )
+    return _core.serialize_code(*_code_tables(code))
 
 
+@_memory_limited
 def parse_code(
     data: bytes | bytearray | memoryview | np.ndarray, symbol_bits: int
 ) -> tuple[HuffmanCode, int]:
@@ -146,40 +249,34 @@ def parse_code(
     Returns the code and the number of bytes it occupied (the table does not store the
     symbol width: the stream's flags do).
     """
-    symbols, lengths, consumed = _core.parse_code(_buffer(data), int(symbol_bits))
-    return HuffmanCode(int(symbol_bits), symbols, lengths), consumed
+    bits = _check_symbol_bits(symbol_bits)
+    symbols, lengths, consumed = _core.parse_code(_buffer(data), bits)
+    return HuffmanCode(bits, symbols, lengths), consumed
 
 
+@_memory_limited
 def encode_with_code(symbols: npt.ArrayLike, code: HuffmanCode) -> bytes:
     """Bit-pack `symbols` with `code` (one stream, MSB-first, zero-padded to a byte)."""
     array = _symbols_array(symbols)
-    if array.dtype.itemsize * 8 != code.symbol_bits:
-        raise CodecError(f"code is for {code.symbol_bits}-bit symbols, got {array.dtype}")
-    return _core.encode_with_code(
-        array,
-        np.ascontiguousarray(code.symbols, dtype=np.uint16),
-        np.ascontiguousarray(code.lengths, dtype=np.uint8),
-    )
+    symbol_bits, code_symbols, lengths = _code_tables(code)
+    if array.dtype.itemsize * 8 != symbol_bits:
+        raise CodecError(f"code is for {symbol_bits}-bit symbols, got {array.dtype}")
+    return _core.encode_with_code(array, code_symbols, lengths)
 
 
+@_memory_limited
 def decode_with_code(
     data: bytes | bytearray | memoryview | np.ndarray, code: HuffmanCode, count: int
 ) -> np.ndarray:
     """Decode exactly `count` symbols from one bit-packed stream coded with `code`."""
-    if count < 0:
-        raise CodecError(f"count must be non-negative, got {count}")
-    return _core.decode_with_code(
-        _buffer(data),
-        code.symbol_bits,
-        np.ascontiguousarray(code.symbols, dtype=np.uint16),
-        np.ascontiguousarray(code.lengths, dtype=np.uint8),
-        int(count),
-    )
+    number = _count(count, "count")
+    return _core.decode_with_code(_buffer(data), *_code_tables(code), number)
 
 
 # ----------------------------------------------------------------- Huffman: streams
 
 
+@_memory_limited
 def huffman_encode(
     symbols: npt.ArrayLike, *, max_code_length: int = DEFAULT_MAX_CODE_LENGTH
 ) -> bytes:
@@ -187,17 +284,21 @@ def huffman_encode(
     return _core.huffman_encode(_symbols_array(symbols), _check_code_length(max_code_length))
 
 
+@_memory_limited
 def huffman_decode(
     data: bytes | bytearray | memoryview | np.ndarray, *, max_symbols: int = DEFAULT_MAX_SYMBOLS
 ) -> np.ndarray:
     """Decode a stream made by :func:`huffman_encode` to an array of the same dtype.
 
     `max_symbols` caps the symbol count a stream may declare; a larger declaration raises
-    :class:`~pycodec.errors.LimitExceededError` before anything is allocated.
+    :class:`~pycodec.errors.LimitExceededError` before anything is allocated. Any cap
+    from ``2**64 - 1`` up lets every count through.
     """
-    if max_symbols < 0:
-        raise CodecError(f"max_symbols must be non-negative, got {max_symbols}")
-    return _core.huffman_decode(_buffer(data), int(max_symbols))
+    cap = _integer(max_symbols, "max_symbols")
+    if cap < 0:
+        raise CodecError(f"max_symbols must be non-negative, got {cap}")
+    # a stream's count is a 64-bit varint: any cap from 2**64 - 1 up caps nothing more
+    return _core.huffman_decode(_buffer(data), min(cap, _MAX_UINT64))
 
 
 class StreamInfo(NamedTuple):
@@ -212,6 +313,7 @@ class StreamInfo(NamedTuple):
     payload_bytes: int
 
 
+@_memory_limited
 def huffman_stream_info(data: bytes | bytearray | memoryview | np.ndarray) -> StreamInfo:
     """Parse and validate a stream's header without decoding its payload."""
     return StreamInfo(*_core.huffman_stream_info(_buffer(data)))
@@ -220,12 +322,21 @@ def huffman_stream_info(data: bytes | bytearray | memoryview | np.ndarray) -> St
 # ----------------------------------------------------------------- relative indices
 
 
-def _check_index_bits(bits: int) -> int:
-    if not 1 <= int(bits) <= 16:
-        raise CodecError(f"index bits must be in 1..16, got {bits}")
-    return int(bits)
+def _check_index_bits(bits: object) -> int:
+    return _integer_in(bits, "index bits", 1, 16)
 
 
+def _positions_array(positions: npt.ArrayLike) -> np.ndarray:
+    """`positions` as contiguous 1-D int64, refusing floats and uint64 values past int64."""
+    array = _as_array(positions, "positions").reshape(-1)
+    if array.dtype.kind not in "iu":
+        raise CodecError(f"positions must be integers, got dtype {array.dtype}")
+    if array.dtype == np.uint64 and array.size and array.max() > _MAX_COUNT:
+        raise CodecError("positions must be below 2**63")
+    return np.ascontiguousarray(array, dtype=np.int64)
+
+
+@_memory_limited
 def relative_index_encode(positions: npt.ArrayLike, bits: int) -> np.ndarray:
     """Gap entries for strictly increasing non-negative `positions` (``spec/dcz.md``).
 
@@ -233,39 +344,36 @@ def relative_index_encode(positions: npt.ArrayLike, bits: int) -> np.ndarray:
     successor; ``e == 2**bits - 1`` is a filler that skips that many positions and places
     nothing. Returns uint8 for ``bits <= 8``, else uint16.
     """
-    array = np.asarray(positions)
-    if array.dtype.kind not in "iu":
-        raise CodecError(f"positions must be integers, got dtype {array.dtype}")
-    return _core.relative_index_encode(
-        np.ascontiguousarray(array, dtype=np.int64).reshape(-1), _check_index_bits(bits)
-    )
+    return _core.relative_index_encode(_positions_array(positions), _check_index_bits(bits))
 
 
+@_memory_limited
 def relative_index_decode(entries: npt.ArrayLike, bits: int, numel: int) -> npt.NDArray[np.int64]:
     """Positions coded by gap `entries`; each must be below `numel`."""
-    array = _symbols_array(entries)
-    if numel < 0:
-        raise CodecError(f"numel must be non-negative, got {numel}")
-    return _core.relative_index_decode(array, _check_index_bits(bits), int(numel))
+    array = _symbols_array(entries, "entries")
+    return _core.relative_index_decode(array, _check_index_bits(bits), _count(numel, "numel"))
 
 
 # ----------------------------------------------------------------- scatter
 
 
 def _codebook_array(codebook: npt.ArrayLike) -> np.ndarray:
-    array = np.ascontiguousarray(np.asarray(codebook)).reshape(-1)
+    """`codebook` as contiguous 1-D plain values: the core copies elements as raw bits."""
+    array = _as_array(codebook, "codebook")
+    if array.dtype.kind not in _PLAIN_KINDS or array.dtype.fields is not None:
+        raise CodecError(
+            f"codebook must hold bool, integer, float or complex values, got dtype {array.dtype}"
+        )
     if array.dtype.itemsize not in (1, 2, 4, 8):
         raise CodecError(f"codebook elements must be 1, 2, 4 or 8 bytes, got {array.dtype}")
-    return array
-
-
-def _index_array(indices: npt.ArrayLike) -> np.ndarray:
-    array = np.asarray(indices)
-    if array.dtype not in _SYMBOL_DTYPES:
-        raise CodecError(f"indices must be uint8 or uint16, got dtype {array.dtype}")
     return np.ascontiguousarray(array).reshape(-1)
 
 
+def _index_array(indices: npt.ArrayLike) -> np.ndarray:
+    return _symbols_array(indices, "indices")
+
+
+@_memory_limited
 def scatter(
     codebook: npt.ArrayLike,
     indices: npt.ArrayLike,
@@ -274,17 +382,19 @@ def scatter(
 ) -> np.ndarray:
     """Dense array of `numel` elements: ``out[positions[i]] = codebook[indices[i]]``, else 0.
 
-    Works on bit patterns (any 1/2/4/8-byte dtype; pass bfloat16 as uint16), so NaN
-    payloads and -0.0 survive. With ``positions=None`` the indices cover every element.
+    Works on bit patterns (any 1/2/4/8-byte numeric or bool dtype; pass bfloat16 as
+    uint16), so NaN payloads and -0.0 survive. With ``positions=None`` the indices cover
+    every element.
     """
     book = _codebook_array(codebook)
     idx = _index_array(indices)
+    size = _count(numel, "numel")
     if positions is None:
-        return _core.gather(book, idx, int(numel))
-    pos = np.ascontiguousarray(np.asarray(positions), dtype=np.int64).reshape(-1)
-    return _core.scatter(book, idx, pos, int(numel))
+        return _core.gather(book, idx, size)
+    return _core.scatter(book, idx, _positions_array(positions), size)
 
 
+@_memory_limited
 def sparse_scatter(
     codebook: npt.ArrayLike, indices: npt.ArrayLike, entries: npt.ArrayLike, bits: int, numel: int
 ) -> np.ndarray:
@@ -292,7 +402,7 @@ def sparse_scatter(
     return _core.sparse_scatter(
         _codebook_array(codebook),
         _index_array(indices),
-        _symbols_array(entries),
+        _symbols_array(entries, "entries"),
         _check_index_bits(bits),
-        int(numel),
+        _count(numel, "numel"),
     )
