@@ -20,6 +20,123 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+# ----------------------------------------------------------------- reference decoder
+
+
+class SpecReject(Exception):
+    """The reference decoder refuses the stream (spec/huffman-stream.md says MUST reject)."""
+
+
+def _spec_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = 0
+    for i in range(10):
+        if pos >= len(data):
+            raise SpecReject("varint runs past the end")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if value >= 1 << 64:
+                raise SpecReject("varint overflows 64 bits")
+            return value, pos
+    raise SpecReject("varint longer than 10 bytes")
+
+
+def spec_decode(data: bytes, max_symbols: int = codec.DEFAULT_MAX_SYMBOLS) -> np.ndarray:
+    """spec/huffman-stream.md read literally, in Python and bit by bit: an oracle for the core."""
+    if not data:
+        raise SpecReject("empty")
+    flags = data[0]
+    mode, width_code = (flags >> 2) & 3, flags & 3
+    if flags & 0xF0 or width_code > 1 or mode == 3:
+        raise SpecReject("reserved flags")
+    width = 16 if width_code else 8
+    dtype = np.uint16 if width == 16 else np.uint8
+    count, pos = _spec_varint(data, 1)
+    if mode == 0:
+        if count != 0 or pos != len(data):
+            raise SpecReject("empty mode")
+        return np.zeros(0, dtype)
+    if mode == 1:
+        size = width // 8
+        if count < 1 or len(data) - pos != size:
+            raise SpecReject("single-symbol mode")
+        if count > max_symbols:
+            raise SpecReject("over max_symbols")
+        return np.full(count, int.from_bytes(data[pos:], "little"), dtype)
+    n, pos = _spec_varint(data, pos)
+    if not 1 <= n <= 1 << width or pos >= len(data):
+        raise SpecReject("code table size")
+    max_len = data[pos]
+    pos += 1
+    symbols: list[int] = []
+    for i in range(n):
+        delta, pos = _spec_varint(data, pos)
+        symbols.append(delta if i == 0 else symbols[-1] + 1 + delta)
+        if symbols[-1] >= 1 << width:
+            raise SpecReject("symbol outside the alphabet")
+    packed = data[pos : pos + (n + 1) // 2]
+    pos += (n + 1) // 2
+    if len(packed) != (n + 1) // 2:
+        raise SpecReject("truncated lengths")
+    lengths = [((packed[i // 2] >> (4 * (i & 1))) & 0xF) + 1 for i in range(n)]
+    if n & 1 and packed[-1] >> 4:
+        raise SpecReject("code table padding nibble")
+    if not 1 <= max_len <= 16 or max(lengths) != max_len:
+        raise SpecReject("L_max")
+    if n < 2 or sum(1 << (16 - length) for length in lengths) != 1 << 16:
+        raise SpecReject("not a complete prefix code")
+    if pos >= len(data) or not 1 <= data[pos] <= 8:
+        raise SpecReject("substream count")
+    k = data[pos]
+    pos += 1
+    sizes = []
+    for _ in range(k - 1):
+        size, pos = _spec_varint(data, pos)
+        sizes.append(size)
+    if sum(sizes) > len(data) - pos:
+        raise SpecReject("substream sizes exceed the bytes")
+    sizes.append(len(data) - pos - sum(sizes))
+    table, code = {}, -1
+    previous = 0
+    for i in sorted(range(n), key=lambda i: (lengths[i], symbols[i])):
+        code = (code + 1) << (lengths[i] - previous)
+        previous = lengths[i]
+        table["{:0{}b}".format(code, lengths[i])] = symbols[i]
+    segment = -(-count // k)
+    out: list[int] = []
+    for i in range(k):
+        bits = "".join(f"{byte:08b}" for byte in data[pos : pos + sizes[i]])
+        pos += sizes[i]
+        at = 0
+        for _ in range(min((i + 1) * segment, count) - min(i * segment, count)):
+            end = at + 1
+            while bits[at:end] not in table:
+                if end >= len(bits):
+                    raise SpecReject("substream overruns")
+                end += 1
+            out.append(table[bits[at:end]])
+            at = end
+        if -(-at // 8) != len(bits) // 8 or "1" in bits[at:]:
+            raise SpecReject("substream size or padding")
+    return np.array(out, dtype)
+
+
+def assert_agrees_with_spec(data: bytes) -> np.ndarray | None:
+    """The core and the reference accept the same streams and decode them identically."""
+    try:
+        expected = spec_decode(data)
+    except SpecReject as why:
+        with pytest.raises(CorruptStreamError):
+            codec.huffman_decode(data)
+            pytest.fail(f"the core accepts a stream the spec rejects ({why}): {data.hex()}")
+        return None
+    decoded = codec.huffman_decode(data)
+    assert decoded.dtype == expected.dtype
+    np.testing.assert_array_equal(decoded, expected)
+    return decoded
+
+
 @pytest.fixture(scope="module")
 def stream() -> bytes:
     rng = np.random.default_rng(0)
@@ -39,6 +156,9 @@ def test_trailing_bytes_raise(stream):
 
 def test_every_single_bit_flip_raises_or_decodes_safely(stream):
     original = codec.huffman_decode(stream)
+    assert original.size == 5000
+    header = codec.huffman_stream_info(stream).header_bytes
+    decoded_some = 0
     for offset in range(len(stream)):
         for bit in (0, 3, 7):
             damaged = bytearray(stream)
@@ -47,20 +167,57 @@ def test_every_single_bit_flip_raises_or_decodes_safely(stream):
                 decoded = codec.huffman_decode(bytes(damaged))
             except CorruptStreamError:
                 continue
-            # a flip inside the payload can decode to other symbols; never to more of them
-            assert decoded.size <= 8 * len(stream) and decoded.size >= 0
-            assert decoded.dtype in (np.uint8, np.uint16)
-    assert original.size == 5000
+            decoded_some += 1
+            # a flip can decode to other symbols, never to another count: a flipped count
+            # cannot match the exact substream sizes
+            assert decoded.size == original.size
+            if offset == 0:  # the width bit: the same symbols, as 16-bit ones
+                assert bit == 0 and decoded.dtype == np.uint16
+                np.testing.assert_array_equal(decoded, original)
+                continue
+            assert decoded.dtype == original.dtype
+            assert offset >= header or not np.array_equal(decoded, original)
+            if offset < header + 8 or offset % 97 == 0:  # pure Python: a sample
+                np.testing.assert_array_equal(decoded, spec_decode(bytes(damaged)))
+    assert decoded_some > len(stream)  # most payload flips still decode
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_in_error_out(data):
-    try:
-        decoded = codec.huffman_decode(data)
-    except CorruptStreamError:
-        return
-    assert decoded.size <= max(8 * len(data), codec.DEFAULT_MAX_SYMBOLS)
+    assert_agrees_with_spec(data)
+
+
+@st.composite
+def mutated_streams(draw) -> bytes:
+    """A valid stream of a few symbols with some of its bytes replaced, cut or extended."""
+    width = draw(st.sampled_from([np.uint8, np.uint16]))
+    top = draw(st.sampled_from([1, 3, 20, 300 if width is np.uint16 else 255]))
+    symbols = draw(st.lists(st.integers(0, top), max_size=80))
+    data = bytearray(codec.huffman_encode(np.array(symbols, dtype=width)))
+    for _ in range(draw(st.integers(0, 3))):
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        data[at] = draw(st.sampled_from([data[at] ^ 1 << draw(st.integers(0, 7)), draw(st.integers(0, 255))]))
+    if draw(st.booleans()):
+        cut = draw(st.integers(0, len(data)))
+        data = data[:cut] + bytearray(draw(st.binary(max_size=3)))
+    return bytes(data)
+
+
+@settings(max_examples=600, deadline=None)
+@given(mutated_streams())
+def test_mutated_streams_decode_as_the_spec_says(data):
+    assert_agrees_with_spec(data)
+
+
+@pytest.mark.parametrize("width", [np.uint8, np.uint16])
+@pytest.mark.parametrize("size", [0, 1, 2, 7, 4095, 4096, 4099, 10_000])
+def test_reference_decoder_reads_what_the_core_writes(width, size):
+    rng = np.random.default_rng(size)
+    symbols = rng.geometric(0.2, size).clip(0, 200).astype(width) * (3 if width is np.uint16 else 1)
+    np.testing.assert_array_equal(assert_agrees_with_spec(codec.huffman_encode(symbols)), symbols)
 
 
 @pytest.mark.parametrize(
@@ -126,3 +283,44 @@ def test_stream_info_matches_the_encoding():
     symbols = np.random.default_rng(5).integers(0, 9, 10_000).astype(np.uint16)
     info = codec.huffman_stream_info(codec.huffman_encode(symbols))
     assert (info.symbol_bits, info.count, info.distinct, info.streams) == (16, 10_000, 9, 4)
+
+
+# ----------------------------------------------------------------- code table padding nibble
+
+
+def _odd_table_stream(width: type, padding: int) -> bytes:
+    """Symbols [0, 1, 2, 0] of width 8 or 16, hand-built per spec/huffman-stream.md.
+
+    The code table lists 3 symbols (an odd count) with code lengths 1, 2, 2: its lengths
+    are the bytes 0x10 (low nibble: 1 - 1, high nibble: 2 - 1) and 0x01 | padding << 4,
+    whose high nibble is the padding the spec requires to be 0. Canonical codes 0, 10,
+    11, so the payload is 0 10 11 0 + two zero bits: 0x58.
+    """
+    flags = 0x08 | (1 if width is np.uint16 else 0)
+    table = varint(3) + bytes([2, 0, 0, 0, 0x10, 0x01 | padding << 4])
+    return bytes([flags]) + varint(4) + table + bytes([1, 0x58])
+
+
+@pytest.mark.parametrize("width", [np.uint8, np.uint16])
+def test_odd_code_table_with_zero_padding_nibble_decodes(width):
+    data = _odd_table_stream(width, 0)
+    assert data == codec.huffman_encode(np.array([0, 1, 2, 0], width))  # the layout is right
+    decoded = codec.huffman_decode(data)
+    assert decoded.dtype == width
+    np.testing.assert_array_equal(decoded, [0, 1, 2, 0])
+
+
+@pytest.mark.parametrize("width", [np.uint8, np.uint16])
+@pytest.mark.parametrize("padding", range(1, 16))
+def test_odd_code_table_with_nonzero_padding_nibble_is_rejected(width, padding):
+    with pytest.raises(CorruptStreamError, match="padding nibble"):
+        codec.huffman_decode(_odd_table_stream(width, padding))
+    with pytest.raises(CorruptStreamError, match="padding nibble"):
+        codec.huffman_stream_info(_odd_table_stream(width, padding))
+
+
+def test_even_code_table_has_no_padding_nibble():
+    # 4 symbols of length 2: two length bytes 0x11 0x11, every nibble a length
+    data = codec.huffman_encode(np.array([0, 1, 2, 3], np.uint8))
+    assert data == bytes([0x08, 4]) + varint(4) + bytes([2, 0, 0, 0, 0, 0x11, 0x11, 1, 0x1B])
+    np.testing.assert_array_equal(codec.huffman_decode(data), [0, 1, 2, 3])
