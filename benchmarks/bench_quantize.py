@@ -35,5 +35,15 @@ def test_kmeans_layer(benchmark, layer):
     values = torch.randn(survivors, generator=torch.Generator().manual_seed(0))
     benchmark.group = "kmeans"
     benchmark.extra_info["values"] = survivors
-    centroids, _ = benchmark.pedantic(kmeans_1d, args=(values, 2**bits), rounds=3, iterations=1)
-    assert centroids.numel() == 2**bits
+    centroids, assignment = benchmark.pedantic(kmeans_1d, args=(values, 2**bits), rounds=3, iterations=1)
+    # what was timed is a real clustering: sorted centroids, each value in its nearest
+    # cluster, and a smaller error than the linear initialisation it started from
+    assert centroids.numel() == 2**bits and assignment.shape == values.shape
+    assert bool((centroids[1:] >= centroids[:-1]).all())
+    error = (values - centroids[assignment]).abs()
+    for side in (-1, 1):
+        neighbour = centroids[(assignment + side).clamp(0, 2**bits - 1)]
+        assert bool((error <= (values - neighbour).abs() + 1e-6).all()), layer
+    initial, initial_assignment = kmeans_1d(values, 2**bits, max_iter=0)
+    initial_error = float((values - initial[initial_assignment]).pow(2).mean())
+    assert float(error.pow(2).mean()) < 0.99 * initial_error, layer

@@ -27,7 +27,17 @@ def test_quantized_tensor_has_at_most_2_to_the_bits_distinct_nonzeros(
     mask = weight.abs() > 0.8
     q = quantize_tensor(weight, bits, mask=mask, init=init)
     dense = q.dense()
+    centroids = q.centroids.detach()
+    assert centroids.numel() == 2**bits
     assert distinct_nonzero_count(dense) <= 2**bits
+    # every kept weight becomes its own centroid, the nearest one
+    assert torch.equal(dense[mask], centroids[q.assignment[mask]])
+    nearest = (weight[mask][:, None] - centroids[None, :]).abs().min(1).values
+    assert torch.allclose((weight[mask] - dense[mask]).abs(), nearest, atol=1e-6)
+    used = q.assignment[mask].unique()
+    assert distinct_nonzero_count(dense) == used.numel()
+    if init != "linear":  # data-spread inits leave no cluster empty on 8,000 values
+        assert used.numel() == 2**bits
     assert torch.equal(dense != 0, mask)
     assert bool((dense[~mask].view(torch.int32) == 0).all())  # +0.0 bits
 
@@ -76,16 +86,41 @@ def test_init_methods() -> None:
         init_centroids(data, 3, "kmeans++")
 
 
+def _reference_lloyd_step(values: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """One plain Lloyd step in float64: nearest centroid per value, then cluster means."""
+    midpoints = (centroids[1:] + centroids[:-1]) / 2
+    nearest = torch.bucketize(values, midpoints)
+    counts = torch.bincount(nearest, minlength=centroids.numel())
+    sums = torch.zeros_like(centroids).index_add_(0, nearest, values)
+    return torch.where(counts > 0, sums / counts.clamp(min=1), centroids)
+
+
 def test_kmeans_on_a_million_values_improves_on_its_initialisation() -> None:
     # speed at VGG scale is measured in benchmarks/bench_quantize.py
-    values = torch.randn(1_000_000)
+    values = torch.randn(1_000_000, generator=torch.Generator().manual_seed(0))
     centroids, assignment = kmeans_1d(values, 256)
     assert assignment.shape == values.shape and centroids.numel() == 256
     assert torch.all(centroids[1:] >= centroids[:-1])  # 1-D clusters stay ordered
-    initial, initial_assignment = kmeans_1d(values, 256, max_iter=0)
-    error = (values - centroids[assignment]).pow(2).mean()
-    initial_error = (values - initial[initial_assignment]).pow(2).mean()
-    assert error < initial_error
+    # each value sits in its nearest cluster: no closer neighbour on either side
+    error = (values - centroids[assignment]).abs()
+    for side in (-1, 1):
+        neighbour = centroids[(assignment + side).clamp(0, 255)]
+        assert bool((error <= (values - neighbour).abs() + 1e-6).all())
+
+    def mse(max_iter: int) -> float:
+        c, a = kmeans_1d(values, 256, max_iter=max_iter)
+        return float((values - c[a]).pow(2).mean())
+
+    # the first iterations are exactly Lloyd's, from the linear initialisation
+    reference = torch.linspace(float(values.min()), float(values.max()), 256, dtype=torch.float64)
+    for _ in range(3):
+        reference = _reference_lloyd_step(values.double(), reference)
+    got, _ = kmeans_1d(values, 256, max_iter=3)
+    assert torch.allclose(got, reference.float(), atol=1e-6)
+    # ... and the default run keeps going: Lloyd from a linear start is slow in the tails
+    final = float(error.pow(2).mean())
+    assert final < mse(30) < mse(3) < mse(0)
+    assert final < 0.97 * mse(0)
 
 
 def test_bits_out_of_range() -> None:
