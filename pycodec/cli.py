@@ -3,6 +3,11 @@
 ``dcz dump FILE`` prints the header and a per-tensor table in the spirit of Tables 2–3
 of the Deep Compression paper; ``dcz verify FILE`` checks every byte. Errors print one
 line on stderr and exit with 1; usage errors exit with 2.
+
+Names, metadata and paths come from the file or the user and may hold control
+characters: every human-readable line escapes what is not printable (:func:`printable`),
+so a file cannot move the cursor, retitle the terminal or forge a line. ``--json``
+output is JSON, which escapes them itself.
 """
 
 from __future__ import annotations
@@ -18,10 +23,27 @@ from typing import Any
 import numpy as np
 
 from pycodec.errors import DczError
+from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES
 from pycodec.format.reader import DczFile, TensorInfo
 
 PROG = "dcz"
+
+
+# ----------------------------------------------------------------- output
+
+
+def printable(text: object) -> str:
+    """`text` with every non-printable character (C0/C1 controls, ESC, newlines, bidi
+    overrides, other format characters) written as a Python escape such as ``\\x1b``."""
+    return "".join(c if c.isprintable() else _escape(c) for c in str(text))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 # ----------------------------------------------------------------- dump
@@ -126,21 +148,21 @@ def _header_sizes(doc: dict[str, Any]) -> str:
 def format_dump(doc: dict[str, Any]) -> str:
     """The human-readable dump: header lines, then the per-tensor table with totals."""
     lines = [
-        f"file:      {doc['file']}",
+        f"file:      {printable(doc['file'])}",
         f"format:    .dcz version {doc['version']}, flags 0x{doc['flags']:04x}",
         f"size:      {doc['file_length']} bytes (header {_header_sizes(doc)})",
         f"tensors:   {doc['totals']['tensors']}",
     ]
     for key, value in doc["metadata"].items():
-        lines.append(f"metadata:  {key} = {value}")
+        lines.append(f"metadata:  {printable(key)} = {printable(value)}")
     head = ("tensor", "shape", "dtype", "encoding", "nz %", "book", "w bits", "w bits H",
             "idx bits", "idx bits H", "bytes", "vs f32")
     table = [head]
     for r in doc["tensors"]:
         pct = 100 * r["nnz"] / r["numel"] if r["numel"] else 0.0
-        encoding = r["encoding"] if r["alias_of"] is None else f"alias of {r['alias_of']}"
+        encoding = r["encoding"] if r["alias_of"] is None else f"alias of {printable(r['alias_of'])}"
         table.append((
-            r["name"], "x".join(map(str, r["shape"])) or "()", r["dtype"], encoding, f"{pct:.1f}",
+            printable(r["name"]), "x".join(map(str, r["shape"])) or "()", r["dtype"], encoding, f"{pct:.1f}",
             _fmt(r["codebook_size"]), _fmt(r["weight_bits"]), _fmt(r["weight_bits_huffman"], ".2f"),
             _fmt(r["index_bits"]), _fmt(r["index_bits_huffman"], ".2f"), str(r["stored_bytes"]),
             _fmt(r["ratio_vs_float32"], ".1f") + ("x" if r["ratio_vs_float32"] else ""),
@@ -161,17 +183,17 @@ def format_dump(doc: dict[str, Any]) -> str:
 
 
 def run_dump(args: argparse.Namespace) -> int:
-    with DczFile(args.file) as file:
+    with DczFile(args.file, max_decoded_bytes=args.max_decoded_bytes) as file:
         doc = dump_document(file)
     print(json.dumps(doc, indent=2) if args.json else format_dump(doc))
     return 0
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    with DczFile(args.file) as file:
+    with DczFile(args.file, max_decoded_bytes=args.max_decoded_bytes) as file:
         file.verify()
         count, size = len(file), file.preamble.file_length
-    print(f"{args.file}: OK ({count} tensors, {size} bytes, every checksum and tensor verified)")
+    print(f"{printable(args.file)}: OK ({count} tensors, {size} bytes, every checksum and tensor verified)")
     return 0
 
 
@@ -184,12 +206,31 @@ def build_parser() -> argparse.ArgumentParser:
     dump = commands.add_parser("dump", help="print the header and per-tensor statistics")
     dump.add_argument("file", help="a .dcz file")
     dump.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_budget(dump)
     dump.set_defaults(func=run_dump)
     verify = commands.add_parser("verify", help="check every checksum and decode every tensor")
     verify.add_argument("file", help="a .dcz file")
+    _add_budget(verify)
     verify.set_defaults(func=run_verify)
     _add_compress(commands)
     return parser
+
+
+def _byte_count(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of bytes, got {value}")
+    return value
+
+
+def _add_budget(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-decoded-bytes", type=_byte_count, default=limits.DEFAULT_MAX_DECODED_BYTES, metavar="N",
+        help=f"refuse files that need more than N bytes to decode (default {limits.DEFAULT_MAX_DECODED_BYTES}, 4 GiB)",
+    )
 
 
 def _add_compress(commands: argparse._SubParsersAction) -> None:
@@ -206,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (DczError, OSError) as exc:
-        print(f"{PROG}: error: {_describe(exc)}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(_describe(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

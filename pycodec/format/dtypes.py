@@ -90,9 +90,10 @@ def from_torch(dtype: torch.dtype) -> DType:
 def tensor_to_numpy(tensor: torch.Tensor, dtype: DType) -> np.ndarray:
     """A flat numpy array of `tensor`'s elements in row-major order, in the storage dtype.
 
-    Shares memory with the tensor when it is already contiguous on the CPU.
+    Shares memory with the tensor when it is already contiguous on the CPU. A conjugate or
+    negative view is resolved first: its memory holds its base's values, not its own.
     """
-    flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+    flat = tensor.detach().to("cpu").resolve_conj().resolve_neg().contiguous().reshape(-1)
     if dtype.numpy_native:
         return flat.numpy()
     import torch

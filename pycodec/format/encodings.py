@@ -20,6 +20,7 @@ import numpy as np
 from pycodec import codec
 from pycodec.errors import CodecError, MalformedFileError
 from pycodec.format import limits
+from pycodec.format.budget import DecodeBudget
 from pycodec.format.dtypes import DType
 from pycodec.format.syntax import TensorEntry
 
@@ -251,17 +252,45 @@ def _decode_stream(entry: TensorEntry, role: str, data: Payload, count: int) -> 
         raise _fail(entry, f"{role} stream: {exc}") from exc
 
 
-def decode_dense(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> np.ndarray:
+def _single_symbol(info: codec.StreamInfo, data: Payload) -> int | None:
+    """The repeated symbol of a single-symbol (mode 1) stream, else None.
+
+    Such a stream's count is not bounded by its bytes, so it is never decoded to an
+    array: callers fill their output from the symbol directly.
+    """
+    if info.distinct != 1:
+        return None
+    width = info.symbol_bits // 8
+    return int.from_bytes(memoryview(data)[info.header_bytes - width : info.header_bytes], "little")
+
+
+def _book_value(entry: TensorEntry, role: str, book: np.ndarray, symbol: int) -> np.ndarray:
+    if symbol >= book.size:
+        raise _fail(entry, f"{role} stream: symbol {symbol} out of range for a codebook of {book.size}")
+    return book[symbol : symbol + 1]
+
+
+def _symbol_bytes(info: codec.StreamInfo) -> int:
+    """Bytes of the array a stream decodes to (what the budget must count)."""
+    return info.count * info.symbol_bits // 8
+
+
+def decode_dense(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget) -> np.ndarray:
     """Decode a ``codebook`` tensor (5.2) to a flat storage-dtype array."""
     book = decode_codebook(entry, dtype, payloads["codebook"])
     info = stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book.size))
     if info.count != entry.numel:
         raise _fail(entry, f"indices stream holds {info.count} symbols for {entry.numel} elements")
-    indices = _decode_stream(entry, "indices", payloads["indices"], entry.numel)
-    try:
-        out = codec.scatter(book, indices, None, entry.numel)
-    except CodecError as exc:
-        raise _fail(entry, str(exc)) from exc
+    symbol = _single_symbol(info, payloads["indices"])
+    if symbol is not None:
+        value = _book_value(entry, "indices", book, symbol)
+        return np.full(entry.numel, value[0], dtype=book.dtype).view(dtype.storage)
+    with budget.held(_symbol_bytes(info), f"tensor {entry.name!r}: indices"):
+        indices = _decode_stream(entry, "indices", payloads["indices"], entry.numel)
+        try:
+            out = codec.scatter(book, indices, None, entry.numel)
+        except CodecError as exc:
+            raise _fail(entry, str(exc)) from exc
     return out.view(dtype.storage)
 
 
@@ -272,8 +301,10 @@ def _index_bits(entry: TensorEntry) -> int:
     return bits
 
 
-def sparse_counts(entry: TensorEntry, book_size: int, payloads: dict[str, Payload]) -> tuple[int, int]:
-    """Validate the sparse streams' headers (5.3); return (nnz, gap entries)."""
+def _sparse_streams(
+    entry: TensorEntry, book_size: int, payloads: dict[str, Payload]
+) -> tuple[codec.StreamInfo, codec.StreamInfo]:
+    """Validate the sparse streams' headers (5.3); return (indices info, gaps info)."""
     index_bits = _index_bits(entry)
     info = stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book_size))
     nnz = info.count
@@ -284,23 +315,78 @@ def sparse_counts(entry: TensorEntry, book_size: int, payloads: dict[str, Payloa
     bound = nnz + entry.numel // filler + 1
     if not nnz <= gaps.count <= bound:
         raise _fail(entry, f"gaps stream holds {gaps.count} entries, expected {nnz}..{bound}")
-    return nnz, gaps.count
+    return info, gaps
 
 
-def decode_sparse(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> np.ndarray:
+def sparse_counts(entry: TensorEntry, book_size: int, payloads: dict[str, Payload]) -> tuple[int, int]:
+    """Validate the sparse streams' headers (5.3); return (nnz, gap entries)."""
+    info, gaps = _sparse_streams(entry, book_size, payloads)
+    return info.count, gaps.count
+
+
+def decode_sparse(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget) -> np.ndarray:
     """Decode a ``sparse`` tensor (5.3, 5.4) to a flat storage-dtype array."""
-    index_bits = _index_bits(entry)
     book = decode_codebook(entry, dtype, payloads["codebook"])
-    nnz, n_entries = sparse_counts(entry, book.size, payloads)
-    indices = _decode_stream(entry, "indices", payloads["indices"], nnz)
-    entries = _decode_stream(entry, "gaps", payloads["gaps"], n_entries)
+    info, gaps = _sparse_streams(entry, book.size, payloads)
+    gap = _single_symbol(gaps, payloads["gaps"])
+    if gap is not None:
+        out = _place_evenly(entry, book, payloads["indices"], info, (gap, gaps.count), budget)
+    else:
+        with budget.held(_symbol_bytes(gaps), f"tensor {entry.name!r}: gaps"):
+            entries = _decode_stream(entry, "gaps", payloads["gaps"], gaps.count)
+            out = _scatter_entries(entry, book, payloads["indices"], info, entries, budget)
+    return out.view(dtype.storage)
+
+
+def _scatter_entries(
+    entry: TensorEntry, book: np.ndarray, indices_data: Payload, info: codec.StreamInfo, entries: np.ndarray,
+    budget: DecodeBudget,
+) -> np.ndarray:
+    """Scatter along decoded gap entries (their count bounds nnz by the file's bytes)."""
+    index_bits = _index_bits(entry)
     if entries.size and int(entries[-1]) == (1 << index_bits) - 1:
         raise _fail(entry, "gaps stream ends with a filler")
-    try:
-        out = codec.sparse_scatter(book, indices, entries, index_bits, entry.numel)
-    except CodecError as exc:
-        raise _fail(entry, str(exc)) from exc
-    return out.view(dtype.storage)
+    symbol = _single_symbol(info, indices_data)
+    with budget.held(info.count * (info.symbol_bits // 8), f"tensor {entry.name!r}: indices"):
+        if symbol is None:
+            indices = _decode_stream(entry, "indices", indices_data, info.count)
+        else:  # one value: a one-entry codebook and zero indices
+            book = _book_value(entry, "indices", book, symbol)
+            indices = np.zeros(info.count, dtype=np.uint8 if info.symbol_bits == 8 else np.uint16)
+        try:
+            return codec.sparse_scatter(book, indices, entries, index_bits, entry.numel)
+        except CodecError as exc:
+            raise _fail(entry, str(exc)) from exc
+
+
+def _place_evenly(
+    entry: TensorEntry, book: np.ndarray, indices_data: Payload, info: codec.StreamInfo,
+    gaps: tuple[int, int], budget: DecodeBudget,
+) -> np.ndarray:
+    """Decode a sparse tensor whose gaps stream repeats one entry, `gaps` = (entry, count):
+    every ``entry + 1``-th element from position `entry` on, without decoding the gaps (5.4)."""
+    gap, count = gaps
+    if gap == (1 << _index_bits(entry)) - 1:
+        raise _fail(entry, "gaps stream ends with a filler")
+    nnz, step = info.count, gap + 1
+    if count != nnz:
+        raise _fail(entry, f"gaps stream places {count} non-zeros, the indices stream holds {nnz}")
+    if nnz * step > entry.numel:
+        raise _fail(entry, f"relative index points past the tensor: {nnz} non-zeros every {step} "
+                           f"in {entry.numel} elements")
+    out = np.zeros(entry.numel, dtype=book.dtype)
+    placed = out[gap : nnz * step : step]
+    symbol = _single_symbol(info, indices_data)
+    if symbol is not None:
+        placed[...] = _book_value(entry, "indices", book, symbol)[0]
+        return out
+    with budget.held(_symbol_bytes(info), f"tensor {entry.name!r}: indices"):
+        indices = _decode_stream(entry, "indices", indices_data, nnz)
+        if indices.size and int(indices.max()) >= book.size:
+            raise _fail(entry, f"indices stream: symbol {int(indices.max())} out of range for a codebook "
+                               f"of {book.size}")
+        np.take(book, indices, out=placed, mode="clip")
+    return out
 
 
 def decode_raw(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
@@ -315,10 +401,16 @@ def decode_raw(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
     return array
 
 
-def decode_tensor(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> np.ndarray:
-    """Decode any non-alias tensor to a flat array of its storage dtype."""
+def decode_tensor(
+    entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget
+) -> np.ndarray:
+    """Decode any non-alias tensor to a flat array of its storage dtype.
+
+    The output is already counted by the caller; intermediates are held in `budget`
+    while they live.
+    """
     if entry.encoding == "raw":
         return decode_raw(entry, dtype, payloads["data"])
     if entry.encoding == "codebook":
-        return decode_dense(entry, dtype, payloads)
-    return decode_sparse(entry, dtype, payloads)
+        return decode_dense(entry, dtype, payloads, budget)
+    return decode_sparse(entry, dtype, payloads, budget)

@@ -9,6 +9,7 @@ but no tensor data. Each tensor is then read and checksummed only when it is ask
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from pycodec.errors import MalformedFileError
+from pycodec.errors import LimitExceededError, MalformedFileError, NotRegularFileError
 from pycodec.format import encodings, limits
+from pycodec.format.budget import DecodeBudget
 from pycodec.format.dtypes import DTYPES, DType, numpy_to_tensor
 from pycodec.format.syntax import (
     HEADER_ZLIB,
@@ -77,8 +79,9 @@ class DczFile:
 
     def __init__(self, path: PathLike, *, max_decoded_bytes: int = limits.DEFAULT_MAX_DECODED_BYTES):
         self.path = os.fspath(path)
+        self.max_decoded_bytes = max_decoded_bytes
         self._lock = threading.Lock()
-        self._file: BinaryIO = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._file: BinaryIO = open_regular_file(self.path)
         try:
             self.preamble, json_text = self._read_header()
             self.header_json_length = len(json_text)  # header_length is the stored size
@@ -100,6 +103,15 @@ class DczFile:
         self.close()
 
     # -------------------------------------------------------------- raw access
+
+    def check_length(self) -> None:
+        """The file must still have the length it had at open (spec 3.1): a file that
+        grows or shrinks underneath a reader is not the file that was checked."""
+        size = os.fstat(self._file.fileno()).st_size
+        if size != self.preamble.file_length:
+            raise MalformedFileError(
+                f"file changed while open: now {size} bytes, its preamble declares {self.preamble.file_length}"
+            )
 
     def _read_at(self, offset: int, length: int) -> np.ndarray:
         """`length` bytes at `offset` into a fresh writable uint8 array."""
@@ -136,6 +148,7 @@ class DczFile:
     def read_section(self, entry: TensorEntry, role: str) -> np.ndarray:
         """A section's bytes after checking its CRC32."""
         section = entry.sections[role]
+        self.check_length()
         data = self._read_at(section.offset, section.length)
         if zlib.crc32(data) != section.crc32:
             raise MalformedFileError(f"tensor {entry.name!r}: checksum mismatch in its {role} section")
@@ -195,13 +208,26 @@ class DczFile:
 
     # -------------------------------------------------------------- decoding
 
-    def read_array(self, name: str) -> np.ndarray:
-        """Decode one tensor to a flat numpy array of its storage dtype (aliases resolved)."""
+    def read_array(self, name: str, budget: DecodeBudget | None = None) -> np.ndarray:
+        """Decode one tensor to a flat numpy array of its storage dtype (aliases resolved).
+
+        Its output and intermediates count against `budget` (by default a fresh one of
+        ``max_decoded_bytes``); running out of memory raises :class:`LimitExceededError`.
+        """
         entry = self.entry(name)
         if entry.encoding == "alias":
             entry = self._entries[entry.alias_of or ""]
-        payloads = {role: self.read_section(entry, role) for role in SECTION_ROLES[entry.encoding]}
-        return encodings.decode_tensor(entry, DTYPES[entry.dtype], payloads)
+        dtype = DTYPES[entry.dtype]
+        budget = budget if budget is not None else DecodeBudget(self.max_decoded_bytes)
+        budget.reserve(entry.numel * dtype.itemsize, f"tensor {entry.name!r}")  # the output
+        try:
+            payloads = {role: self.read_section(entry, role) for role in SECTION_ROLES[entry.encoding]}
+            return encodings.decode_tensor(entry, dtype, payloads, budget)
+        except MemoryError as exc:
+            raise LimitExceededError(
+                f"tensor {entry.name!r}: out of memory while decoding {entry.numel * dtype.itemsize} bytes "
+                "(the machine refused an allocation within max_decoded_bytes)"
+            ) from exc
 
     def tensor(self, name: str, map_location: Any = "cpu") -> torch.Tensor:
         """Decode one tensor (reading only its own sections) as a torch tensor."""
@@ -211,11 +237,14 @@ class DczFile:
     def load_all(self, map_location: Any = "cpu", *, threads: int = DEFAULT_THREADS) -> dict[str, torch.Tensor]:
         """Decode every tensor, checking every byte; aliases share storage with their target."""
         self.check_padding()
+        self.check_length()
         stored = [e for e in self._entries.values() if e.encoding != "alias"]
         # Largest first, so the pool does not end on one big tensor.
         order = sorted(stored, key=lambda e: -sum(s.length for s in e.sections.values()))
+        budget = DecodeBudget(self.max_decoded_bytes)  # shared: every output stays alive
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            arrays = dict(zip((e.name for e in order), pool.map(lambda e: self.read_array(e.name), order), strict=True))
+            decoded = pool.map(lambda e: self.read_array(e.name, budget), order)
+            arrays = dict(zip((e.name for e in order), decoded, strict=True))
         result: dict[str, torch.Tensor] = {}
         for entry in self._entries.values():
             if entry.encoding == "alias":
@@ -232,6 +261,42 @@ class DczFile:
         for entry in self._entries.values():
             if entry.encoding != "alias":
                 self.read_array(entry.name)
+        self.check_length()
+
+
+def open_regular_file(path: str) -> BinaryIO:
+    """Open `path` for reading if it is a regular file, else :class:`NotRegularFileError`.
+
+    The open does not block (a FIFO with no writer would block a plain open forever) and
+    the check is made on the opened descriptor, so it holds for what is then read.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(f"{path!r} is {describe_file_type(mode)}, not a regular file")
+        _set_blocking(fd)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _set_blocking(fd: int) -> None:
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+
+
+def describe_file_type(mode: int) -> str:
+    """What a non-regular file is, for error messages."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def _to_device(tensor: torch.Tensor, map_location: Any) -> torch.Tensor:
@@ -258,7 +323,7 @@ def check_table(header: Header, preamble: Preamble, max_decoded_bytes: int) -> d
         if entry.encoding != "alias":
             decoded += entry.numel * DTYPES[entry.dtype].itemsize
             if decoded > max_decoded_bytes:
-                raise MalformedFileError(
+                raise LimitExceededError(
                     f"tensors decode to more than {max_decoded_bytes} bytes "
                     "(raise max_decoded_bytes to load this file)"
                 )

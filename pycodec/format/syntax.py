@@ -231,11 +231,9 @@ def _shape_rule(value: Any, where: str) -> tuple[int, ...]:
         raise MalformedFileError(f"{where}: rank {len(value)} exceeds {limits.MAX_RANK}")
     dim = _int_rule(0, limits.MAX_DIM)
     shape = tuple(dim(v, f"{where}[{i}]") for i, v in enumerate(value))
-    numel = 1
-    for d in shape:  # checked multiplication: stop as soon as the limit is passed
-        numel *= d
-        if numel > limits.MAX_NUMEL:
-            raise MalformedFileError(f"{where}: {shape} has more than 2^40 elements")
+    # At most 16 factors of at most 2^40: Python's integers make the product exact.
+    if limits.shape_volume(shape) > limits.MAX_NUMEL:
+        raise MalformedFileError(f"{where}: {list(shape)} spans more than 2^40 (the product of max(d, 1))")
     return shape
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import stat
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from pycodec.errors import NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DType, from_torch, tensor_to_numpy
 from pycodec.format.encodings import EncodedTensor, Payload, encode_tensor
+from pycodec.format.reader import describe_file_type
 from pycodec.format.syntax import (
     HEADER_ZLIB,
     SECTION_ROLES,
@@ -70,15 +72,42 @@ def collect_tensors(obj: Any) -> dict[str, torch.Tensor]:
         _check_name(name)
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"{name!r}: expected a tensor, got {type(value).__name__}")
-        if value.layout != torch.strided or value.is_quantized or value.device.type == "meta":
-            raise TypeError(f"{name!r}: only dense strided tensors with data can be saved")
+        _check_tensor_kind(name, value)
         if value.dim() > limits.MAX_RANK:
             raise ValueError(f"{name!r}: rank {value.dim()} exceeds {limits.MAX_RANK}")
-        if max(value.shape, default=0) > limits.MAX_DIM or value.numel() > limits.MAX_NUMEL:
+        if max(value.shape, default=0) > limits.MAX_DIM or limits.shape_volume(value.shape) > limits.MAX_NUMEL:
             raise ValueError(f"{name!r}: shape {tuple(value.shape)} exceeds the format's limits")
-        from_torch(value.dtype)  # TypeError for dtypes the format lacks
         tensors[name] = value
     return tensors
+
+
+def _unsupported_kind(tensor: torch.Tensor) -> str | None:
+    """Why `tensor` is not a plain dense tensor with data, or None if it is.
+
+    Checked before anything reads its shape: a nested tensor's ``shape`` raises torch's
+    internal error.
+    """
+    import torch
+
+    if tensor.is_nested:
+        return "nested"
+    if tensor.layout != torch.strided:
+        return f"{str(tensor.layout).removeprefix('torch.')} layout"
+    if tensor.is_quantized:
+        return "quantized"
+    if tensor.device.type == "meta":
+        return "meta (no data)"
+    return None
+
+
+def _check_tensor_kind(name: str, tensor: torch.Tensor) -> None:
+    kind = _unsupported_kind(tensor)
+    if kind is not None:
+        raise UnsupportedTensorError(f"{name!r}: a {kind} tensor cannot be saved; only dense strided tensors with data")
+    try:
+        from_torch(tensor.dtype)
+    except TypeError as exc:
+        raise UnsupportedTensorError(f"{name!r}: {exc}") from None
 
 
 def _check_name(name: Any) -> None:
@@ -110,8 +139,9 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
 
 
 def find_aliases(tensors: Mapping[str, torch.Tensor]) -> dict[str, str]:
-    """Map each tensor that is exactly an earlier one (same storage, offset, shape, strides
-    and dtype) to that earlier tensor's name. Empty tensors are never aliased."""
+    """Map each tensor that is exactly an earlier one (same storage, offset, shape, strides,
+    dtype and conjugate/negative bits) to that earlier tensor's name. Empty tensors are
+    never aliased. A conj or neg view shares its base's memory but not its values."""
     first: dict[tuple[Any, ...], str] = {}
     aliases: dict[str, str] = {}
     for name, tensor in tensors.items():
@@ -124,6 +154,8 @@ def find_aliases(tensors: Mapping[str, torch.Tensor]) -> dict[str, str]:
             tuple(tensor.shape),
             tensor.stride(),
             tensor.dtype,
+            tensor.is_conj(),
+            tensor.is_neg(),
         )
         if key in first:
             aliases[name] = first[key]
@@ -263,31 +295,67 @@ def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
         end = offset + len(data)
 
 
-def _new_file_mode(path: str) -> int:
-    """Keep an existing file's permissions; otherwise what open() would give (umask)."""
+#: Temporary files are named ``.dcz-tmp-`` plus 16 hex digits: 25 bytes whatever the
+#: destination's name, so any name the file system accepts can be saved to.
+TEMPORARY_PREFIX = ".dcz-tmp-"
+_TEMPORARY_ATTEMPTS = 100
+
+
+def resolve_target(path: PathLike) -> tuple[str, os.stat_result | None]:
+    """The file `path` designates (symlinks followed, so a save lands on the link's
+    target) and its status, or None if it does not exist yet.
+
+    Refuses anything but a regular file: renaming over a FIFO, device or socket would
+    replace it (as root, ``/dev/null`` itself). A symlink loop or an unreadable directory
+    raises the operating system's ``OSError``.
+    """
+    target = os.path.realpath(os.fspath(path))
     try:
-        return os.stat(path).st_mode & 0o7777
+        status = os.stat(target)
     except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return target, None
+    if not stat.S_ISREG(status.st_mode):
+        raise NotRegularFileError(f"{os.fspath(path)!r} is {describe_file_type(status.st_mode)}, not a regular file")
+    return target, status
+
+
+def _new_file_mode(existing: os.stat_result | None) -> int:
+    """Keep an existing regular file's permissions; otherwise what open() would give (umask)."""
+    if existing is not None:
+        return existing.st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _create_temporary(directory: str) -> tuple[int, str]:
+    """A new, empty file of fixed-length name in `directory`, open for writing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(_TEMPORARY_ATTEMPTS):
+        temporary = os.path.join(directory, TEMPORARY_PREFIX + os.urandom(8).hex())
+        try:
+            return os.open(temporary, flags, 0o600), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory!r} after {_TEMPORARY_ATTEMPTS} attempts")
 
 
 def write_atomically(path: PathLike, chunks: Iterable[memoryview | bytes]) -> None:
-    """Write `chunks` to a temporary file beside `path`, fsync, and rename it over `path`.
+    """Write `chunks` to a temporary file beside the target of `path`, fsync, and rename it
+    over the target (a symlink's target, so the link stays a link).
 
-    On any error the temporary file is removed and `path` is untouched.
+    On any error the temporary file is removed and the target is untouched.
     """
-    target = os.path.abspath(os.fspath(path))
-    directory, base = os.path.split(target)
-    fd, temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=directory)
+    target, existing = resolve_target(path)
+    directory = os.path.dirname(target)
+    fd, temporary = _create_temporary(directory)
     try:
         with os.fdopen(fd, "wb") as file:
             for chunk in chunks:
                 _write_all(file, chunk)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, _new_file_mode(target))
+        os.chmod(temporary, _new_file_mode(existing))
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -321,6 +389,7 @@ def save(
     """Save a module's state dict or a mapping of tensors to `path` (see :func:`pycodec.save`)."""
     checked_metadata = check_metadata(metadata)
     tensors = collect_tensors(obj)
+    resolve_target(path)  # refuse a FIFO or device before the work of encoding
     entries, payloads = encode_all(tensors, compress=compress)
     plan = plan_layout(entries, payloads, checked_metadata, compress_header=compress_header)
     write_atomically(path, _chunks(plan))
