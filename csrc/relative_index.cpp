@@ -72,7 +72,10 @@ size_t relative_index_length(const int64_t* positions, size_t n, int bits) {
         if (positions[i] <= previous)
             throw InvalidArgument(positions[i] < 0 ? "positions must be non-negative"
                                                    : "positions must be strictly increasing");
-        length += static_cast<size_t>(static_cast<uint64_t>(positions[i] - previous - 1) / filler);
+        // previous + 1 <= positions[i] here, so neither side overflows (a position of
+        // 2^63 - 1 after the initial -1 did in `positions[i] - previous`)
+        const uint64_t gap = static_cast<uint64_t>(positions[i]) - static_cast<uint64_t>(previous + 1);
+        length += static_cast<size_t>(gap / filler);
         previous = positions[i];
     }
     return length;
