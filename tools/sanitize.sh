@@ -30,7 +30,8 @@ export PYTHONPATH="$work"
 cd "$work"
 python3 -c "import pycodec._core as c, sys; assert c.__file__.startswith('$work'), c.__file__"
 python3 -m pytest -q -p no:cacheprovider tests/test_huffman.py \
-    tests/test_huffman_stream.py tests/test_relative_index.py tests/test_scatter.py
+    tests/test_huffman_stream.py tests/test_relative_index.py tests/test_scatter.py \
+    tests/test_hardening_codec.py
 python3 "$repo/tools/mutate_streams.py" "$seed" "${SANITIZE_ROUNDS:-30000}"
 if [ "${SANITIZE_FUZZ_RUNS:-300}" -gt 0 ]; then
     # No RLIMIT_AS under ASan (its shadow memory is reserved address space).
