@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "DczError",
     "CodecError",
+    "ClosedFileError",
     "CorruptStreamError",
     "LimitExceededError",
     "MalformedFileError",
@@ -56,3 +57,7 @@ class NotRegularFileError(DczError, OSError):
 class UnsupportedTensorError(DczError, TypeError):
     """A tensor ``save`` cannot store: nested, sparse, quantized, meta, or of a dtype the
     format lacks. The message names the tensor."""
+
+
+class ClosedFileError(DczError, ValueError):
+    """A lazy reader was used after it was closed."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import math
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from torch import nn
 
 import pycodec
 from pycodec.format import encodings
-from pycodec.format.dtypes import DTYPES, from_torch
+from pycodec.format.dtypes import DTYPES
+from pycodec.torch_adapter import dtype_row
 
 
 def bits_of(tensor: torch.Tensor) -> bytes:
@@ -296,13 +299,14 @@ def test_open_lists_and_decodes_one_tensor_without_reading_others(tmp_path: Path
         assert info.nnz == int((model[2].weight != 0).sum())
         assert info.codebook_size is not None and info.codebook_size <= 32
         reads: list[tuple[int, int]] = []
-        original = type(file)._read_at
+        source = file._source
+        original = source.read_at
 
-        def spy(self, offset: int, length: int):
+        def spy(offset: int, length: int):
             reads.append((offset, length))
-            return original(self, offset, length)
+            return original(offset, length)
 
-        monkeypatch.setattr(type(file), "_read_at", spy)
+        monkeypatch.setattr(source, "read_at", spy)
         tensor = file.tensor("4.bias")
         assert bits_of(tensor) == bits_of(model[4].bias)
         own = file.entry("4.bias").sections["data"]
@@ -359,7 +363,7 @@ def test_property_pruned_quantized_tensors_roundtrip(tmp_path_factory, numel, de
     path = tmp_path_factory.mktemp("p") / "p.dcz"
     pycodec.save({"t": tensor}, path)
     assert_bit_exact(pycodec.load(path), {"t": tensor})
-    assert from_torch(tensor.dtype).name == dtype
+    assert dtype_row(tensor.dtype).name == dtype
 
 
 # ----------------------------------------------------------------- map_location forms
@@ -405,15 +409,32 @@ def test_map_location_meta_gives_shapes_and_dtypes_without_data(tmp_path: Path, 
 
 
 @pytest.mark.parametrize(
-    ("map_location", "kind"),
-    [({"cpu": "cpu"}, "dict"), ({"cuda:0": "cpu"}, "dict"), (lambda storage, location: storage, "function")],
-    ids=["dict-identity", "dict-remap", "callable"],
+    "map_location",
+    [{"cpu": "cpu"}, {"cuda:0": "cpu"}, {"cpu": "meta"}, lambda storage, location: storage,
+     lambda storage, location: None],
+    ids=["dict-identity", "dict-other-key", "dict-meta", "callable-identity", "callable-none"],
 )
-def test_map_location_dict_and_callable_are_refused_for_now(tmp_path: Path, map_location, kind) -> None:
-    # torch.load's dict and callable forms are not supported by pycodec.load yet (a later
-    # issue adds them): today they raise a TypeError naming the rejected type
+def test_map_location_dict_and_callable_forms_as_torch_load(tmp_path: Path, map_location) -> None:
+    path, state = _map_location_file(tmp_path)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    reference = torch.load(buffer, map_location=map_location)
+    loaded = pycodec.load(path, map_location=map_location)
+    with pycodec.open(path) as file:
+        lazy = {name: file.get_tensor(name, map_location=map_location) for name in state}
+    for got in (loaded, lazy):
+        for name, want in reference.items():
+            assert got[name].device == want.device and got[name].dtype == want.dtype, name
+            assert got[name].shape == want.shape
+            if not want.is_meta:
+                assert bits_of(got[name]) == bits_of(want)
+
+
+@pytest.mark.parametrize("map_location", [torch.float16, torch.float32, 3.5, object()])
+def test_map_location_never_casts_and_refuses_what_torch_load_refuses(tmp_path: Path, map_location) -> None:
     path, _ = _map_location_file(tmp_path)
-    with pytest.raises(TypeError, match=rf"got \({kind}\)"):
+    with pytest.raises(TypeError, match="dtype|map_location"):
         pycodec.load(path, map_location=map_location)
-    with pycodec.open(path) as file, pytest.raises(TypeError, match=rf"got \({kind}\)"):
-        file.tensor("w", map_location=map_location)
+    with pycodec.open(path) as file, pytest.raises(TypeError, match="dtype|map_location"):
+        file.get_tensor("w", map_location=map_location)

@@ -48,6 +48,8 @@ MiB = 1 << 20
 def _assemble(document: dict[str, Any], body: bytes, header_room: int) -> bytes:
     text = json.dumps(document).encode()
     header = text + b" " * (header_room - len(text))
+    data_start = -(-(32 + len(header)) // 64) * 64
+    body = bytes(data_start - 32 - len(header)) + body
     head = b"\x89DCZ\r\n\x1a\n" + struct.pack("<HHIIQ", 1, 0, len(header), zlib.crc32(header),
                                              32 + len(header) + len(body))
     return head + struct.pack("<I", zlib.crc32(head)) + header + body
@@ -55,23 +57,15 @@ def _assemble(document: dict[str, Any], body: bytes, header_room: int) -> bytes:
 
 def craft(entry: dict[str, Any], payloads: dict[str, bytes]) -> bytes:
     """A one-tensor file around `payloads` (sections in the order given), laid out
-    canonically behind the shortest header room that holds its JSON."""
-    room = 0
-    while True:
-        end = 32 + room
-        body = b""
-        placed = dict(entry)
-        for role, payload in payloads.items():
-            alignment = 64 if entry["encoding"] == "raw" else 1
-            offset = -(-end // alignment) * alignment
-            body += bytes(offset - end) + payload
-            placed[role] = {"offset": offset, "length": len(payload), "crc32": zlib.crc32(payload)}
-            end = offset + len(payload)
-        document = {"metadata": {}, "tensors": [placed]}
-        needed = len(json.dumps(document).encode())
-        if needed <= room:
-            return _assemble(document, body, room)
-        room = needed
+    canonically from a 64-aligned data area (the header holds lengths, not offsets)."""
+    body = b""
+    placed = dict(entry)
+    for role, payload in payloads.items():
+        alignment = 64 if entry["encoding"] == "raw" else 1
+        body += bytes(-len(body) % alignment) + payload
+        placed[role] = {"length": len(payload), "crc32": zlib.crc32(payload)}
+    document = {"metadata": {}, "tensors": [placed]}
+    return _assemble(document, body, len(json.dumps(document).encode()))
 
 
 def single_symbol_stream(count: int, symbol: int = 0) -> bytes:

@@ -66,8 +66,8 @@ def assemble(header: bytes, body: bytes, *, flags: int = 0, version: int = 1, fi
 
 
 def rewrite(data: bytes, mutate: Callable[[dict[str, Any]], None]) -> bytes:
-    """Apply `mutate` to the header document, keeping the header's length (and so every
-    offset) by trimming the test padding in metadata and padding with JSON whitespace."""
+    """Apply `mutate` to the header document, keeping the header's length (and so the
+    layout) by trimming the test padding in metadata and padding with JSON whitespace."""
     document, header, body = split(data)
     document["metadata"].pop(PAD_KEY)
     mutate(document)
@@ -135,8 +135,9 @@ def test_a_flipped_bit_in_every_byte_is_detected(tmp_path: Path, good: bytes) ->
 
 
 def test_nonzero_padding_is_detected(tmp_path: Path, good: bytes) -> None:
-    document, _, _ = split(good)
-    bias = tensor(document, "bias")["data"]["offset"]
+    (tmp_path / "good.dcz").write_bytes(good)
+    with pycodec.open(tmp_path / "good.dcz") as file:
+        bias = file.entry("bias").sections["data"].offset
     # The byte before a 64-aligned raw section is padding unless a section ends there.
     corrupt = bytearray(good)
     corrupt[bias - 1] = 0xFF
@@ -207,7 +208,9 @@ def test_too_short_for_a_preamble(tmp_path: Path, data: bytes) -> None:
 
 
 def _zlib_file(header_json: bytes, body: bytes = b"") -> bytes:
-    return assemble(zlib.compress(header_json, 9), body, flags=HEADER_ZLIB)
+    stored = zlib.compress(header_json, 9)
+    to_data_area = bytes(-(32 + len(stored)) % 64)
+    return assemble(stored, to_data_area + body, flags=HEADER_ZLIB)
 
 
 EMPTY_HEADER = b'{"metadata":{},"tensors":[]}'
@@ -334,13 +337,13 @@ def test_every_truncation_and_bit_flip_of_a_zlib_file(tmp_path: Path, zipped: by
         (b'{"metadata":{"\\ud800":"x"},"tensors":[]}', "lone surrogate"),
         (b'{"metadata":{},"tensors":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply|expected an object"),
         (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[1.0],"encoding":"raw",'
-         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "non-integer"),
+         b'"data":{"length":4,"crc32":0}}]}', "non-integer"),
         (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[NaN],"encoding":"raw",'
-         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "NaN"),
+         b'"data":{"length":4,"crc32":0}}]}', "NaN"),
         (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[' + b"9" * 21 + b'],"encoding":"raw",'
-         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "digits"),
+         b'"data":{"length":4,"crc32":0}}]}', "digits"),
         (b'{"metadata":{},"tensors":[{"name":"a","dtype":"float32","shape":[true],"encoding":"raw",'
-         b'"data":{"offset":64,"length":4,"crc32":0}}]}', "expected an integer"),
+         b'"data":{"length":4,"crc32":0}}]}', "expected an integer"),
     ],
     ids=lambda value: value if isinstance(value, str) else "header",
 )
@@ -404,30 +407,28 @@ def _length_of(good: bytes, name: str, role: str) -> int:
 @pytest.mark.parametrize(
     ("name", "role", "field", "delta", "match"),
     [
-        ("sparse", "codebook", "offset", -1, "expected"),  # overlaps the header
-        ("sparse", "codebook", "offset", 1, "expected"),  # leaves a byte uncovered
-        ("sparse", "indices", "offset", -2, "expected"),  # overlaps the codebook
-        ("dense", "codebook", "offset", 3, "expected"),
-        ("bias", "data", "offset", 64, "expected"),  # raw section skipping a whole line
-        ("bias", "data", "offset", -64, "expected"),
-        ("mask", "data", "offset", 1, "expected"),  # misaligned raw section
-        ("sparse", "gaps", "length", 1, "expected|covered|past"),
-        ("sparse", "gaps", "length", -1, "expected|covered"),
-        ("steps", "data", "length", 2**40, "raw data|past"),
+        # A wrong length moves every later section: some check downstream must see it.
+        ("sparse", "codebook", "length", 1, "cover|checksum|padding"),
+        ("sparse", "indices", "length", -2, "cover|checksum|padding"),
+        ("dense", "codebook", "length", 3, "cover|checksum|multiple|padding"),
+        ("bias", "data", "length", 64, "raw data|cover"),
+        ("sparse", "gaps", "length", 1, "cover|checksum|padding"),
+        ("sparse", "gaps", "length", -1, "cover|checksum|padding"),
+        ("steps", "data", "length", 2**40, "raw data|cover"),
         ("sparse", "indices", "length", 2**48, "outside"),
     ],
 )
 def test_overlapping_uncovered_and_oversized_ranges(
     tmp_path: Path, good: bytes, name: str, role: str, field: str, delta: int, match: str
 ) -> None:
-    value = tensor(split(good)[0], name)[role][field] + delta
+    value = max(0, tensor(split(good)[0], name)[role][field] + delta)
     expect_malformed(tmp_path, rewrite(good, _section(name, role, **{field: value})), match)
 
 
 def test_uncovered_trailing_section_bytes(tmp_path: Path, good: bytes) -> None:
     """Bytes after the last section, with the preamble's file length covering them."""
     _, header, body = split(good)
-    expect_malformed(tmp_path, assemble(header, body + b"\x00" * 8), "not covered")
+    expect_malformed(tmp_path, assemble(header, body + b"\x00" * 8), "do not cover")
 
 
 def test_section_checksum_names_the_tensor(tmp_path: Path, good: bytes) -> None:
@@ -439,7 +440,7 @@ def test_swapped_sections_are_rejected(tmp_path: Path, good: bytes) -> None:
         entry = tensor(document, "sparse")
         entry["indices"], entry["gaps"] = entry["gaps"], entry["indices"]
 
-    expect_malformed(tmp_path, rewrite(good, swap), "expected")
+    expect_malformed(tmp_path, rewrite(good, swap), "cover|checksum")
 
 
 # ----------------------------------------------------------------- inconsistent payloads
@@ -451,7 +452,7 @@ def craft(tensors: list[tuple[dict[str, Any], dict[str, bytes]]]) -> bytes:
     """A file from (entry without sections, {role: payload}) pairs, laid out canonically."""
     from pycodec.format.syntax import SECTION_ROLES
 
-    header_room = 4096
+    header_room = 4096 - 32  # so the data area starts at 4096
     end = 32 + header_room
     body = b""
     document: dict[str, Any] = {"metadata": {}, "tensors": []}
@@ -461,7 +462,7 @@ def craft(tensors: list[tuple[dict[str, Any], dict[str, bytes]]]) -> bytes:
             alignment = 64 if entry["encoding"] == "raw" else 1
             offset = -(-end // alignment) * alignment
             body += b"\x00" * (offset - end) + payloads[role]
-            entry[role] = {"offset": offset, "length": len(payloads[role]), "crc32": zlib.crc32(payloads[role])}
+            entry[role] = {"length": len(payloads[role]), "crc32": zlib.crc32(payloads[role])}
             end = offset + len(payloads[role])
         document["tensors"].append(entry)
     text = json.dumps(document).encode()

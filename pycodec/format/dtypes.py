@@ -2,19 +2,15 @@
 
 Elements are kept in numpy arrays of a *storage* dtype of the same size (the dtype itself
 where numpy has it, else an unsigned integer of its width), so every value travels as its
-exact bit pattern. torch is imported only by the functions that convert to and from it.
+exact bit pattern. Conversion to and from torch lives in :mod:`pycodec.torch_adapter`.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import torch
 
 # Tensors are handed to and from torch without byte swapping.
 if sys.byteorder != "little":  # pragma: no cover - no such machine to test on
@@ -66,47 +62,3 @@ DTYPES: dict[str, DType] = {
         _row("complex128", 16, "<c16"),
     )
 }
-
-
-def torch_dtype(dtype: DType) -> torch.dtype:
-    """The torch dtype of a table row; an error if this torch does not have it."""
-    import torch
-
-    found: Any = getattr(torch, dtype.name, None)
-    if not isinstance(found, torch.dtype):
-        raise TypeError(f"this PyTorch ({torch.__version__}) has no dtype {dtype.name}")
-    return found
-
-
-def from_torch(dtype: torch.dtype) -> DType:
-    """The table row of a torch dtype; TypeError for dtypes the format cannot store."""
-    name = str(dtype).removeprefix("torch.")
-    row = DTYPES.get(name)
-    if row is None:
-        raise TypeError(f"dtype {dtype} cannot be stored in a .dcz file")
-    return row
-
-
-def tensor_to_numpy(tensor: torch.Tensor, dtype: DType) -> np.ndarray:
-    """A flat numpy array of `tensor`'s elements in row-major order, in the storage dtype.
-
-    Shares memory with the tensor when it is already contiguous on the CPU. A conjugate or
-    negative view is resolved first: its memory holds its base's values, not its own.
-    """
-    flat = tensor.detach().to("cpu").resolve_conj().resolve_neg().contiguous().reshape(-1)
-    if dtype.numpy_native:
-        return flat.numpy()
-    import torch
-
-    unsigned = {1: torch.uint8, 2: torch.uint16}[dtype.itemsize]
-    return flat.view(unsigned).numpy()
-
-
-def numpy_to_tensor(array: np.ndarray, dtype: DType, shape: tuple[int, ...]) -> torch.Tensor:
-    """Wrap a flat storage-dtype array as a torch tensor of `dtype` and `shape` (no copy)."""
-    import torch
-
-    tensor = torch.from_numpy(array)
-    if not dtype.numpy_native:
-        tensor = tensor.view(torch_dtype(dtype))
-    return tensor.reshape(shape)

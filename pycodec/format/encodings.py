@@ -220,6 +220,27 @@ def _encode_sparse(
 # ----------------------------------------------------------------- decoding
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What a tensor's small sections tell without decoding it."""
+
+    codebook_size: int | None = None
+    nnz: int | None = None
+
+
+def describe(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> Facts:
+    """Check the stream headers of a tensor and report its codebook size and non-zeros."""
+    if entry.encoding == "codebook":
+        book = decode_codebook(entry, dtype, payloads["codebook"])
+        stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book.size))
+        return Facts(codebook_size=book.size)
+    if entry.encoding == "sparse":
+        book = decode_codebook(entry, dtype, payloads["codebook"])
+        info, _ = _sparse_streams(entry, book.size, payloads)
+        return Facts(codebook_size=book.size, nnz=info.count)
+    return Facts()
+
+
 def _fail(entry: TensorEntry, what: str) -> MalformedFileError:
     return MalformedFileError(f"tensor {entry.name!r}: {what}")
 

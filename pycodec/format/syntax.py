@@ -4,7 +4,7 @@ One field list per structure, named and ordered as in the spec: :data:`PREAMBLE_
 (section 3.1), :data:`TOP_LEVEL_MEMBERS` (4.2), :data:`COMMON_MEMBERS` and
 :data:`ENCODING_MEMBERS` (4.3), :data:`SECTION_MEMBERS`. The stored form of the header
 (plain JSON or, with flag :data:`HEADER_ZLIB`, a zlib stream; 3.2) is known here only:
-:func:`pack_header`, :func:`pack_header_padded` and :func:`unpack_header`. The writer
+:func:`pack_header` and :func:`unpack_header`. The writer
 serializes and the reader parses through the same tables, so the two cannot drift apart;
 the reader also checks every value against the table's rule and raises
 :class:`MalformedFileError`.
@@ -98,28 +98,6 @@ def pack_header(text: bytes, flags: int) -> bytes:
     return zlib.compress(text, HEADER_ZLIB_LEVEL) if flags & HEADER_ZLIB else text
 
 
-#: A final stored DEFLATE block's 5-byte head plus the zlib stream's 4-byte Adler-32.
-ZLIB_PADDING_OVERHEAD = 9
-
-
-def pack_header_padded(text: bytes, min_length: int) -> bytes:
-    """A zlib header inflating to `text` plus trailing JSON spaces, `min_length` bytes long
-    when `text` compresses short enough (else as short as this form allows).
-
-    The spaces sit in a final stored block, so each one adds exactly one byte: this lets a
-    writer give the header the length its own offsets assume when plain compression's
-    length keeps changing with them.
-    """
-    deflater = zlib.compressobj(HEADER_ZLIB_LEVEL)
-    body = deflater.compress(text) + deflater.flush(zlib.Z_SYNC_FLUSH)  # byte-aligned, not final
-    spaces = max(0, min_length - len(body) - ZLIB_PADDING_OVERHEAD)
-    if spaces > 0xFFFF:  # one stored block's limit; callers ask for a few bytes
-        raise ValueError(f"cannot pad a zlib header by {spaces} bytes")
-    padding = b" " * spaces
-    final_block = b"\x01" + struct.pack("<HH", spaces, spaces ^ 0xFFFF) + padding  # BFINAL=1, stored
-    return body + final_block + struct.pack(">I", zlib.adler32(text + padding))
-
-
 def unpack_header(stored: bytes, flags: int) -> bytes:
     """The JSON header from its stored form (already CRC-checked) under `flags`."""
     return _inflate_header(stored) if flags & HEADER_ZLIB else stored
@@ -147,11 +125,12 @@ def _inflate_header(stored: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Section:
-    """A byte range of the file with the CRC32 of its contents."""
+    """A byte range of the file with the CRC32 of its contents. The header stores the
+    length and CRC32 only; the offset follows from the layout (:mod:`.layout`)."""
 
-    offset: int
     length: int
     crc32: int
+    offset: int = 0
 
     @property
     def end(self) -> int:
@@ -269,7 +248,6 @@ ENCODINGS = ("raw", "codebook", "sparse", "alias")
 SECTION_MEMBERS: tuple[tuple[str, Rule], ...] = (
     ("crc32", _int_rule(0, 0xFFFFFFFF)),
     ("length", _int_rule(0, limits.MAX_FILE_LENGTH)),
-    ("offset", _int_rule(0, limits.MAX_FILE_LENGTH)),
 )
 #: Top-level members (4.2).
 TOP_LEVEL_MEMBERS: tuple[tuple[str, Rule], ...] = (

@@ -1,45 +1,42 @@
-"""Writing ``.dcz`` files: from a state dict to an atomically replaced file.
+"""Writing ``.dcz`` files from numpy arrays (:class:`~pycodec.format.tensors.StoredTensor`).
 
-Steps: collect the tensors (:func:`collect_tensors`), find tied tensors
-(:func:`find_aliases`), encode each stored tensor (:mod:`pycodec.format.encodings`), lay
-the sections out in table order behind the smaller of the plain and the zlib header
-(:func:`plan_layout`, spec 3.2–3.3), then write a temporary
-file in the destination's directory, fsync it and rename it over the destination
-(:func:`write_atomically`), so a failure never leaves a partial file in its place.
+Steps: check names, shapes and alias targets (:func:`check_tensors`), encode each stored
+tensor (:mod:`pycodec.format.encodings`), serialize the header once and lay the sections
+out behind it (:func:`plan_layout`, spec 3.2–3.3), then write to a file object as it goes,
+or to a temporary file in the destination's directory that is fsynced and renamed over
+the destination (:func:`write_atomically`), so a failure never leaves a partial file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import stat
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from pycodec.errors import NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
-from pycodec.format.dtypes import DType, from_torch, tensor_to_numpy
+from pycodec.format.dtypes import DTYPES
 from pycodec.format.encodings import EncodedTensor, Payload, encode_tensor
-from pycodec.format.reader import describe_file_type
+from pycodec.format.source import describe_file_type
+from pycodec.format.tensors import StoredTensor
+from pycodec.format.layout import layout, section_alignment
 from pycodec.format.syntax import (
     HEADER_ZLIB,
     SECTION_ROLES,
-    ZLIB_PADDING_OVERHEAD,
     Header,
     Preamble,
     Section,
     TensorEntry,
     pack_header,
-    pack_header_padded,
     serialize_header,
 )
-
-if TYPE_CHECKING:
-    import torch
 
 PathLike = str | os.PathLike[str]
 
@@ -57,57 +54,29 @@ class PlannedFile:
 # ----------------------------------------------------------------- inputs
 
 
-def collect_tensors(obj: Any) -> dict[str, torch.Tensor]:
-    """The named tensors of an ``nn.Module`` (its state dict) or a mapping of tensors."""
-    import torch
-
-    if isinstance(obj, torch.nn.Module):
-        obj = obj.state_dict()
-    if not isinstance(obj, Mapping):
-        raise TypeError(f"expected an nn.Module or a mapping of tensors, got {type(obj).__name__}")
-    if len(obj) > limits.MAX_TENSORS:
-        raise ValueError(f"{len(obj)} tensors exceed the format's limit of {limits.MAX_TENSORS}")
-    tensors: dict[str, torch.Tensor] = {}
-    for name, value in obj.items():
+def check_tensors(tensors: Mapping[str, StoredTensor]) -> None:
+    """Names, shapes, dtypes and alias targets against the format's limits (spec 4.3, 6)."""
+    if len(tensors) > limits.MAX_TENSORS:
+        raise ValueError(f"{len(tensors)} tensors exceed the format's limit of {limits.MAX_TENSORS}")
+    seen: set[str] = set()
+    for name, tensor in tensors.items():
         _check_name(name)
-        if not isinstance(value, torch.Tensor):
-            raise TypeError(f"{name!r}: expected a tensor, got {type(value).__name__}")
-        _check_tensor_kind(name, value)
-        if value.dim() > limits.MAX_RANK:
-            raise ValueError(f"{name!r}: rank {value.dim()} exceeds {limits.MAX_RANK}")
-        if max(value.shape, default=0) > limits.MAX_DIM or limits.shape_volume(value.shape) > limits.MAX_NUMEL:
-            raise ValueError(f"{name!r}: shape {tuple(value.shape)} exceeds the format's limits")
-        tensors[name] = value
-    return tensors
-
-
-def _unsupported_kind(tensor: torch.Tensor) -> str | None:
-    """Why `tensor` is not a plain dense tensor with data, or None if it is.
-
-    Checked before anything reads its shape: a nested tensor's ``shape`` raises torch's
-    internal error.
-    """
-    import torch
-
-    if tensor.is_nested:
-        return "nested"
-    if tensor.layout != torch.strided:
-        return f"{str(tensor.layout).removeprefix('torch.')} layout"
-    if tensor.is_quantized:
-        return "quantized"
-    if tensor.device.type == "meta":
-        return "meta (no data)"
-    return None
-
-
-def _check_tensor_kind(name: str, tensor: torch.Tensor) -> None:
-    kind = _unsupported_kind(tensor)
-    if kind is not None:
-        raise UnsupportedTensorError(f"{name!r}: a {kind} tensor cannot be saved; only dense strided tensors with data")
-    try:
-        from_torch(tensor.dtype)
-    except TypeError as exc:
-        raise UnsupportedTensorError(f"{name!r}: {exc}") from None
+        if tensor.dtype not in DTYPES:
+            raise UnsupportedTensorError(f"{name!r}: dtype {tensor.dtype} cannot be stored in a .dcz file")
+        shape = tensor.shape
+        if len(shape) > limits.MAX_RANK:
+            raise ValueError(f"{name!r}: rank {len(shape)} exceeds {limits.MAX_RANK}")
+        if max(shape, default=0) > limits.MAX_DIM or limits.shape_volume(shape) > limits.MAX_NUMEL:
+            raise ValueError(f"{name!r}: shape {tuple(shape)} exceeds the format's limits")
+        if tensor.alias_of is not None:
+            target = tensors.get(tensor.alias_of)
+            if tensor.alias_of not in seen or target is None or target.alias_of is not None:
+                raise ValueError(f"{name!r}: alias_of {tensor.alias_of!r} is not an earlier stored tensor")
+            if (target.dtype, target.shape) != (tensor.dtype, tensor.shape):
+                raise ValueError(f"{name!r}: dtype or shape differs from its alias target")
+        elif tensor.array is None or tensor.array.size != math.prod(shape):
+            raise ValueError(f"{name!r}: expected a flat array of {math.prod(shape)} elements")
+        seen.add(name)
 
 
 def _check_name(name: Any) -> None:
@@ -138,93 +107,13 @@ def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     return result
 
 
-def find_aliases(tensors: Mapping[str, torch.Tensor]) -> dict[str, str]:
-    """Map each tensor that is exactly an earlier one (same storage, offset, shape, strides,
-    dtype and conjugate/negative bits) to that earlier tensor's name. Empty tensors are
-    never aliased. A conj or neg view shares its base's memory but not its values."""
-    first: dict[tuple[Any, ...], str] = {}
-    aliases: dict[str, str] = {}
-    for name, tensor in tensors.items():
-        if tensor.numel() == 0:
-            continue
-        key = (
-            tensor.device,
-            tensor.untyped_storage().data_ptr(),
-            tensor.storage_offset(),
-            tuple(tensor.shape),
-            tensor.stride(),
-            tensor.dtype,
-            tensor.is_conj(),
-            tensor.is_neg(),
-        )
-        if key in first:
-            aliases[name] = first[key]
-        else:
-            first[key] = name
-    return aliases
-
-
 # ----------------------------------------------------------------- layout
-
-
-def _align_up(value: int, alignment: int) -> int:
-    return -(-value // alignment) * alignment
 
 
 def _payload_bytes(payload: Payload) -> memoryview:
     if isinstance(payload, np.ndarray):
         return memoryview(np.ascontiguousarray(payload).reshape(-1).view(np.uint8))
     return memoryview(payload)
-
-
-def _place_sections(
-    entries: list[TensorEntry], payloads: dict[str, dict[str, Payload]], crcs: dict[tuple[str, str], int],
-    header_length: int,
-) -> tuple[list[tuple[int, Payload]], int]:
-    """Set every entry's sections for a header of `header_length` stored bytes (spec 3.3);
-    returns the (offset, payload) list in file order and the file's length."""
-    end = limits.PREAMBLE_SIZE + header_length
-    placed: list[tuple[int, Payload]] = []
-    for entry in entries:
-        alignment = limits.RAW_ALIGNMENT if entry.encoding == "raw" else 1
-        for role in SECTION_ROLES[entry.encoding]:
-            payload = payloads[entry.name][role]
-            offset = _align_up(end, alignment)
-            length = len(_payload_bytes(payload))
-            entry.sections[role] = Section(offset, length, crcs[entry.name, role])
-            placed.append((offset, payload))
-            end = offset + length
-    return placed, end
-
-
-def _settle_layout(
-    entries: list[TensorEntry], payloads: dict[str, dict[str, Payload]], crcs: dict[tuple[str, str], int],
-    metadata: dict[str, str], flags: int,
-) -> PlannedFile:
-    """The layout whose stored header, under `flags`, has the length it was laid out for.
-
-    Offsets depend on the header's length and the header holds the offsets, so iterate to
-    the fixed point. Plain JSON only grows (offsets only grow), so it settles in a few
-    rounds. A zlib header's length can oscillate (486, 487, 486, ...); then it is padded
-    to a length chosen from above, which again only grows.
-    """
-    header_length = 0
-    tried: set[int] = set()
-    padded = False
-    while True:
-        placed, end = _place_sections(entries, payloads, crcs, header_length)
-        text = serialize_header(Header(metadata=metadata, tensors=entries))
-        if len(text) > limits.MAX_HEADER_LENGTH:
-            raise ValueError(f"header of {len(text)} bytes exceeds the format's {limits.MAX_HEADER_LENGTH}")
-        stored = pack_header_padded(text, header_length) if padded else pack_header(text, flags)
-        if len(stored) == header_length:
-            return PlannedFile(stored, flags, placed, end)
-        tried.add(header_length)
-        if len(stored) in tried and not padded:  # a cycle (zlib only): pad from above
-            padded = True
-            header_length = max(tried) + ZLIB_PADDING_OVERHEAD
-        else:
-            header_length = len(stored)
 
 
 def plan_layout(
@@ -234,37 +123,49 @@ def plan_layout(
     *,
     compress_header: bool = True,
 ) -> PlannedFile:
-    """Give every section its canonical offset (spec 3.3) and serialize the header.
+    """Serialize the header once and lay the sections out behind it (spec 3.3).
 
-    With `compress_header`, the header is stored zlib-compressed (flag ``HEADER_ZLIB``)
-    when that is smaller than plain JSON, otherwise as plain JSON.
+    The header holds lengths and CRCs only, so it does not depend on its own length. With
+    `compress_header` it is stored zlib-compressed (flag ``HEADER_ZLIB``) when that is
+    shorter than plain JSON.
     """
-    crcs = {(e.name, r): zlib.crc32(_payload_bytes(p)) for e in entries for r, p in payloads.get(e.name, {}).items()}
-    plain = _settle_layout(entries, payloads, crcs, metadata, flags=0)
+    ordered: list[tuple[TensorEntry, str, memoryview, Payload]] = []
+    for entry in entries:
+        for role in SECTION_ROLES[entry.encoding]:
+            payload = payloads[entry.name][role]
+            data = _payload_bytes(payload)
+            entry.sections[role] = Section(len(data), zlib.crc32(data))
+            ordered.append((entry, role, data, payload))
+    text = serialize_header(Header(metadata=metadata, tensors=entries))
+    if len(text) > limits.MAX_HEADER_LENGTH:
+        raise ValueError(f"header of {len(text)} bytes exceeds the format's {limits.MAX_HEADER_LENGTH}")
+    stored, flags = text, 0
     if compress_header:
-        zipped = _settle_layout(entries, payloads, crcs, metadata, flags=HEADER_ZLIB)
-        if len(zipped.header) < len(plain.header):
-            return zipped
-    # The entries hold the sections of the last layout tried: lay out the plain one again.
-    _place_sections(entries, payloads, crcs, len(plain.header))
-    return plain
+        zipped = pack_header(text, HEADER_ZLIB)
+        if len(zipped) < len(text):
+            stored, flags = zipped, HEADER_ZLIB
+    placed = layout(len(stored), ((section_alignment(e.encoding), len(d)) for e, _, d, _ in ordered))
+    sections = []
+    for (entry, role, _, payload), offset in zip(ordered, placed.offsets, strict=True):
+        entry.sections[role] = replace(entry.sections[role], offset=offset)
+        sections.append((offset, payload))
+    return PlannedFile(stored, flags, sections, placed.file_length)
 
 
 def encode_all(
-    tensors: Mapping[str, torch.Tensor], *, compress: bool = True
+    tensors: Mapping[str, StoredTensor], *, compress: bool = True
 ) -> tuple[list[TensorEntry], dict[str, dict[str, Payload]]]:
     """The tensor table (sections still unplaced) and each stored tensor's payloads."""
-    aliases = find_aliases(tensors)
     entries: list[TensorEntry] = []
     payloads: dict[str, dict[str, Payload]] = {}
     for name, tensor in tensors.items():
-        dtype: DType = from_torch(tensor.dtype)
-        shape = tuple(int(d) for d in tensor.shape)
-        if name in aliases:
-            entries.append(TensorEntry(name, dtype.name, shape, "alias", alias_of=aliases[name]))
+        if tensor.alias_of is not None:
+            entries.append(TensorEntry(name, tensor.dtype, tensor.shape, "alias", alias_of=tensor.alias_of))
             continue
-        encoded: EncodedTensor = encode_tensor(tensor_to_numpy(tensor, dtype), dtype, compress=compress)
-        entries.append(TensorEntry(name, dtype.name, shape, encoded.encoding, index_bits=encoded.index_bits))
+        dtype = DTYPES[tensor.dtype]
+        flat = np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage)
+        encoded: EncodedTensor = encode_tensor(flat, dtype, compress=compress)
+        entries.append(TensorEntry(name, dtype.name, tensor.shape, encoded.encoding, index_bits=encoded.index_bits))
         payloads[name] = encoded.payloads
     return entries, payloads
 
@@ -287,6 +188,10 @@ def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
     yield preamble.pack()
     yield plan.header
     end = limits.PREAMBLE_SIZE + len(plan.header)
+    data_start = layout(len(plan.header), ()).data_start
+    if data_start > end:
+        yield bytes(data_start - end)
+        end = data_start
     for offset, payload in plan.sections:
         if offset > end:
             yield bytes(offset - end)
@@ -378,18 +283,44 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
+def plan(
+    tensors: Mapping[str, StoredTensor],
+    *,
+    metadata: Mapping[str, str] | None = None,
+    compress: bool = True,
+    compress_header: bool = True,
+) -> PlannedFile:
+    """Check, encode and lay out `tensors`: everything short of writing."""
+    checked_metadata = check_metadata(metadata)
+    check_tensors(tensors)
+    entries, payloads = encode_all(tensors, compress=compress)
+    return plan_layout(entries, payloads, checked_metadata, compress_header=compress_header)
+
+
 def save(
-    obj: Any,
-    path: PathLike,
+    tensors: Mapping[str, StoredTensor],
+    target: PathLike | BinaryIO,
     *,
     metadata: Mapping[str, str] | None = None,
     compress: bool = True,
     compress_header: bool = True,
 ) -> None:
-    """Save a module's state dict or a mapping of tensors to `path` (see :func:`pycodec.save`)."""
-    checked_metadata = check_metadata(metadata)
-    tensors = collect_tensors(obj)
-    resolve_target(path)  # refuse a FIFO or device before the work of encoding
-    entries, payloads = encode_all(tensors, compress=compress)
-    plan = plan_layout(entries, payloads, checked_metadata, compress_header=compress_header)
-    write_atomically(path, _chunks(plan))
+    """Write `tensors` to a path (atomically) or to a binary file object (as it goes)."""
+    is_path = isinstance(target, (str, os.PathLike))
+    if is_path:
+        resolve_target(target)  # refuse a FIFO or device before the work of encoding
+    elif not hasattr(target, "write"):
+        raise TypeError(f"expected a path or a binary file object, got {type(target).__name__}")
+    planned = plan(tensors, metadata=metadata, compress=compress, compress_header=compress_header)
+    if is_path:
+        write_atomically(target, _chunks(planned))
+    else:
+        for chunk in _chunks(planned):
+            _write_all(target, chunk)
+
+
+def to_bytes(
+    tensors: Mapping[str, StoredTensor], *, metadata: Mapping[str, str] | None = None, compress: bool = True
+) -> bytes:
+    """The bytes of the file :func:`save` would write."""
+    return b"".join(bytes(chunk) for chunk in _chunks(plan(tensors, metadata=metadata, compress=compress)))

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 import pycodec  # noqa: E402
-from pycodec.format.dtypes import from_torch  # noqa: E402
+from pycodec.torch_adapter import dtype_row  # noqa: E402
 
 
 def _hex(tensor: torch.Tensor) -> str:
@@ -105,7 +105,7 @@ def expected(state: dict[str, torch.Tensor], metadata: dict[str, str], path: Pat
         "tensors": [
             {
                 "name": name,
-                "dtype": from_torch(tensor.dtype).name,
+                "dtype": dtype_row(tensor.dtype).name,
                 "shape": list(tensor.shape),
                 "encoding": encoding[name],
                 "hex": _hex(tensor),

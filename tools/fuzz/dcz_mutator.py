@@ -2,9 +2,9 @@
 
 A file is parsed into a `DczModel` (preamble fields, the header document, each tensor's
 section payloads). Mutations edit the model: preamble fields, JSON values (shapes,
-dtypes, encodings, offsets, lengths, bits, names, metadata), the JSON text itself,
+dtypes, encodings, lengths, bits, names, metadata), the JSON text itself,
 Huffman stream fields (mode, width, count, code table, K, substream sizes, padding) and
-payload bytes. `serialize` then lays the file out again, recomputing offsets, lengths,
+payload bytes. `serialize` then lays the file out again, recomputing lengths,
 CRCs, the header length and checksums (except the fields a mutation pinned), so each
 mutation reaches the check or decoder it targets instead of the first CRC.
 
@@ -29,7 +29,7 @@ import huffman_fields as hf
 MAGIC = b"\x89DCZ\r\n\x1a\n"
 ROLES = {"raw": ("data",), "codebook": ("codebook", "indices"), "sparse": ("codebook", "indices", "gaps"),
          "alias": ()}  # fmt: skip
-SECTION_FIELDS = ("crc32", "length", "offset")
+SECTION_FIELDS = ("crc32", "length")
 DTYPE_SIZES = {
     "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "float8_e4m3fn": 1, "float8_e4m3fnuz": 1,
     "float8_e5m2": 1, "float8_e5m2fnuz": 1, "float8_e8m0fnu": 1, "int8": 1, "int16": 2, "int32": 4, "int64": 8,
@@ -72,8 +72,13 @@ def parse(data: bytes) -> DczModel | None:
         text = zlib.decompress(stored) if flags & 1 else stored
         document = json.loads(text)
         payloads = []
+        end = -(-(32 + hlen) // 64) * 64  # the data area (dcz.md 3.3)
         for t in document["tensors"]:
-            payloads.append({r: data[t[r]["offset"] : t[r]["offset"] + t[r]["length"]] for r in ROLES[t["encoding"]]})
+            payloads.append({})
+            for role in ROLES[t["encoding"]]:
+                offset = -(-end // 64) * 64 if t["encoding"] == "raw" else end
+                end = offset + t[role]["length"]
+                payloads[-1][role] = data[offset:end]
         return DczModel(version, flags, bool(flags & 1), document, payloads)
     except (ValueError, KeyError, TypeError, IndexError, struct.error, zlib.error, RecursionError):
         return None
@@ -92,10 +97,12 @@ def _roles_of(entry: Any) -> tuple[str, ...]:
     return ()
 
 
-def _layout(model: DczModel, header_length: int) -> tuple[bytes, int]:
-    """Sections laid out after a header of `header_length` bytes; fills their members."""
-    body = bytearray()
-    end = 32 + header_length
+def _layout(model: DczModel, header_length: int) -> bytes:
+    """The data area behind a header of `header_length` bytes (dcz.md 3.3); fills each
+    section's length and CRC32 unless a mutation pinned it."""
+    start = -(-(32 + header_length) // 64) * 64
+    body = bytearray(start - 32 - header_length)
+    end = start
     for i, entry in enumerate(_tensors(model)):
         for role in _roles_of(entry):
             payload = model.payloads[i].get(role, b"") if i < len(model.payloads) else b""
@@ -103,12 +110,12 @@ def _layout(model: DczModel, header_length: int) -> tuple[bytes, int]:
             body += bytes(offset - end) + payload
             section = entry.get(role)
             if isinstance(section, dict):
-                fresh = {"crc32": zlib.crc32(payload), "length": len(payload), "offset": offset}
+                fresh = {"crc32": zlib.crc32(payload), "length": len(payload)}
                 for member in SECTION_FIELDS:
                     if (i, role, member) not in model.pinned:
                         section[member] = fresh[member]
             end = offset + len(payload)
-    return bytes(body), end
+    return bytes(body)
 
 
 def _header_text(model: DczModel) -> bytes:
@@ -123,38 +130,11 @@ def _store(model: DczModel, text: bytes, level: int) -> bytes:
     return zlib.compress(text, level) if model.zlib_header else text
 
 
-def _fixed_point_header(model: DczModel) -> tuple[bytes, bytes]:
-    """(stored header, body) such that the offsets in the header match its length."""
-    guess = 2
-    for level in (model.zlib_level, 0):
-        for _ in range(12):
-            body, _ = _layout(model, guess)
-            text = _header_text(model)
-            stored = _store(model, text, level)
-            if len(stored) < guess and (level == 0 or not model.zlib_header):
-                stored = _padded(model, text, level, guess)
-            if len(stored) == guess:
-                return stored, body
-            guess = max(guess + 1, len(stored))
-    body, _ = _layout(model, len(stored))  # not exact: a layout error is a fine input too
-    return stored, body
-
-
-def _padded(model: DczModel, text: bytes, level: int, length: int) -> bytes:
-    """The stored header with trailing spaces after the JSON until it is `length` bytes
-    (exact for a plain header; a stored-block zlib header grows a byte per space)."""
-    stored = _store(model, text, level)
-    for _ in range(4):
-        if len(stored) >= length:
-            break
-        text += b" " * (length - len(stored))
-        stored = _store(model, text, level)
-    return stored
-
-
 def serialize(model: DczModel) -> bytes:
-    """Bytes of the model with every unpinned offset, length and checksum recomputed."""
-    stored, body = _fixed_point_header(model)
+    """Bytes of the model with every unpinned length and checksum recomputed."""
+    _layout(model, 0)  # lengths and CRCs first: the header holds them
+    stored = _store(model, _header_text(model), model.zlib_level)
+    body = _layout(model, len(stored))
     file_length = 32 + len(stored) + len(body)
     fields = {"version": model.version, "flags": model.flags, "header_length": len(stored),
               "header_crc32": zlib.crc32(stored), "file_length": file_length}  # fmt: skip
@@ -253,7 +233,7 @@ def json_paths(value: Any, path: tuple = ()) -> list[tuple]:
 
 def random_json_value(rng: random.Random, old: Any) -> Any:
     pool = [interesting_int(rng, old if type(old) is int else None), rng.choice(NAMES), None, True, False, [], {},
-            [interesting_int(rng)], {"crc32": 0, "length": 0, "offset": 0}, rng.choice(list(DTYPE_SIZES)),
+            [interesting_int(rng)], {"crc32": 0, "length": 0}, rng.choice(list(DTYPE_SIZES)),
             rng.choice(list(ROLES) + ["RAW", "dense", ""])]  # fmt: skip
     return rng.choice(pool)
 
@@ -329,7 +309,7 @@ def mutate_encoding(rng: random.Random, model: DczModel) -> str | None:
     entry["encoding"] = target
     for role in ("codebook", "indices", "gaps", "data"):
         if role in ROLES[target]:
-            entry.setdefault(role, {"crc32": 0, "length": 0, "offset": 0})
+            entry.setdefault(role, {"crc32": 0, "length": 0})
             model.payloads[i].setdefault(role, rng.choice([b"", b"\x00" * 4, b"\x04\x05\x07"]))
         elif rng.random() < 0.8:
             entry.pop(role, None)

@@ -315,12 +315,12 @@ def check_shape(shape: Any) -> int:
     return math.prod(shape)
 
 
-def check_section(section: Any, file_length: int) -> tuple[int, int, int]:
-    check_members(section, {"crc32", "length", "offset"}, "section")
-    c, n, o = section["crc32"], section["length"], section["offset"]
-    require(is_int(c, 0, (1 << 32) - 1) and is_int(n, 0, MAX_FILE) and is_int(o, 0, MAX_FILE), "section values")
-    require(o + n <= file_length, "section past the end of the file")
-    return o, n, c
+def check_section(section: Any, file_length: int) -> tuple[int, int]:
+    check_members(section, {"crc32", "length"}, "section")
+    c, n = section["crc32"], section["length"]
+    require(is_int(c, 0, (1 << 32) - 1) and is_int(n, 0, MAX_FILE), "section values")
+    require(n <= file_length, "section longer than the file")
+    return n, c
 
 
 def check_tensor(t: Any, earlier: dict[str, dict[str, Any]], file_length: int) -> None:
@@ -343,16 +343,21 @@ def check_tensor(t: Any, earlier: dict[str, dict[str, Any]], file_length: int) -
 
 
 def check_layout(tensors: list[dict[str, Any]], header_length: int, data: bytes) -> None:
-    """Section 3.3: canonical offsets, zero padding, nothing after the last section."""
+    """Section 3.3: sections from the data area on, in table order; zero padding; the
+    last section ends the file. Records each section's offset as "_offset"."""
     end = 32 + header_length
+    start = -(-end // 64) * 64
+    require(start <= len(data) and not any(data[end:start]), "non-zero padding")
+    end = start
     for t in tensors:
         for role in SECTION_ROLES[t["encoding"]]:
             alignment = 64 if t["encoding"] == "raw" else 1
             offset = -(-end // alignment) * alignment
-            require(t[role]["offset"] == offset, "section offset is not canonical")
-            require(not any(data[end:offset]), "non-zero padding")
+            require(offset <= len(data) and not any(data[end:offset]), "non-zero padding")
+            t[role]["_offset"] = offset
             end = offset + t[role]["length"]
-    require(end == len(data), "bytes after the last section")
+            require(end <= len(data), "section past the end of the file")
+    require(end == len(data), "sections do not end at the end of the file")
 
 
 def check_table(document: dict[str, Any], header_length: int, data: bytes, max_decoded_bytes: int) -> None:
@@ -395,7 +400,7 @@ def filler_decode_array(entries: np.ndarray, bits: int) -> np.ndarray:
 
 
 def section_bytes(data: bytes, t: dict[str, Any], role: str) -> bytes:
-    chunk = data[t[role]["offset"] : t[role]["offset"] + t[role]["length"]]
+    chunk = data[t[role]["_offset"] : t[role]["_offset"] + t[role]["length"]]
     require(zlib.crc32(chunk) == t[role]["crc32"], f"{role} checksum")
     return chunk
 
