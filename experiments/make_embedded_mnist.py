@@ -3,7 +3,7 @@
 A stratified, deterministic subset: the first ``train_per_class`` train images and the
 first ``test_per_class`` test images of every digit, in original file order.
 
-    python3 experiments/make_embedded_mnist.py /work/shared/data/mnist
+    python3 experiments/make_embedded_mnist.py "$PYCODEC_DATA/mnist"   # e.g. PYCODEC_DATA=../shared/data
 """
 
 from __future__ import annotations

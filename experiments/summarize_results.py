@@ -4,7 +4,7 @@ Each file is loaded with ``pycodec.load`` into a fresh model from ``pycodec.mode
 model name is the file's ``model`` metadata), so the numbers are those of the bytes on
 disk. ``tests/test_pipeline.py`` re-checks them.
 
-    python3 experiments/summarize_results.py --data-dir /work/shared/data/mnist
+    python3 experiments/summarize_results.py --data-dir "$PYCODEC_DATA/mnist"
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import torch
 
 import pycodec
 from pycodec.data import load_split
-from pycodec.models import get_model
-from pycodec.train import evaluate
+from pycodec.compress.training import evaluate
+from pycodec.models import model_for_file
 
 
 def summarize(path: Path, test_split) -> dict:
     with pycodec.open(path) as f:
         model_name = f.metadata["model"]
-    model = get_model(model_name)
+        model = model_for_file(f.metadata)
     model.load_state_dict(pycodec.load(path))
     result = evaluate(model, test_split, torch.device("cpu"))
     parameters = sum(p.numel() for p in model.parameters())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ __all__ = [
     "load_idx_pair",
     "load_split",
     "read_idx",
+    "resolve_data_dir",
     "write_idx",
 ]
 
@@ -235,6 +237,17 @@ def embedded_dir() -> Path:
     return Path(__file__).resolve().parent / "_embedded" / "mnist-subset"
 
 
+def resolve_data_dir(dataset: str, data_dir: str | Path | None = None) -> Path | None:
+    """Where ``dataset``'s files are: ``data_dir`` if given, else ``$PYCODEC_DATA/<dataset>``,
+    else ``./data/<dataset>`` (relative to the working folder); None for ``embedded``."""
+    if dataset == "embedded":
+        return None
+    if data_dir is not None:
+        return Path(data_dir)
+    root = os.environ.get("PYCODEC_DATA")
+    return Path(root if root else "data") / dataset
+
+
 def _normalise(
     images: np.ndarray, stats: tuple[tuple[float, ...], tuple[float, ...]]
 ) -> torch.Tensor:
@@ -257,7 +270,7 @@ def load_split(name: str, train: bool, data_dir: str | Path | None = None) -> Sp
             _normalise(images[:, None], _MNIST_STATS), torch.from_numpy(labels).long()
         )
     if data_dir is None:
-        raise DataError(f"dataset {name!r} needs a data directory (--data-dir)")
+        raise DataError(f"dataset {name!r} needs a data directory (--data-dir or PYCODEC_DATA)")
     if name == "cifar10":
         images, labels = load_cifar10_arrays(data_dir, train)
         return Split(

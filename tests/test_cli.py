@@ -126,11 +126,18 @@ def test_usage_errors_exit_2(capsys) -> None:
     assert caught.value.code == 2
 
 
-def test_compress_subcommand_is_wired_in_when_available() -> None:
-    pytest.importorskip("pycodec.compress.cli")
-    parser = cli.build_parser()
-    args = parser.parse_args(["compress", "--out", "x.dcz"])
-    assert callable(args.func)
+def test_compress_and_train_subcommands_are_wired_in() -> None:
+    for argv in (["compress", "--out", "x.dcz"], ["train", "--out", "x.pt"]):
+        args = cli.build_parser(argv).parse_args(argv)
+        assert callable(args.func)
+
+
+def test_user_errors_are_one_line_and_exit_2_without_a_traceback() -> None:
+    root = Path(__file__).resolve().parents[1]
+    for argv, message in ((["compress", "--bits", "fc1=17"], "1..16"), (["train", "--baseline-lr", "0"], "--baseline-lr")):
+        done = subprocess.run([sys.executable, "-m", "pycodec", *argv], capture_output=True, text=True, cwd=root)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and message in done.stderr and "Traceback" not in done.stderr
 
 
 def test_python_dash_m_runs_the_cli(model_file: Path) -> None:
@@ -143,14 +150,16 @@ def test_python_dash_m_runs_the_cli(model_file: Path) -> None:
     assert done.returncode == 1 and "No such file" in done.stderr
 
 
-def test_dump_and_verify_work_without_the_training_side(capsys, monkeypatch, model_file: Path) -> None:
-    monkeypatch.setitem(sys.modules, "pycodec.compress.cli", None)  # import now raises ImportError
-    parser = cli.build_parser()
-    with pytest.raises(SystemExit):
-        parser.parse_args(["compress"])
-    capsys.readouterr()
-    code, out, _ = run(capsys, "verify", str(model_file))
-    assert code == 0 and "OK" in out
+def test_dump_and_verify_import_neither_the_training_stack_nor_tqdm(model_file: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import sys; from pycodec.cli import main\n"
+        f"assert main(['verify', {str(model_file)!r}]) == 0 and main(['dump', {str(model_file)!r}]) == 0\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('torch', 'tqdm') or m.startswith('pycodec.compress')]\n"
+        "assert not loaded, loaded"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0, done.stderr
 
 
 def test_import_pycodec_does_not_import_torch() -> None:

@@ -18,12 +18,12 @@ from pycodec.data import (
     load_split,
     parse_idx,
     read_idx,
+    resolve_data_dir,
     shard_indices,
     write_idx,
 )
 from pycodec.errors import DczError
 
-MNIST_DIR = Path("/work/shared/data/mnist")
 
 
 def _write_mnist_folder(
@@ -226,8 +226,16 @@ def test_iterate_batches_yields_aligned_pairs() -> None:
     assert torch.equal(batches[1][0], split.images[32:64])
 
 
-@pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="full MNIST not present")
-def test_full_mnist_matches_its_published_description() -> None:
-    images, labels = load_idx_pair(MNIST_DIR, train=False)
+def test_full_mnist_matches_its_published_description(mnist: Path) -> None:
+    images, labels = load_idx_pair(mnist, train=False)
     assert images.shape == (10000, 28, 28)
     assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+
+
+def test_data_folder_from_option_then_environment_then_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYCODEC_DATA", "/somewhere")
+    assert resolve_data_dir("mnist", "given") == Path("given")
+    assert resolve_data_dir("mnist") == Path("/somewhere/mnist")
+    monkeypatch.delenv("PYCODEC_DATA")
+    assert resolve_data_dir("cifar10") == Path("data/cifar10")
+    assert resolve_data_dir("embedded") is None

@@ -27,7 +27,8 @@ def test_pipeline_runs_under_torchrun_with_two_gloo_processes(tmp_path: Path) ->
     out = tmp_path / "ddp.dcz"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "pycodec.compress.cli", "--train-limit", "256", "--epochs", "1", "1", "1",
+        "-m", "pycodec", "compress", "--train-limit", "256", "--baseline-epochs", "1", "--prune-epochs", "1",
+        "--finetune-epochs", "1",
         "--prune-steps", "1", "--batch-size", "64", "--no-progress", "--threads", "1",
         "--run-dir", str(tmp_path / "run"), "--out", str(out),
     ]  # fmt: skip
@@ -46,7 +47,7 @@ def test_pipeline_runs_under_torchrun_with_two_gloo_processes(tmp_path: Path) ->
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stdout.count("| fc1 |") == 1  # rank 0 reports once
+    assert done.stdout.count("| fc1.weight |") == 1  # rank 0 reports once
     assert "loaded from .dcz" in done.stdout
     state = pycodec.load(out)
     assert set(state) == {
@@ -62,7 +63,7 @@ import sys
 import torch
 from pycodec.data import load_split
 from pycodec.models import get_model
-from pycodec.train import TrainConfig, init_distributed, seed_everything, train
+from pycodec.compress.training import TrainConfig, init_distributed, seed_everything, train
 
 torch.set_num_threads(1)
 device = torch.device("cpu")
@@ -88,7 +89,7 @@ def _one_process_over_the_same_global_batches(
     config: dict, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, torch.Tensor]:
     """train() in this process on batches that join both ranks' shards, twice the size."""
-    from pycodec import train as train_module
+    from pycodec.compress import training as train_module
 
     def joined(split, batch_size, **kwargs):
         kwargs.update(world_size=2)

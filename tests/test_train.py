@@ -10,10 +10,9 @@ from torch import nn
 
 from pycodec.data import Split, load_split
 from pycodec.models import get_model
-from pycodec.train import (
+from pycodec.compress.training import (
     TrainConfig,
     evaluate,
-    resolve_device,
     seed_everything,
     shift_augment,
     train,
@@ -68,7 +67,7 @@ def test_training_lowers_loss(tiny: tuple[Split, Split]) -> None:
         tiny[0],
         TrainConfig(epochs=3, batch_size=64, progress=False),
         device=CPU,
-        eval_split=tiny[1],
+        eval_batches=tiny[1],
     )
     after = evaluate(model, tiny[0], CPU)
     assert after.loss < 0.7 * before.loss
@@ -140,6 +139,32 @@ def test_evaluate_counts_correct_predictions() -> None:
 
 
 def test_resolve_device() -> None:
+    from pycodec.compress.config import ConfigError
+    from pycodec.compress.prepare import resolve_device
+
     assert resolve_device("cpu") == CPU
-    with pytest.raises(ValueError):
-        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_train_and_evaluate_take_a_dataloader(tiny: tuple[Split, Split]) -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    seed_everything(0)
+    model = get_model("lenet-300-100")
+    loader = DataLoader(TensorDataset(tiny[0].images, tiny[0].labels), batch_size=64, shuffle=True)
+    before = evaluate(model, loader)
+    history = train(model, loader, TrainConfig(epochs=3, progress=False), eval_batches=[(tiny[1].images, tiny[1].labels)])
+    after = evaluate(model, loader)
+    assert after.count == len(tiny[0]) and after.loss < 0.7 * before.loss
+    assert history[-1].test_error is not None and history[-1].test_error < 0.6
+
+
+def test_a_generator_of_batches_needs_a_constant_schedule(tiny: tuple[Split, Split]) -> None:
+    batches = ((x, y) for x, y in [(tiny[0].images[:64], tiny[0].labels[:64])])
+    with pytest.raises(ValueError, match="constant"):
+        train(get_model("lenet-300-100"), batches, TrainConfig(epochs=1, progress=False))
+    batches = ((x, y) for x, y in [(tiny[0].images[:64], tiny[0].labels[:64])])
+    history = train(get_model("lenet-300-100"), batches, TrainConfig(epochs=1, schedule="constant", progress=False))
+    assert len(history) == 1

@@ -1,4 +1,4 @@
-"""The ``dcz`` command line: ``dump``, ``verify`` and (with the training side) ``compress``.
+"""``dcz dump`` and ``dcz verify``: the light inspector (numpy and the reader only).
 
 ``dcz dump FILE`` prints the header and a per-tensor table in the spirit of Tables 2–3
 of the Deep Compression paper; ``dcz verify FILE`` checks every byte. Errors print one
@@ -15,20 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from pycodec.errors import DczError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES
 from pycodec.format.reader import DczFile, TensorInfo
-
-PROG = "dcz"
-
 
 # ----------------------------------------------------------------- output
 
@@ -197,23 +191,20 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------- parser
+# ----------------------------------------------------------------- options
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Inspect, verify and make .dcz compressed-model files.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    dump = commands.add_parser("dump", help="print the header and per-tensor statistics")
+def add_dump_arguments(dump: argparse.ArgumentParser) -> None:
     dump.add_argument("file", help="a .dcz file")
     dump.add_argument("--json", action="store_true", help="machine-readable output")
     _add_budget(dump)
     dump.set_defaults(func=run_dump)
-    verify = commands.add_parser("verify", help="check every checksum and decode every tensor")
+
+
+def add_verify_arguments(verify: argparse.ArgumentParser) -> None:
     verify.add_argument("file", help="a .dcz file")
     _add_budget(verify)
     verify.set_defaults(func=run_verify)
-    _add_compress(commands)
-    return parser
 
 
 def _byte_count(text: str) -> int:
@@ -233,32 +224,8 @@ def _add_budget(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_compress(commands: argparse._SubParsersAction) -> None:
-    """Wire in ``compress`` from the training side, if that side imports on this machine."""
-    try:
-        from pycodec.compress.cli import add_compress_command
-    except ImportError:  # dump and verify must work without the training stack
-        return
-    add_compress_command(commands)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except (DczError, OSError) as exc:
-        print(f"{PROG}: error: {printable(_describe(exc))}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
-
-
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """One line for an error: ``path: reason`` for system errors, else the message."""
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or exc}"
     return str(exc)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
