@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <new>
@@ -272,13 +273,49 @@ py::array huffman_decode_py(const py::array& data, uint64_t max_symbols) {
     return out;
 }
 
-py::tuple huffman_stream_info_py(const py::array& data) {
+// A stream parsed and validated once; decoded later without parsing it again.
+struct ParsedStream {
+    StreamLayout layout;
+    py::array data;
+
+    size_t distinct() const {
+        return layout.mode == StreamMode::kHuffman ? layout.code.symbols.size() : (layout.mode == StreamMode::kSingle);
+    }
+    // The largest symbol the stream can produce (its code table's, unused ones included).
+    int64_t max_symbol() const {
+        if (layout.mode == StreamMode::kSingle) return layout.single_symbol;
+        if (layout.mode == StreamMode::kHuffman)
+            return *std::max_element(layout.code.symbols.begin(), layout.code.symbols.end());
+        return -1;
+    }
+    py::array decode() const {
+        const uint8_t* bytes = bytes_of(data);
+        const size_t size = static_cast<size_t>(data.size());
+        py::array out = new_array(layout.count, static_cast<size_t>(layout.symbol_bits / 8));
+        void* dst = out.mutable_data();
+        {
+            py::gil_scoped_release release;
+            decode_stream(layout, bytes, size, dst);
+        }
+        return out;
+    }
+};
+
+ParsedStream huffman_parse_py(const py::array& data, uint64_t max_symbols) {
     require_unsigned(data, "data", 1);
-    const StreamLayout s = parse_stream(bytes_of(data), static_cast<size_t>(data.size()),
-                                        std::numeric_limits<uint64_t>::max());
-    const size_t distinct = s.mode == StreamMode::kHuffman ? s.code.symbols.size() : (s.mode == StreamMode::kSingle);
-    return py::make_tuple(s.symbol_bits, s.count, distinct, s.code.max_length(), s.substreams, s.header_bytes,
-                          payload_bytes(s));
+    ParsedStream parsed{parse_stream(bytes_of(data), static_cast<size_t>(data.size()), max_symbols), data};
+    return parsed;
+}
+
+uint64_t huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>& counts, int symbol_bits, int max_length) {
+    if (symbol_bits != 8 && symbol_bits != 16) throw InvalidArgument("symbol_bits must be 8 or 16");
+    if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    const size_t alphabet = size_t{1} << symbol_bits;
+    if (static_cast<size_t>(counts.size()) > alphabet) throw InvalidArgument("more counts than the symbol width allows");
+    std::vector<uint64_t> all(alphabet, 0);
+    std::copy(counts.data(), counts.data() + counts.size(), all.begin());
+    py::gil_scoped_release release;
+    return plan_stream_from_counts(all, symbol_bits, max_length).total_bytes;
 }
 
 // ------------------------------------------------------------------ relative indices
@@ -416,10 +453,6 @@ PYBIND11_MODULE(_core, m) {
         }
     });
 
-    m.attr("MAX_CODE_LENGTH") = kMaxCodeLength;
-    m.attr("DEFAULT_MAX_CODE_LENGTH") = kDefaultMaxCodeLength;
-    m.attr("DEFAULT_MAX_SYMBOLS") = kDefaultMaxSymbols;
-    m.attr("MAX_SUBSTREAMS") = kMaxSubstreams;
 
     m.def("histogram", &histogram, py::arg("symbols"));
     m.def("code_lengths", &code_lengths, py::arg("counts"), py::arg("max_code_length"));
@@ -431,7 +464,26 @@ PYBIND11_MODULE(_core, m) {
           py::arg("code_lengths"), py::arg("count"));
     m.def("huffman_encode", &huffman_encode_py, py::arg("symbols"), py::arg("max_code_length"));
     m.def("huffman_decode", &huffman_decode_py, py::arg("data"), py::arg("max_symbols"));
-    m.def("huffman_stream_info", &huffman_stream_info_py, py::arg("data"));
+    py::class_<ParsedStream>(m, "ParsedStream")
+        .def_property_readonly("symbol_bits", [](const ParsedStream& p) { return p.layout.symbol_bits; })
+        .def_property_readonly("count", [](const ParsedStream& p) { return p.layout.count; })
+        .def_property_readonly("distinct", &ParsedStream::distinct)
+        .def_property_readonly("max_code_length", [](const ParsedStream& p) { return p.layout.code.max_length(); })
+        .def_property_readonly("streams", [](const ParsedStream& p) { return p.layout.substreams; })
+        .def_property_readonly("header_bytes", [](const ParsedStream& p) { return p.layout.header_bytes; })
+        .def_property_readonly("payload_bytes", [](const ParsedStream& p) { return payload_bytes(p.layout); })
+        .def_property_readonly("max_symbol", &ParsedStream::max_symbol)
+        .def_property_readonly("single_symbol", [](const ParsedStream& p) -> py::object {
+            if (p.layout.mode != StreamMode::kSingle) return py::none();
+            return py::int_(p.layout.single_symbol);
+        })
+        .def("decode", &ParsedStream::decode);
+    m.def("huffman_parse", &huffman_parse_py, py::arg("data"), py::arg("max_symbols"));
+    m.def("huffman_plan_size", &huffman_plan_size_py, py::arg("counts"), py::arg("symbol_bits"),
+          py::arg("max_code_length"));
+    py::dict limits;
+    for (const LimitEntry& entry : kLimits) limits[entry.name] = entry.value;
+    m.attr("LIMITS") = limits;
     m.def("relative_index_encode", &relative_index_encode_py, py::arg("positions"), py::arg("bits"));
     m.def("relative_index_decode", &relative_index_decode_py, py::arg("entries"), py::arg("bits"), py::arg("numel"));
     m.def("gather", &gather_py, py::arg("codebook"), py::arg("indices"), py::arg("numel"));

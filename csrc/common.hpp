@@ -7,17 +7,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "limits.hpp"
+
 namespace pycodec {
 
-// ------------------------------------------------------------------ limits
-// Mirrored in spec/huffman-stream.md and exposed to Python by bindings.cpp.
-constexpr int kMaxCodeLength = 16;
-constexpr int kDefaultMaxCodeLength = 11;
-constexpr int kMinTableBits = 11;           // decoder tables are at least this wide
-constexpr uint64_t kDefaultMaxSymbols = uint64_t{1} << 28;
-constexpr int kMaxSubstreams = 8;
-constexpr uint64_t kMultiStreamThreshold = 4096;  // encoder writes 4 substreams from here
-constexpr int kEncoderSubstreams = 4;
 
 // ------------------------------------------------------------------ CPU dispatch
 // The hot encode/decode kernels are compiled a second time for BMI2 (single-uop variable
@@ -94,7 +87,11 @@ class ByteReader {
             if (i == 9 && group > 1)
                 throw CorruptStream(std::string(what) + ": varint overflows 64 bits");
             value |= group << (7 * i);
-            if (!(byte & 0x80u)) return value;
+            if (!(byte & 0x80u)) {
+                // minimal encoding only: a last byte of 0 after others adds nothing
+                if (i > 0 && byte == 0) throw CorruptStream(std::string(what) + ": varint is not minimal");
+                return value;
+            }
         }
         throw CorruptStream(std::string(what) + ": varint longer than 10 bytes");
     }

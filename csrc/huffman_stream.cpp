@@ -35,12 +35,48 @@ size_t header_size(const StreamLayout& s) {
 void histogram(const uint8_t* src, size_t n, uint64_t* counts) { histogram_u8(src, n, counts); }
 void histogram(const uint16_t* src, size_t n, uint64_t* counts) { histogram_u16(src, n, counts); }
 
+// The plan from whole-stream counts: mode, code and header. Substream sizes are the
+// per-segment totals when the caller has them (encoding), else an even split of the
+// coded bits (sizing: exact up to one byte of padding per substream).
+StreamLayout plan_counts(const std::vector<uint64_t>& counts, uint64_t n, int symbol_bits, int max_code_length,
+                         const std::vector<uint64_t>* seg_counts) {
+    StreamLayout s;
+    s.symbol_bits = symbol_bits;
+    s.count = n;
+    const size_t alphabet = counts.size();
+    size_t distinct = 0, first = 0;
+    for (size_t sym = alphabet; sym-- > 0;)
+        if (counts[sym] != 0) ++distinct, first = sym;
+    if (distinct == 0) {
+        s.mode = StreamMode::kEmpty;
+    } else if (distinct == 1) {
+        s.mode = StreamMode::kSingle;
+        s.single_symbol = static_cast<uint16_t>(first);
+    } else {
+        s.mode = StreamMode::kHuffman;
+        const std::vector<uint8_t> lengths = limited_code_lengths(counts, max_code_length);
+        s.code = code_from_lengths(lengths, symbol_bits);
+        const int k = substream_count(n);
+        s.substreams = k;
+        if (seg_counts != nullptr) {
+            for (int i = 0; i < k; ++i)
+                s.sizes[i] = (coded_bits(&(*seg_counts)[alphabet * static_cast<size_t>(i)], lengths.data(), alphabet) + 7) / 8;
+        } else {
+            const uint64_t bits = coded_bits(counts.data(), lengths.data(), alphabet);
+            const uint64_t share = bits / static_cast<uint64_t>(k), rest = bits % static_cast<uint64_t>(k);
+            for (int i = 0; i < k; ++i) s.sizes[i] = (share + (i == 0 ? rest : 0) + 7) / 8;
+        }
+    }
+    s.header_bytes = header_size(s);
+    s.total_bytes = s.header_bytes;
+    for (int i = 0; i < s.substreams; ++i) s.total_bytes += static_cast<size_t>(s.sizes[i]);
+    return s;
+}
+
 template <class T>
 StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
-    StreamLayout s;
-    s.symbol_bits = 8 * static_cast<int>(sizeof(T));
-    s.count = n;
-    const size_t alphabet = size_t{1} << s.symbol_bits;
+    const int symbol_bits = 8 * static_cast<int>(sizeof(T));
+    const size_t alphabet = size_t{1} << symbol_bits;
     const int k = substream_count(n);
     // one histogram per segment: their coded sizes fix the layout before any bit is written
     std::vector<uint64_t> seg_counts(alphabet * static_cast<size_t>(k), 0);
@@ -51,25 +87,7 @@ StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
     std::vector<uint64_t> counts(alphabet, 0);
     for (int i = 0; i < k; ++i)
         for (size_t sym = 0; sym < alphabet; ++sym) counts[sym] += seg_counts[alphabet * static_cast<size_t>(i) + sym];
-
-    const size_t distinct = static_cast<size_t>(std::count_if(counts.begin(), counts.end(), [](uint64_t c) { return c != 0; }));
-    if (distinct == 0) {
-        s.mode = StreamMode::kEmpty;
-    } else if (distinct == 1) {
-        s.mode = StreamMode::kSingle;
-        s.single_symbol = static_cast<uint16_t>(src[0]);
-    } else {
-        s.mode = StreamMode::kHuffman;
-        const std::vector<uint8_t> lengths = limited_code_lengths(counts, max_code_length);
-        s.code = code_from_lengths(lengths, s.symbol_bits);
-        s.substreams = k;
-        for (int i = 0; i < k; ++i)
-            s.sizes[i] = (coded_bits(&seg_counts[alphabet * static_cast<size_t>(i)], lengths.data(), alphabet) + 7) / 8;
-    }
-    s.header_bytes = header_size(s);
-    s.total_bytes = s.header_bytes;
-    for (int i = 0; i < s.substreams; ++i) s.total_bytes += static_cast<size_t>(s.sizes[i]);
-    return s;
+    return plan_counts(counts, n, symbol_bits, max_code_length, &seg_counts);
 }
 
 template <class T>
@@ -88,6 +106,11 @@ void write_payload(const StreamLayout& s, const T* src, uint8_t* out) {
 }  // namespace
 
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
+StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length) {
+    uint64_t n = 0;
+    for (uint64_t c : counts) n += c;
+    return plan_counts(counts, n, symbol_bits, max_code_length, nullptr);
+}
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
 
 void write_stream(const StreamLayout& s, const void* src, uint8_t* out) {
@@ -165,6 +188,7 @@ StreamLayout parse_stream(const uint8_t* data, size_t size, uint64_t max_symbols
             s.single_symbol = s.symbol_bits == 16 ? in.u16le("single symbol") : in.u8("single symbol");
             break;
         case StreamMode::kHuffman:
+            if (s.count == 0) throw CorruptStream("a Huffman-mode stream must declare at least 1 symbol");
             if (s.count > max_symbols)
                 throw LimitExceeded("stream declares " + std::to_string(s.count) + " symbols, over the limit of " +
                                     std::to_string(max_symbols));

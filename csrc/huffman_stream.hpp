@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "huffman_code.hpp"
 #include "huffman_encode.hpp"
@@ -29,6 +30,9 @@ struct StreamLayout {
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length);
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length);
 void write_stream(const StreamLayout& layout, const void* src, uint8_t* out);
+// Sizing without the symbols: the same plan from whole-stream counts (alphabet entries),
+// its substream sizes split evenly (total_bytes exact up to a byte per substream).
+StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length);
 
 // Decoding: parse and validate the header against the bytes present and max_symbols,
 // then decode into `out` (layout.count symbols of layout.symbol_bits bits).

@@ -11,7 +11,7 @@ namespace {
 uint64_t filler_value(int bits) { return (uint64_t{1} << bits) - 1; }
 
 void check_bits(int bits) {
-    if (bits < 1 || bits > 16) throw InvalidArgument("index bits must be in 1..16");
+    if (bits < kMinIndexBits || bits > kMaxIndexBits) throw InvalidArgument("index bits must be in 1..16");
 }
 
 template <class T>

@@ -106,7 +106,7 @@ void scatter(const Codebook& book, const Indices& idx, const int64_t* positions,
 
 void sparse_scatter(const Codebook& book, const Indices& idx, const Indices& entries, int bits, uint64_t numel,
                     void* out) {
-    if (bits < 1 || bits > 16) throw InvalidArgument("index bits must be in 1..16");
+    if (bits < kMinIndexBits || bits > kMaxIndexBits) throw InvalidArgument("index bits must be in 1..16");
     with_value_type(book.width, [&](auto v) {
         using V = decltype(v);
         with_index_type(idx.width, [&](auto i) {

@@ -49,6 +49,9 @@ __all__ = [
     "huffman_encode",
     "huffman_decode",
     "huffman_stream_info",
+    "huffman_parse",
+    "huffman_plan_size",
+    "ParsedStream",
     "relative_index_encode",
     "relative_index_decode",
     "scatter",
@@ -56,12 +59,12 @@ __all__ = [
 ]
 
 #: Longest code the format allows; the decoder's tables are at most 2**16 entries.
-MAX_CODE_LENGTH: int = _core.MAX_CODE_LENGTH
+MAX_CODE_LENGTH: int = _core.LIMITS["MAX_CODE_LENGTH"]
 #: Default length limit: keeps the decoder's table at 2**11 entries (16 KiB, L1-resident).
-DEFAULT_MAX_CODE_LENGTH: int = _core.DEFAULT_MAX_CODE_LENGTH
+DEFAULT_MAX_CODE_LENGTH: int = _core.LIMITS["DEFAULT_MAX_CODE_LENGTH"]
 #: Default cap on the symbol count a stream may declare when its bytes cannot bound it
 #: (a single-symbol stream is a few bytes whatever its length). Override per call.
-DEFAULT_MAX_SYMBOLS: int = _core.DEFAULT_MAX_SYMBOLS
+DEFAULT_MAX_SYMBOLS: int = _core.LIMITS["DEFAULT_MAX_SYMBOLS"]
 
 _SYMBOL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 #: numpy kinds whose elements are plain bits (bool, int, uint, float, complex): the only
@@ -313,10 +316,37 @@ class StreamInfo(NamedTuple):
     payload_bytes: int
 
 
+#: A stream parsed and validated once (:func:`huffman_parse`); its ``decode()`` decodes
+#: it without parsing again. Attributes as :class:`StreamInfo`, plus ``max_symbol`` (the
+#: largest symbol its code table lists, -1 for an empty stream) and ``single_symbol``.
+ParsedStream = _core.ParsedStream
+
+
 @_memory_limited
+def huffman_parse(
+    data: bytes | bytearray | memoryview | np.ndarray, *, max_symbols: int = _MAX_UINT64
+) -> ParsedStream:
+    """Parse and validate a stream's header and layout (not its payload's codes)."""
+    cap = _integer(max_symbols, "max_symbols")
+    if cap < 0:
+        raise CodecError(f"max_symbols must be non-negative, got {cap}")
+    return _core.huffman_parse(_buffer(data), min(cap, _MAX_UINT64))
+
+
 def huffman_stream_info(data: bytes | bytearray | memoryview | np.ndarray) -> StreamInfo:
     """Parse and validate a stream's header without decoding its payload."""
-    return StreamInfo(*_core.huffman_stream_info(_buffer(data)))
+    p = huffman_parse(data)
+    return StreamInfo(p.symbol_bits, p.count, p.distinct, p.max_code_length, p.streams, p.header_bytes,
+                      p.payload_bytes)
+
+
+def huffman_plan_size(counts: npt.ArrayLike, symbol_bits: int, *,
+                      max_code_length: int = DEFAULT_MAX_CODE_LENGTH) -> int:
+    """The byte size of the stream :func:`huffman_encode` would write for symbols with
+    these counts (index = symbol), from the encoder's own planner; exact up to one byte
+    of padding per substream."""
+    array = _unsigned_array(counts, "counts", np.uint64)
+    return int(_core.huffman_plan_size(array, _check_symbol_bits(symbol_bits), _check_code_length(max_code_length)))
 
 
 # ----------------------------------------------------------------- relative indices

@@ -326,14 +326,30 @@ def test_empty_state_dict_and_metadata_only(tmp_path: Path) -> None:
 # ----------------------------------------------------------------- encoder choices
 
 
-def test_gap_width_choice_minimises_the_coded_size() -> None:
+@pytest.mark.parametrize("density", [0.005, 0.04, 0.1, 0.3, 0.7])
+def test_gap_width_chosen_from_statistics_is_near_the_best(density: float) -> None:
+    """The width is picked from the gap histogram's entropy, without trial encodings: it
+    must code within 2% of the best width tried in full, and the planner's size is exact
+    up to a byte per substream."""
     rng = np.random.default_rng(8)
-    positions = np.sort(rng.choice(200_000, 15_000, replace=False)).astype(np.int64)
-    bits, estimate = encodings.best_gap_bits(positions)
+    positions = np.sort(rng.choice(200_000, int(200_000 * density), replace=False)).astype(np.int64)
+    plan = encodings.plan_gaps(positions)
     actual = {b: len(pycodec.codec.huffman_encode(pycodec.codec.relative_index_encode(positions, b)))
-              for b in encodings.GAP_BITS_TRIED}
-    assert actual[bits] == min(actual.values())
-    assert abs(estimate - actual[bits]) <= 32
+              for b in range(1, 17)}
+    assert actual[plan.index_bits] <= 1.02 * min(actual.values()) + 8
+    assert 0 <= actual[plan.index_bits] - plan.size + 4 <= 8
+
+
+def test_planner_sizes_streams_exactly_up_to_substream_padding() -> None:
+    rng = np.random.default_rng(3)
+    for n, alphabet in [(10, 3), (5000, 40), (100_000, 300), (1, 1), (0, 1)]:
+        symbols = rng.zipf(1.3, n).clip(max=alphabet) - 1 if n else np.zeros(0, np.int64)
+        dtype = np.uint8 if alphabet <= 256 else np.uint16
+        symbols = symbols.astype(dtype)
+        counts = np.bincount(symbols, minlength=alphabet)
+        planned = pycodec.codec.huffman_plan_size(counts, 8 if dtype is np.uint8 else 16)
+        actual = len(pycodec.codec.huffman_encode(symbols))
+        assert abs(planned - actual) <= 4, (n, alphabet, planned, actual)
 
 
 def test_find_codebook_refuses_more_than_65536_values() -> None:

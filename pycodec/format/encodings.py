@@ -4,15 +4,17 @@ Tensors travel as flat numpy arrays of their storage dtype (:mod:`pycodec.format
 Value comparisons use the unsigned-integer view of the bits, so ``-0.0`` is a non-zero
 value distinct from ``+0.0`` and every NaN payload is its own value.
 
-The writer's choice (:func:`encode_tensor`): a floating tensor with at most 65536
-distinct bit patterns is a candidate for ``codebook`` and, if it has zeros, ``sparse``;
-the sizes of both are estimated exactly from symbol histograms (no trial encoding), the
-smaller one is encoded, and it is kept only if it beats ``raw``.
+The writer's choice (:func:`encode_tensor`) comes from cheap statistics, not trial
+encodings: the non-zero count, the gap histogram (its entropy picks the gap width), and,
+for floating dtypes with at most 65536 distinct bit patterns, the codebook's symbol
+counts. The candidates' sizes come from the encoder's own planner
+(:func:`codec.huffman_plan_size`); only the smallest candidate is encoded, and it is kept
+only if it beats ``raw``.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,10 +30,10 @@ Payload = bytes | np.ndarray
 
 #: Elements sampled to guess the codebook before the exact pass over all values.
 _CODEBOOK_SAMPLE = 1 << 20
+#: A first, smaller sample: more distinct values than a codebook holds ends the search.
+_EARLY_SAMPLE = 1 << 17
 #: Values searched per chunk (bounds the int64 temporaries of searchsorted).
 _CHUNK = 1 << 22
-#: Gap widths the writer tries (spec 5.4 allows 1..16).
-GAP_BITS_TRIED = range(1, 11)
 #: Gaps at least this long are handled one by one when estimating gap-stream sizes.
 _GAP_HISTOGRAM_CAP = 1 << 12
 
@@ -45,24 +47,17 @@ class EncodedTensor:
     index_bits: int | None = None
 
 
-# ----------------------------------------------------------------- size estimates
+# ----------------------------------------------------------------- statistics
 
 
-def huffman_stream_size(counts: np.ndarray) -> int:
-    """The byte size of :func:`codec.huffman_encode` output for these symbol counts.
+def index_symbol_bits(book_size: int) -> int:
+    """Symbol width of a codebook's index stream (spec 5.2): 8 bits up to 256 entries."""
+    return 8 if book_size <= 256 else 16
 
-    Exact up to the substream padding (at most one byte per substream) and varint widths.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    total = int(counts.sum())
-    used = np.flatnonzero(counts)
-    if used.size <= 1:
-        return 2 + 10 + 2  # flags, count, the symbol
-    lengths = codec.code_lengths(counts, codec.DEFAULT_MAX_CODE_LENGTH)
-    payload_bits = int(np.dot(counts[used], lengths[used].astype(np.int64)))
-    substreams = 4 if total >= 4096 else 1
-    table = 4 + int(used.size) + (int(used.size) + 1) // 2  # varint deltas are mostly 1 byte
-    return 1 + 10 + table + 1 + 4 * substreams + (payload_bits + 7) // 8 + substreams
+
+def gap_symbol_bits(index_bits: int) -> int:
+    """Symbol width of a gaps stream (spec 5.4): 8 bits up to index_bits 8."""
+    return 8 if index_bits <= 8 else 16
 
 
 def _gap_counts(histogram: np.ndarray, long_gaps: np.ndarray, bits: int) -> np.ndarray:
@@ -73,27 +68,48 @@ def _gap_counts(histogram: np.ndarray, long_gaps: np.ndarray, bits: int) -> np.n
     counts = np.rint(counts).astype(np.int64)
     fillers = int(np.dot(values // filler, histogram)) + int((long_gaps // filler).sum())
     if long_gaps.size:
-        counts[: filler] += np.bincount(long_gaps % filler, minlength=filler)[:filler]
+        counts[:filler] += np.bincount(long_gaps % filler, minlength=filler)[:filler]
     counts[filler] += fillers
     return counts
 
 
-def best_gap_bits(positions: np.ndarray) -> tuple[int, int]:
-    """The gap width in :data:`GAP_BITS_TRIED` with the smallest coded ``gaps`` stream.
+def _entropy_bytes(counts: np.ndarray) -> float:
+    """Order-0 information of the counts in bytes, each symbol costing at least one bit as
+    a Huffman code does, plus the code table's rough cost: a cheap stand-in for the coded
+    size when ranking candidates."""
+    used = counts[counts > 0].astype(np.float64)
+    if used.size <= 1:
+        return 4.0
+    total = used.sum()
+    return float((used * np.maximum(1.0, np.log2(total / used))).sum() / 8 + 1.5 * used.size + 16)
 
-    Returns (bits, estimated bytes). Works on a histogram of the gaps, so each width costs
-    O(histogram size), not O(non-zeros).
-    """
+
+@dataclass(frozen=True)
+class GapPlan:
+    index_bits: int
+    counts: np.ndarray  # entry counts, symbols 0..M
+    size: int  # planned bytes of the gaps stream
+
+
+#: Gap widths, ranked by estimate, that the planner then sizes exactly.
+_GAP_WIDTHS_PLANNED = 2
+
+
+def plan_gaps(positions: np.ndarray) -> GapPlan:
+    """The gap width (1..16) whose stream is smallest: all 16 ranked from one gap
+    histogram's entropy, the best two sized by the encoder's planner."""
     gaps = np.diff(positions, prepend=-1) - 1
     short = gaps < _GAP_HISTOGRAM_CAP
     histogram = np.bincount(gaps[short], minlength=_GAP_HISTOGRAM_CAP).astype(np.int64)
     long_gaps = gaps[~short]
-    best = (0, math.inf)
-    for bits in GAP_BITS_TRIED:
-        size = huffman_stream_size(_gap_counts(histogram, long_gaps, bits))
-        if size < best[1]:
-            best = (bits, size)
-    return best[0], int(best[1])
+    options = []
+    for bits in range(limits.MIN_INDEX_BITS, limits.MAX_INDEX_BITS + 1):
+        counts = _gap_counts(histogram, long_gaps, bits)
+        options.append((_entropy_bytes(counts), bits, counts))
+    options.sort(key=lambda option: option[:2])
+    plans = [GapPlan(bits, counts, codec.huffman_plan_size(counts, gap_symbol_bits(bits)))
+             for _, bits, counts in options[:_GAP_WIDTHS_PLANNED]]
+    return min(plans, key=lambda plan: (plan.size, plan.index_bits))
 
 
 # ----------------------------------------------------------------- codebook discovery
@@ -117,11 +133,13 @@ def _index_into(book: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 def find_codebook(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The sorted distinct `values` and each value's index, or None if over 65536 distinct.
 
-    Guesses the codebook from a sample, then adds what an exact pass finds missing, so a
-    tensor with few values costs O(n log k) rather than a full sort.
+    A small sample with too many distinct values ends the search at once (dense trained
+    weights); otherwise the codebook is guessed from a larger sample and completed by an
+    exact pass, so a tensor with few values costs O(n log k) rather than a full sort.
     """
-    step = max(1, values.size // _CODEBOOK_SAMPLE)
-    book = np.unique(values[::step])
+    if np.unique(values[:: max(1, values.size // _EARLY_SAMPLE)]).size > limits.MAX_CODEBOOK_SIZE:
+        return None
+    book = np.unique(values[:: max(1, values.size // _CODEBOOK_SAMPLE)])
     while book.size <= limits.MAX_CODEBOOK_SIZE:
         indices, absent = _index_into(book, values)
         if absent.size == 0:
@@ -133,87 +151,112 @@ def find_codebook(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 # ----------------------------------------------------------------- encoding
 
 
-def index_symbol_bits(book_size: int) -> int:
-    """Symbol width of a codebook's index stream (spec 5.2): 8 bits up to 256 entries."""
-    return 8 if book_size <= 256 else 16
-
-
 def _index_symbols(indices: np.ndarray, book_size: int) -> np.ndarray:
     """Indices as the symbol dtype the spec requires for a codebook of `book_size`."""
     dtype = np.uint8 if index_symbol_bits(book_size) == 8 else np.uint16
     return indices.astype(dtype, copy=False)
 
 
-def _codebook_payload(book: np.ndarray, dtype: DType) -> bytes:
-    return book.astype(dtype.bits_dtype, copy=False).tobytes()
+def _value_bytes(values: np.ndarray) -> bytes:
+    return np.ascontiguousarray(values).view(np.uint8).tobytes()
+
+
+def _nonzero_mask(flat: np.ndarray, dtype: DType) -> np.ndarray:
+    """Elements whose bit pattern is not all zeros ("zero" in spec 5.3)."""
+    if dtype.itemsize <= 8:
+        return flat.view(dtype.bits_dtype) != 0
+    return flat.view(np.uint64).reshape(-1, dtype.itemsize // 8).any(axis=1)
+
+
+@dataclass
+class _Candidate:
+    size: int
+    encoding: str
+    make: Callable[[], EncodedTensor]
 
 
 def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True) -> EncodedTensor:
     """Choose the smallest encoding for a flat storage-dtype array and encode it."""
     raw = EncodedTensor("raw", {"data": flat})
-    if not (compress and dtype.codebook_ok and flat.size > 0):
+    if not compress or flat.size == 0:
         return raw
-    encoded = _encode_compressed(flat.view(dtype.bits_dtype), dtype, flat.nbytes)
-    return encoded if encoded is not None else raw
+    candidates = _candidates(flat, dtype)
+    best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
+    if best is None or best.size >= flat.nbytes:
+        return raw
+    encoded = best.make()
+    stored = sum(len(memoryview(p).cast("B")) if not isinstance(p, np.ndarray) else p.nbytes
+                 for p in encoded.payloads.values())
+    return encoded if stored < flat.nbytes else raw
 
 
-def _encode_compressed(bits: np.ndarray, dtype: DType, raw_bytes: int) -> EncodedTensor | None:
-    """The smaller of ``codebook`` and ``sparse`` if it beats `raw_bytes`, else None."""
-    nonzero = bits != 0
+def _candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
+    nonzero = _nonzero_mask(flat, dtype)
     nnz = int(np.count_nonzero(nonzero))
+    zeros = flat.size - nnz
+    candidates: list[_Candidate] = []
+    positions = np.flatnonzero(nonzero) if zeros and nnz else None
+    gaps = plan_gaps(positions) if positions is not None else None
+    if gaps is not None and positions is not None:
+        size = nnz * dtype.itemsize + gaps.size
+        candidates.append(_Candidate(size, "sparse_raw", lambda: _encode_sparse_raw(flat, positions, gaps)))
+    if dtype.codebook_ok:
+        candidates += _codebook_candidates(flat.view(dtype.bits_dtype), nonzero, nnz, positions, gaps, dtype)
+    return candidates
+
+
+def _codebook_candidates(
+    bits: np.ndarray, nonzero: np.ndarray, nnz: int, positions: np.ndarray | None, gaps: GapPlan | None,
+    dtype: DType,
+) -> list[_Candidate]:
     zeros = bits.size - nnz
     values = bits[nonzero] if zeros else bits
     found = find_codebook(values) if nnz else (values[:0], values[:0].astype(np.uint16))
     if found is None:
-        return None
+        return []
     book, indices = found
     counts = np.bincount(indices, minlength=book.size) if nnz else np.zeros(0, np.int64)
-
-    options: list[tuple[int, str]] = []
+    out = []
     dense_size = book.size + (1 if zeros else 0)
     if dense_size <= limits.MAX_CODEBOOK_SIZE:
         dense_counts = np.concatenate([[zeros], counts]) if zeros else counts
-        options.append((dense_size * dtype.itemsize + huffman_stream_size(dense_counts), "codebook"))
-    positions = None
-    if zeros and nnz:
-        positions = np.flatnonzero(nonzero)
-        gap_bits, gap_size = best_gap_bits(positions)
-        size = book.size * dtype.itemsize + huffman_stream_size(counts) + gap_size
-        options.append((size, "sparse"))
-    if not options or min(options)[0] >= raw_bytes:
-        return None
-    if min(options)[1] == "sparse" and positions is not None:
-        return _encode_sparse(book, indices, positions, gap_bits, dtype)
-    return _encode_dense(book, indices, nonzero, zeros, dtype)
+        size = dense_size * dtype.itemsize + codec.huffman_plan_size(dense_counts, index_symbol_bits(dense_size))
+        out.append(_Candidate(size, "codebook", lambda: _encode_dense(book, indices, nonzero, zeros)))
+    if gaps is not None and positions is not None:
+        size = book.size * dtype.itemsize + codec.huffman_plan_size(counts, index_symbol_bits(book.size)) + gaps.size
+        out.append(_Candidate(size, "sparse", lambda: _encode_sparse(book, indices, positions, gaps)))
+    return out
 
 
-def _encode_dense(
-    book: np.ndarray, indices: np.ndarray, nonzero: np.ndarray, zeros: int, dtype: DType
-) -> EncodedTensor:
+def _encode_dense(book: np.ndarray, indices: np.ndarray, nonzero: np.ndarray, zeros: int) -> EncodedTensor:
     if zeros:  # zero is the smallest bit pattern, so prepending keeps the book sorted
         book = np.concatenate([np.zeros(1, book.dtype), book])
         all_indices = np.zeros(nonzero.size, dtype=np.uint16)
         all_indices[nonzero] = indices + 1
         indices = all_indices
     symbols = _index_symbols(indices, book.size)
-    return EncodedTensor(
-        "codebook",
-        {"codebook": _codebook_payload(book, dtype), "indices": codec.huffman_encode(symbols)},
-    )
+    return EncodedTensor("codebook", {"codebook": _value_bytes(book), "indices": codec.huffman_encode(symbols)})
 
 
-def _encode_sparse(
-    book: np.ndarray, indices: np.ndarray, positions: np.ndarray, gap_bits: int, dtype: DType
-) -> EncodedTensor:
-    entries = codec.relative_index_encode(positions, gap_bits)
+def _encode_sparse(book: np.ndarray, indices: np.ndarray, positions: np.ndarray, gaps: GapPlan) -> EncodedTensor:
+    entries = codec.relative_index_encode(positions, gaps.index_bits)
     return EncodedTensor(
         "sparse",
         {
-            "codebook": _codebook_payload(book, dtype),
+            "codebook": _value_bytes(book),
             "indices": codec.huffman_encode(_index_symbols(indices, book.size)),
             "gaps": codec.huffman_encode(entries),
         },
-        index_bits=gap_bits,
+        index_bits=gaps.index_bits,
+    )
+
+
+def _encode_sparse_raw(flat: np.ndarray, positions: np.ndarray, gaps: GapPlan) -> EncodedTensor:
+    entries = codec.relative_index_encode(positions, gaps.index_bits)
+    return EncodedTensor(
+        "sparse_raw",
+        {"values": _value_bytes(flat[positions]), "gaps": codec.huffman_encode(entries)},
+        index_bits=gaps.index_bits,
     )
 
 
@@ -232,12 +275,16 @@ def describe(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> 
     """Check the stream headers of a tensor and report its codebook size and non-zeros."""
     if entry.encoding == "codebook":
         book = decode_codebook(entry, dtype, payloads["codebook"])
-        stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book.size))
+        parse_stream(entry, "indices", payloads["indices"], index_symbol_bits(book.size), entry.numel, book.size)
         return Facts(codebook_size=book.size)
     if entry.encoding == "sparse":
         book = decode_codebook(entry, dtype, payloads["codebook"])
-        info, _ = _sparse_streams(entry, book.size, payloads)
-        return Facts(codebook_size=book.size, nnz=info.count)
+        indices, _ = _sparse_streams(entry, book.size, payloads)
+        return Facts(codebook_size=book.size, nnz=indices.count)
+    if entry.encoding == "sparse_raw":
+        values = _raw_values(entry, dtype, payloads["values"])
+        _gaps_stream(entry, payloads["gaps"], values.size)
+        return Facts(nnz=values.size)
     return Facts()
 
 
@@ -255,59 +302,45 @@ def decode_codebook(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarr
     return np.frombuffer(data, dtype=dtype.bits_dtype)
 
 
-def stream_info(entry: TensorEntry, role: str, data: Payload, symbol_bits: int) -> codec.StreamInfo:
-    """Validate a Huffman stream's header and its symbol width against the spec."""
+def parse_stream(
+    entry: TensorEntry, role: str, data: Payload, symbol_bits: int, max_count: int, alphabet: int
+) -> codec.ParsedStream:
+    """Parse a Huffman stream once, checking what the spec requires of it in this role:
+    its symbol width (also when empty), a count of at most `max_count`, and every symbol
+    of its code table below `alphabet` (unused ones included)."""
     try:
-        info = codec.huffman_stream_info(data)
+        parsed = codec.huffman_parse(data, max_symbols=max_count)
     except CodecError as exc:
         raise _fail(entry, f"{role} stream: {exc}") from exc
-    if info.symbol_bits != symbol_bits:
-        raise _fail(entry, f"{role} stream has {info.symbol_bits}-bit symbols, expected {symbol_bits}")
-    return info
+    if parsed.symbol_bits != symbol_bits:
+        raise _fail(entry, f"{role} stream has {parsed.symbol_bits}-bit symbols, expected {symbol_bits}")
+    if parsed.max_symbol >= alphabet:
+        raise _fail(entry, f"{role} stream: symbol {parsed.max_symbol} out of range (at most {alphabet - 1})")
+    return parsed
 
 
-def _decode_stream(entry: TensorEntry, role: str, data: Payload, count: int) -> np.ndarray:
+def _decode(entry: TensorEntry, role: str, parsed: codec.ParsedStream) -> np.ndarray:
     try:
-        return codec.huffman_decode(data, max_symbols=count)
+        return parsed.decode()
     except CodecError as exc:
         raise _fail(entry, f"{role} stream: {exc}") from exc
 
 
-def _single_symbol(info: codec.StreamInfo, data: Payload) -> int | None:
-    """The repeated symbol of a single-symbol (mode 1) stream, else None.
-
-    Such a stream's count is not bounded by its bytes, so it is never decoded to an
-    array: callers fill their output from the symbol directly.
-    """
-    if info.distinct != 1:
-        return None
-    width = info.symbol_bits // 8
-    return int.from_bytes(memoryview(data)[info.header_bytes - width : info.header_bytes], "little")
-
-
-def _book_value(entry: TensorEntry, role: str, book: np.ndarray, symbol: int) -> np.ndarray:
-    if symbol >= book.size:
-        raise _fail(entry, f"{role} stream: symbol {symbol} out of range for a codebook of {book.size}")
-    return book[symbol : symbol + 1]
-
-
-def _symbol_bytes(info: codec.StreamInfo) -> int:
+def _symbol_bytes(parsed: codec.ParsedStream) -> int:
     """Bytes of the array a stream decodes to (what the budget must count)."""
-    return info.count * info.symbol_bits // 8
+    return parsed.count * parsed.symbol_bits // 8
 
 
 def decode_dense(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget) -> np.ndarray:
     """Decode a ``codebook`` tensor (5.2) to a flat storage-dtype array."""
     book = decode_codebook(entry, dtype, payloads["codebook"])
-    info = stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book.size))
-    if info.count != entry.numel:
-        raise _fail(entry, f"indices stream holds {info.count} symbols for {entry.numel} elements")
-    symbol = _single_symbol(info, payloads["indices"])
-    if symbol is not None:
-        value = _book_value(entry, "indices", book, symbol)
-        return np.full(entry.numel, value[0], dtype=book.dtype).view(dtype.storage)
-    with budget.held(_symbol_bytes(info), f"tensor {entry.name!r}: indices"):
-        indices = _decode_stream(entry, "indices", payloads["indices"], entry.numel)
+    parsed = parse_stream(entry, "indices", payloads["indices"], index_symbol_bits(book.size), entry.numel, book.size)
+    if parsed.count != entry.numel:
+        raise _fail(entry, f"indices stream holds {parsed.count} symbols for {entry.numel} elements")
+    if parsed.single_symbol is not None:  # never decoded: its count is not bounded by its bytes
+        return np.full(entry.numel, book[parsed.single_symbol], dtype=book.dtype).view(dtype.storage)
+    with budget.held(_symbol_bytes(parsed), f"tensor {entry.name!r}: indices"):
+        indices = _decode(entry, "indices", parsed)
         try:
             out = codec.scatter(book, indices, None, entry.numel)
         except CodecError as exc:
@@ -315,99 +348,117 @@ def decode_dense(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload],
     return out.view(dtype.storage)
 
 
-def _index_bits(entry: TensorEntry) -> int:
+def _filler(entry: TensorEntry) -> int:
     bits = entry.index_bits
     if bits is None or not limits.MIN_INDEX_BITS <= bits <= limits.MAX_INDEX_BITS:
         raise _fail(entry, f"index_bits {bits} outside 1..16")
-    return bits
+    return (1 << bits) - 1
+
+
+def _gaps_stream(entry: TensorEntry, data: Payload, nnz: int) -> codec.ParsedStream:
+    """The gaps stream's header (5.4): its width, and nnz <= count <= nnz + numel // M + 1."""
+    filler = _filler(entry)
+    bound = nnz + entry.numel // filler + 1
+    gaps = parse_stream(entry, "gaps", data, gap_symbol_bits(entry.index_bits or 0), bound, filler + 1)
+    if gaps.count < nnz:
+        raise _fail(entry, f"gaps stream holds {gaps.count} entries, expected {nnz}..{bound}")
+    return gaps
 
 
 def _sparse_streams(
     entry: TensorEntry, book_size: int, payloads: dict[str, Payload]
-) -> tuple[codec.StreamInfo, codec.StreamInfo]:
-    """Validate the sparse streams' headers (5.3); return (indices info, gaps info)."""
-    index_bits = _index_bits(entry)
-    info = stream_info(entry, "indices", payloads["indices"], index_symbol_bits(book_size))
-    nnz = info.count
-    if nnz > entry.numel:
-        raise _fail(entry, f"{nnz} non-zeros declared for {entry.numel} elements")
-    filler = (1 << index_bits) - 1
-    gaps = stream_info(entry, "gaps", payloads["gaps"], 8 if index_bits <= 8 else 16)
-    bound = nnz + entry.numel // filler + 1
-    if not nnz <= gaps.count <= bound:
-        raise _fail(entry, f"gaps stream holds {gaps.count} entries, expected {nnz}..{bound}")
-    return info, gaps
+) -> tuple[codec.ParsedStream, codec.ParsedStream]:
+    """Parse the sparse streams (5.3); return (indices, gaps)."""
+    indices = parse_stream(entry, "indices", payloads["indices"], index_symbol_bits(book_size), entry.numel, book_size)
+    return indices, _gaps_stream(entry, payloads["gaps"], indices.count)
 
 
-def sparse_counts(entry: TensorEntry, book_size: int, payloads: dict[str, Payload]) -> tuple[int, int]:
-    """Validate the sparse streams' headers (5.3); return (nnz, gap entries)."""
-    info, gaps = _sparse_streams(entry, book_size, payloads)
-    return info.count, gaps.count
+def _positions(entry: TensorEntry, gaps: codec.ParsedStream, nnz: int, budget: DecodeBudget) -> np.ndarray | slice:
+    """Where the non-zeros go (5.4): a slice when the gaps stream repeats one entry (never
+    decoded: its count is not bounded by its bytes), else an int64 array."""
+    filler = _filler(entry)
+    if gaps.single_symbol is not None:
+        gap = gaps.single_symbol
+        if gap == filler:
+            raise _fail(entry, "gaps stream ends with a filler")
+        if gaps.count != nnz:
+            raise _fail(entry, f"gaps stream places {gaps.count} non-zeros, expected {nnz}")
+        if nnz * (gap + 1) > entry.numel:
+            raise _fail(entry, f"relative index points past the tensor: {nnz} non-zeros every {gap + 1} "
+                               f"in {entry.numel} elements")
+        return slice(gap, nnz * (gap + 1), gap + 1)
+    with budget.held(_symbol_bytes(gaps), f"tensor {entry.name!r}: gaps"):
+        entries = _decode(entry, "gaps", gaps)
+        if entries.size and int(entries[-1]) == filler:
+            raise _fail(entry, "gaps stream ends with a filler")
+        budget.reserve(8 * gaps.count, f"tensor {entry.name!r}: positions")
+        try:
+            positions = codec.relative_index_decode(entries, entry.index_bits or 0, entry.numel)
+        except CodecError as exc:
+            raise _fail(entry, str(exc)) from exc
+        finally:
+            budget.release(8 * gaps.count)
+    if positions.size != nnz:
+        raise _fail(entry, f"gaps stream places {positions.size} non-zeros, expected {nnz}")
+    return positions
 
 
 def decode_sparse(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget) -> np.ndarray:
     """Decode a ``sparse`` tensor (5.3, 5.4) to a flat storage-dtype array."""
     book = decode_codebook(entry, dtype, payloads["codebook"])
-    info, gaps = _sparse_streams(entry, book.size, payloads)
-    gap = _single_symbol(gaps, payloads["gaps"])
-    if gap is not None:
-        out = _place_evenly(entry, book, payloads["indices"], info, (gap, gaps.count), budget)
-    else:
-        with budget.held(_symbol_bytes(gaps), f"tensor {entry.name!r}: gaps"):
-            entries = _decode_stream(entry, "gaps", payloads["gaps"], gaps.count)
-            out = _scatter_entries(entry, book, payloads["indices"], info, entries, budget)
+    indices, gaps = _sparse_streams(entry, book.size, payloads)
+    if gaps.single_symbol is not None:
+        where = _positions(entry, gaps, indices.count, budget)
+        out = np.zeros(entry.numel, dtype=book.dtype)
+        if indices.single_symbol is not None:
+            out[where] = book[indices.single_symbol]
+        else:
+            with budget.held(_symbol_bytes(indices), f"tensor {entry.name!r}: indices"):
+                out[where] = book[_decode(entry, "indices", indices)]
+        return out.view(dtype.storage)
+    with budget.held(_symbol_bytes(gaps), f"tensor {entry.name!r}: gaps"):
+        entries = _decode(entry, "gaps", gaps)
+        if entries.size and int(entries[-1]) == _filler(entry):
+            raise _fail(entry, "gaps stream ends with a filler")
+        with budget.held(_symbol_bytes(indices), f"tensor {entry.name!r}: indices"):
+            if indices.single_symbol is None:
+                symbols = _decode(entry, "indices", indices)
+            else:  # one value: a one-entry codebook and zero indices
+                book = book[indices.single_symbol : indices.single_symbol + 1]
+                symbols = np.zeros(indices.count, dtype=np.uint8 if indices.symbol_bits == 8 else np.uint16)
+            try:  # fused: places the entries' positions and checks their count and range
+                out = codec.sparse_scatter(book, symbols, entries, entry.index_bits or 0, entry.numel)
+            except CodecError as exc:
+                raise _fail(entry, str(exc)) from exc
     return out.view(dtype.storage)
 
 
-def _scatter_entries(
-    entry: TensorEntry, book: np.ndarray, indices_data: Payload, info: codec.StreamInfo, entries: np.ndarray,
-    budget: DecodeBudget,
-) -> np.ndarray:
-    """Scatter along decoded gap entries (their count bounds nnz by the file's bytes)."""
-    index_bits = _index_bits(entry)
-    if entries.size and int(entries[-1]) == (1 << index_bits) - 1:
-        raise _fail(entry, "gaps stream ends with a filler")
-    symbol = _single_symbol(info, indices_data)
-    with budget.held(info.count * (info.symbol_bits // 8), f"tensor {entry.name!r}: indices"):
-        if symbol is None:
-            indices = _decode_stream(entry, "indices", indices_data, info.count)
-        else:  # one value: a one-entry codebook and zero indices
-            book = _book_value(entry, "indices", book, symbol)
-            indices = np.zeros(info.count, dtype=np.uint8 if info.symbol_bits == 8 else np.uint16)
-        try:
-            return codec.sparse_scatter(book, indices, entries, index_bits, entry.numel)
-        except CodecError as exc:
-            raise _fail(entry, str(exc)) from exc
+def _raw_values(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
+    """The values section of ``sparse_raw`` (5.5): nnz elements of the dtype."""
+    if len(data) % dtype.itemsize:
+        raise _fail(entry, f"values section of {len(data)} bytes is not a multiple of {dtype.itemsize}")
+    nnz = len(data) // dtype.itemsize
+    if nnz > entry.numel:
+        raise _fail(entry, f"{nnz} values for {entry.numel} elements")
+    return np.frombuffer(data, dtype=dtype.storage)
 
 
-def _place_evenly(
-    entry: TensorEntry, book: np.ndarray, indices_data: Payload, info: codec.StreamInfo,
-    gaps: tuple[int, int], budget: DecodeBudget,
+def decode_sparse_raw(
+    entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget
 ) -> np.ndarray:
-    """Decode a sparse tensor whose gaps stream repeats one entry, `gaps` = (entry, count):
-    every ``entry + 1``-th element from position `entry` on, without decoding the gaps (5.4)."""
-    gap, count = gaps
-    if gap == (1 << _index_bits(entry)) - 1:
-        raise _fail(entry, "gaps stream ends with a filler")
-    nnz, step = info.count, gap + 1
-    if count != nnz:
-        raise _fail(entry, f"gaps stream places {count} non-zeros, the indices stream holds {nnz}")
-    if nnz * step > entry.numel:
-        raise _fail(entry, f"relative index points past the tensor: {nnz} non-zeros every {step} "
-                           f"in {entry.numel} elements")
-    out = np.zeros(entry.numel, dtype=book.dtype)
-    placed = out[gap : nnz * step : step]
-    symbol = _single_symbol(info, indices_data)
-    if symbol is not None:
-        placed[...] = _book_value(entry, "indices", book, symbol)[0]
-        return out
-    with budget.held(_symbol_bytes(info), f"tensor {entry.name!r}: indices"):
-        indices = _decode_stream(entry, "indices", indices_data, nnz)
-        if indices.size and int(indices.max()) >= book.size:
-            raise _fail(entry, f"indices stream: symbol {int(indices.max())} out of range for a codebook "
-                               f"of {book.size}")
-        np.take(book, indices, out=placed, mode="clip")
+    """Decode a ``sparse_raw`` tensor (5.5) to a flat storage-dtype array."""
+    values = _raw_values(entry, dtype, payloads["values"])
+    gaps = _gaps_stream(entry, payloads["gaps"], values.size)
+    where = _positions(entry, gaps, values.size, budget)
+    out = np.zeros(entry.numel, dtype=dtype.storage)
+    out[where] = values
+    _check_bool(entry, dtype, out)
     return out
+
+
+def _check_bool(entry: TensorEntry, dtype: DType, array: np.ndarray) -> None:
+    if dtype.name == "bool" and array.size and int(array.view(np.uint8).max()) > 1:
+        raise _fail(entry, "bool element is neither 0x00 nor 0x01")
 
 
 def decode_raw(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
@@ -415,10 +466,9 @@ def decode_raw(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
     expected = entry.numel * dtype.itemsize
     if len(data) != expected:
         raise _fail(entry, f"raw data of {len(data)} bytes, expected {expected}")
-    # An ndarray payload is the reader's own writable buffer: view it, do not copy.
+    # An ndarray payload is the reader's own buffer (or a view of a map): view, not copy.
     array = data.view(dtype.storage) if isinstance(data, np.ndarray) else np.frombuffer(data, dtype.storage)
-    if dtype.name == "bool" and array.size and int(array.view(np.uint8).max()) > 1:
-        raise _fail(entry, "bool element is neither 0x00 nor 0x01")
+    _check_bool(entry, dtype, array)
     return array
 
 
@@ -434,4 +484,6 @@ def decode_tensor(
         return decode_raw(entry, dtype, payloads["data"])
     if entry.encoding == "codebook":
         return decode_dense(entry, dtype, payloads, budget)
+    if entry.encoding == "sparse_raw":
+        return decode_sparse_raw(entry, dtype, payloads, budget)
     return decode_sparse(entry, dtype, payloads, budget)

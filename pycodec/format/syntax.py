@@ -13,11 +13,14 @@ the reader also checks every value against the table's rule and raises
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from pycodec.errors import MalformedFileError
 from pycodec.format import limits
@@ -242,7 +245,7 @@ def _tensors_rule(value: Any, where: str) -> list[TensorEntry]:
 Rule = Callable[[Any, str], Any]
 
 NAME = _string_rule(1, limits.MAX_NAME_BYTES)
-ENCODINGS = ("raw", "codebook", "sparse", "alias")
+ENCODINGS = ("raw", "codebook", "sparse", "sparse_raw", "alias")
 
 #: Section object members (4.3).
 SECTION_MEMBERS: tuple[tuple[str, Rule], ...] = (
@@ -268,6 +271,11 @@ ENCODING_MEMBERS: dict[str, tuple[tuple[str, Rule], ...]] = {
     "sparse": (
         ("codebook", _section_rule),
         ("indices", _section_rule),
+        ("gaps", _section_rule),
+        ("index_bits", _int_rule(limits.MIN_INDEX_BITS, limits.MAX_INDEX_BITS)),
+    ),
+    "sparse_raw": (
+        ("values", _section_rule),
         ("gaps", _section_rule),
         ("index_bits", _int_rule(limits.MIN_INDEX_BITS, limits.MAX_INDEX_BITS)),
     ),
@@ -333,10 +341,25 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text, brackets inside strings not
+    counted (spec 4.1 bounds it before a parser could recurse into it)."""
+    bare = np.frombuffer(_STRING.sub(b"", data), dtype=np.uint8)
+    if bare.size == 0:
+        return 0
+    step = np.isin(bare, (0x5B, 0x7B)).astype(np.int64) - np.isin(bare, (0x5D, 0x7D))
+    return int(np.cumsum(step).max(initial=0))
+
+
 def parse_header(data: bytes) -> Header:
     """Parse header bytes (already CRC-checked) into a :class:`Header`, checking 4.1–4.3."""
     if data.startswith(b"\xef\xbb\xbf"):
         raise MalformedFileError("header: byte-order mark is not allowed")
+    if nesting_depth(data) > limits.MAX_HEADER_DEPTH:
+        raise MalformedFileError(f"header: JSON nested deeper than {limits.MAX_HEADER_DEPTH} levels")
     try:
         text = data.decode("utf-8")
         document = json.loads(

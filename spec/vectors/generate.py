@@ -1,51 +1,107 @@
-"""Generate the .dcz test vectors of spec/dcz.md section 8 (deterministic).
+"""Generate the .dcz test vectors of spec/dcz.md section 9 (deterministic).
 
 Run from the repository root:  python3 spec/vectors/generate.py
 
-Each vector NAME.dcz comes with NAME.json: the file's preamble flags, its metadata and,
+Positive vectors, ``NAME.dcz`` with ``NAME.json``: the preamble flags, the metadata and,
 per tensor, its name, dtype, shape, encoding and the hex of its decoded elements
-(row-major, little-endian). The vectors store their header as plain JSON, except
-``zlib-header``, whose header is zlib-compressed (flag bit 0, HEADER_ZLIB); its bytes
-depend on zlib's DEFLATE output at level 9, which may differ in other zlib builds.
-The expected contents are computed here from the inputs, not by decoding the file, so
-the test that decodes the vectors checks the reader against an independent source.
+(row-major, little-endian), plus ``streams``: what each Huffman stream of the file
+exercises (mode, symbol width, K, longest code). Expected contents are computed from the
+inputs, never by decoding the file.
+
+Two kinds of positive vectors: ``WRITTEN`` ones are what pycodec's writer makes from a
+state dict (the test suite checks that it still makes them byte for byte); ``ASSEMBLED``
+ones are put together here from the spec's layout rules, to reach cases a writer does
+not produce (an empty stream, 16-bit gap entries, fillers, a given K).
+
+Negative vectors, ``negative/NAME.dcz`` with ``negative/NAME.json``: each breaks exactly
+one rule; its JSON names the reject condition of spec/dcz.md section 8 (``"reject"``) and
+says what was changed. Every conforming reader rejects every one of them.
+
+The stored header of ``zlib-header`` is zlib's DEFLATE at level 9; another DEFLATE
+implementation may compress differently and still conform.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 import sys
+import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 import pycodec  # noqa: E402
+from pycodec import codec  # noqa: E402
 from pycodec.torch_adapter import dtype_row  # noqa: E402
+
+MAGIC = b"\x89DCZ\r\n\x1a\n"
+PLAIN = {"compress_header": False}
+Vector = tuple[dict[str, torch.Tensor], dict[str, str], dict[str, bool]]
 
 
 def _hex(tensor: torch.Tensor) -> str:
     return tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes().hex()
 
 
-def _pruned_quantized() -> torch.Tensor:
-    """An 8x256 layer: 12 non-zeros from a 4-entry codebook, including -0.0, with a gap
-    of 1500 zeros, long enough to need filler entries at every width the writer tries."""
-    values = torch.zeros(8, 256)
-    flat = values.view(-1)
-    positions = [0, 3, 4, 17, 40, 41, 42, 1543, 1550, 1551, 2040, 2046]
-    book = [0.5, -0.25, 1.5, -0.0]
-    for i, p in enumerate(positions):
-        flat[p] = book[i % 4]
-    return values
+def _bits(values: np.ndarray) -> np.ndarray:
+    return values.view(np.dtype(f"<u{values.dtype.itemsize}"))
+
+
+# ----------------------------------------------------------------- written by the writer
 
 
 def _quantized_dense() -> torch.Tensor:
     """A 6x6 weight-shared dense tensor over 3 values."""
     book = torch.tensor([-1.0, 0.125, 2.0])
     return book[torch.arange(36).reshape(6, 6) * 7 % 3]
+
+
+def _skewed_indices(n: int, symbols: int, seed: int) -> np.ndarray:
+    """Geometric-ish symbol frequencies: long codes (over 4 bits) for the rare ones."""
+    rng = np.random.default_rng(seed)
+    return np.minimum(rng.geometric(0.35, n) - 1, symbols - 1)
+
+
+def _many_substreams() -> torch.Tensor:
+    """64x80 = 5120 elements (four substreams) over 24 values, skewed: codes up to 11 bits."""
+    book = torch.linspace(-1.0, 1.0, 24)
+    return book[torch.from_numpy(_skewed_indices(5120, 24, 1))].reshape(64, 80)
+
+
+def _wide_codebook() -> torch.Tensor:
+    """300 distinct values (16-bit indices), each used at least twice."""
+    book = torch.arange(300, dtype=torch.float32) / 8
+    return book[torch.arange(1200) % 300].reshape(30, 40)
+
+
+def _codebook_dtypes() -> dict[str, torch.Tensor]:
+    out = {}
+    for dtype in (torch.float16, torch.bfloat16, torch.float64):
+        book = torch.tensor([-2.0, 0.5, 3.0, 1024.0], dtype=dtype)
+        out[str(dtype).removeprefix("torch.")] = book[torch.from_numpy(_skewed_indices(64, 4, 2))].reshape(8, 8)
+    return out
+
+
+def _sparse_raw_values() -> dict[str, torch.Tensor]:
+    """10%-dense layers whose non-zeros are all distinct: raw values beat a codebook."""
+    rng = np.random.default_rng(3)
+    out = {}
+    for name, dtype in (("f32", np.float32), ("i32", np.int32)):
+        values = np.zeros(2000, dtype=dtype)
+        where = np.sort(rng.choice(2000, 200, replace=False))
+        if dtype == np.int32:  # odd, so never zero
+            values[where] = (rng.integers(-50_000, 50_000, 200) * 2 + 1).astype(dtype)
+        else:
+            values[where] = rng.standard_normal(200).astype(dtype)
+        out[name] = torch.from_numpy(values.reshape(40, 50))
+    return out
 
 
 def _layered_model() -> dict[str, torch.Tensor]:
@@ -61,84 +117,384 @@ def _layered_model() -> dict[str, torch.Tensor]:
     return state
 
 
-#: A vector's tensors, metadata and extra keywords for pycodec.save.
-Vector = tuple[dict[str, torch.Tensor], dict[str, str], dict[str, bool]]
-PLAIN = {"compress_header": False}
-
-
-def vectors() -> dict[str, Vector]:
+def _raw_dtypes() -> dict[str, torch.Tensor]:
     raw_specials = torch.tensor([1.0, -0.0, float("inf"), -float("inf")])
     nan_payload = torch.tensor([0x7FC0BEEF, 0x7F800001], dtype=torch.int32).view(torch.float32)
+    out = {
+        "f32": torch.cat([raw_specials, nan_payload]),
+        "scalar": torch.tensor(3.25, dtype=torch.float64),
+        "i8": torch.tensor([-128, -1, 0, 127], dtype=torch.int8),
+        "i16": torch.tensor([-32768, 7], dtype=torch.int16),
+        "i32": torch.tensor([-(2**31), 5], dtype=torch.int32),
+        "i64": torch.tensor([[1, -2], [2**40, -(2**62)]]),
+        "u8": torch.tensor([0, 255], dtype=torch.uint8),
+        "u16": torch.tensor([1, 65535], dtype=torch.int32).to(torch.uint16),
+        "u32": torch.tensor([1, 2**32 - 1], dtype=torch.int64).to(torch.uint32),
+        "u64": torch.tensor([1, 2**62], dtype=torch.int64).to(torch.uint64),
+        "bool": torch.tensor([True, False, True]),
+        "f16": torch.tensor([1.0, -2.5, 65504.0], dtype=torch.float16),
+        "bf16": torch.tensor([1.0, -3.0, 1e30], dtype=torch.bfloat16),
+        "c64": torch.tensor([1 + 2j, -0.5j], dtype=torch.complex64),
+        "c128": torch.tensor([3 - 1j], dtype=torch.complex128),
+        "empty": torch.zeros(0, 4),
+    }
+    for name in ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu"):
+        dtype = getattr(torch, name, None)
+        if dtype is not None:
+            out[name] = torch.tensor([0x00, 0x38, 0x7F, 0x80, 0xFF], dtype=torch.uint8).view(dtype)
+    return out
+
+
+def written() -> dict[str, Vector]:
     tied = torch.arange(6, dtype=torch.float32).reshape(2, 3)
     return {
         "empty": ({}, {}, PLAIN),
-        "raw": (
-            {
-                "f32": torch.cat([raw_specials, nan_payload]),
-                "scalar": torch.tensor(3.25, dtype=torch.float64),
-                "i8": torch.tensor([-128, -1, 0, 127], dtype=torch.int8),
-                "i64": torch.tensor([[1, -2], [2**40, -(2**62)]]),
-                "u8": torch.tensor([0, 255], dtype=torch.uint8),
-                "bool": torch.tensor([True, False, True]),
-                "f16": torch.tensor([1.0, -2.5, 65504.0], dtype=torch.float16),
-                "bf16": torch.tensor([1.0, -3.0, 1e30], dtype=torch.bfloat16),
-                "c64": torch.tensor([1 + 2j, -0.5j], dtype=torch.complex64),
-                "empty": torch.zeros(0, 4),
-            },
-            {"purpose": "every raw dtype, specials and shapes"},
-            PLAIN,
-        ),
-        "sparse": ({"fc.weight": _pruned_quantized()}, {"purpose": "sparse encoding with fillers"}, PLAIN),
-        "codebook": ({"conv.weight": _quantized_dense(), "zeros": torch.zeros(5, 5)}, {}, PLAIN),
+        "raw": (_raw_dtypes(), {"purpose": "every dtype stored raw; specials, NaN payloads, empty shapes"}, PLAIN),
+        "codebook": ({"conv.weight": _quantized_dense(), "zeros": torch.zeros(5, 5)},
+                     {"purpose": "8-bit indices, K = 1; a one-value tensor as a mode-1 stream"}, PLAIN),
+        "codebook-substreams": ({"w": _many_substreams()},
+                                {"purpose": "K = 4 substreams, code lengths over 4 bits"}, PLAIN),
+        "codebook-16bit": ({"w": _wide_codebook()}, {"purpose": "16-bit index symbols"}, PLAIN),
+        "codebook-dtypes": (_codebook_dtypes(), {"purpose": "float16, bfloat16 and float64 codebooks"}, PLAIN),
+        "sparse-raw": (_sparse_raw_values(), {"purpose": "sparse_raw of float32 and int32"}, PLAIN),
         "alias": ({"embed.weight": tied, "head.weight": tied, "bias": torch.zeros(2)}, {"tied": "yes"}, PLAIN),
         "zlib-header": (_layered_model(), {"purpose": "a zlib-compressed header (flag bit 0)"}, {}),
     }
 
 
-def expected(state: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> dict:
+# ----------------------------------------------------------------- assembled from the spec
+
+
+def align_up(value: int, alignment: int) -> int:
+    return -(-value // alignment) * alignment
+
+
+def assemble(
+    tensors: list[tuple[dict[str, Any], dict[str, bytes]]],
+    metadata: dict[str, str] | None = None,
+    *,
+    zlib_header: bool = False,
+    header_text: bytes | None = None,
+    preamble: dict[str, int] | None = None,
+    magic: bytes = MAGIC,
+    padding_byte: int = 0,
+) -> bytes:
+    """A file laid out as spec/dcz.md section 3 says, from table entries (without their
+    section members) and their section payloads, in table order. Keyword arguments
+    break one rule at a time for the negative vectors."""
+    document: dict[str, Any] = {"metadata": metadata or {}, "tensors": []}
+    sections: list[tuple[int, bytes]] = []
+    for entry, payloads in tensors:
+        row = dict(entry)
+        for role, payload in payloads.items():
+            row.setdefault(role, {"crc32": zlib.crc32(payload), "length": len(payload)})
+            sections.append((64 if entry["encoding"] == "raw" else 1, payload))
+        document["tensors"].append(row)
+    text = header_text if header_text is not None else json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    stored = zlib.compress(text, 9) if zlib_header else text
+    end = 32 + len(stored)
+    body = bytearray()
+    start = align_up(end, 64)
+    body += bytes([padding_byte]) * (start - end)
+    end = start
+    for alignment, payload in sections:
+        offset = align_up(end, alignment)
+        body += bytes([padding_byte]) * (offset - end) + payload
+        end = offset + len(payload)
+    fields = {"version": 1, "flags": 1 if zlib_header else 0, "header_length": len(stored),
+              "header_crc32": zlib.crc32(stored), "file_length": end}
+    fields.update(preamble or {})
+    head = magic + struct.pack("<HHIIQ", *fields.values())
+    return head + struct.pack("<I", zlib.crc32(head)) + stored + bytes(body)
+
+
+def stream(symbols: list[int] | np.ndarray, width: int = 8) -> bytes:
+    return codec.huffman_encode(np.asarray(symbols, dtype=np.uint8 if width == 8 else np.uint16))
+
+
+def relative_entries(positions: list[int], bits: int) -> np.ndarray:
+    return codec.relative_index_encode(np.asarray(positions, dtype=np.int64), bits)
+
+
+def _f32(*values: float) -> bytes:
+    return np.asarray(values, dtype="<f4").tobytes()
+
+
+def _dense_from_positions(numel: int, positions: list[int], values: bytes, size: int) -> str:
+    out = bytearray(numel * size)
+    for i, p in enumerate(positions):
+        out[p * size : (p + 1) * size] = values[i * size : (i + 1) * size]
+    return out.hex()
+
+
+#: An assembled vector: (tensors for `assemble`, metadata, expected tensors).
+Assembled = tuple[list[tuple[dict[str, Any], dict[str, bytes]]], dict[str, str], list[dict[str, Any]]]
+
+
+def _sparse_fillers() -> Assembled:
+    """Codebook-sparse, index_bits 3: gaps over 7 zeros need filler entries (M = 7)."""
+    positions = [1, 2, 20, 21, 60]
+    book = _f32(0.5, -0.25, 1.5)
+    indices = [0, 1, 2, 0, 1]
+    entry = {"name": "fc.weight", "dtype": "float32", "shape": [8, 8], "encoding": "sparse", "index_bits": 3}
+    payloads = {"codebook": book, "indices": stream(indices), "gaps": stream(relative_entries(positions, 3))}
+    values = b"".join(book[4 * i : 4 * i + 4] for i in indices)
+    expected = {**_expected_row(entry), "hex": _dense_from_positions(64, positions, values, 4),
+                "gap_entries": relative_entries(positions, 3).tolist()}
+    return [(entry, payloads)], {"purpose": "filler entries (index_bits 3, M = 7)"}, [expected]
+
+
+def _sparse_raw_wide_gaps() -> Assembled:
+    """sparse_raw, index_bits 12: 16-bit gap entries; float16 values."""
+    positions = [5, 3000, 3001, 9000]
+    values = np.asarray([1.5, -2.0, 0.25, 7.0], dtype="<f2").tobytes()
+    entry = {"name": "w", "dtype": "float16", "shape": [100, 100], "encoding": "sparse_raw", "index_bits": 12}
+    payloads = {"values": values, "gaps": stream(relative_entries(positions, 12), 16)}
+    expected = {**_expected_row(entry), "hex": _dense_from_positions(10000, positions, values, 2)}
+    return [(entry, payloads)], {"purpose": "sparse_raw with 16-bit gap entries"}, [expected]
+
+
+def _empty_streams() -> Assembled:
+    """Mode-0 (empty) streams: an all-zero sparse_raw tensor, and a sparse tensor with no
+    non-zeros, each of its streams empty and of the width the spec requires."""
+    rows: list[tuple[dict[str, Any], dict[str, bytes]]] = []
+    rows.append(({"name": "zeros", "dtype": "int64", "shape": [3, 4], "encoding": "sparse_raw", "index_bits": 2},
+                 {"values": b"", "gaps": stream([])}))
+    rows.append(({"name": "pruned", "dtype": "float32", "shape": [10], "encoding": "sparse", "index_bits": 9},
+                 {"codebook": _f32(1.0), "indices": stream([]), "gaps": stream([], 16)}))
+    expected = [{**_expected_row(rows[0][0]), "hex": "00" * 96}, {**_expected_row(rows[1][0]), "hex": "00" * 40}]
+    return rows, {"purpose": "mode-0 streams of both widths"}, expected
+
+
+def _expected_row(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"name": entry["name"], "dtype": entry["dtype"], "shape": entry["shape"], "encoding": entry["encoding"]}
+
+
+def _example() -> Assembled:
+    """The file of spec/dcz.md section 9's annotated dump: float32 [0, 1.0, 0, 0, 0, -2.0, 0, 0]."""
+    positions, values = [1, 5], _f32(1.0, -2.0)
+    entry = {"name": "w", "dtype": "float32", "shape": [8], "encoding": "sparse_raw", "index_bits": 2}
+    payloads = {"values": values, "gaps": stream(relative_entries(positions, 2))}
+    return [(entry, payloads)], {}, [{**_expected_row(entry), "hex": _dense_from_positions(8, positions, values, 4)}]
+
+
+def assembled() -> dict[str, Assembled]:
+    return {"example": _example(), "sparse-fillers": _sparse_fillers(), "sparse-raw-wide-gaps": _sparse_raw_wide_gaps(),
+            "empty-streams": _empty_streams()}
+
+
+# ----------------------------------------------------------------- negative vectors
+
+
+def _raw_row(name: str = "w", values: bytes = _f32(1.0, 2.0), dtype: str = "float32",
+             shape: list[int] | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    shape = shape if shape is not None else [len(values) // 4]
+    return {"name": name, "dtype": dtype, "shape": shape, "encoding": "raw"}, {"data": values}
+
+
+def _codebook_row(book: bytes = _f32(1.0, 2.0), indices: bytes | None = None, shape: list[int] | None = None,
+                  dtype: str = "float32") -> tuple[dict[str, Any], dict[str, bytes]]:
+    indices = indices if indices is not None else stream([0, 1, 1, 0])
+    entry = {"name": "w", "dtype": dtype, "shape": shape or [4], "encoding": "codebook"}
+    return entry, {"codebook": book, "indices": indices}
+
+
+def _sparse_raw_row(values: bytes = _f32(1.0, 2.0), gaps: bytes | None = None, bits: int = 3,
+                    shape: list[int] | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    gaps = gaps if gaps is not None else stream(relative_entries([1, 5], bits))
+    entry = {"name": "w", "dtype": "float32", "shape": shape or [8], "encoding": "sparse_raw", "index_bits": bits}
+    return entry, {"values": values, "gaps": gaps}
+
+
+def _with_raw_bytes(data: bytes, offset: int, new: bytes) -> bytes:
+    return data[:offset] + new + data[offset + len(new) :]
+
+
+def _refresh_crcs(data: bytes) -> bytes:
+    """Recompute the preamble's checksum (after editing bytes 0..27)."""
+    return data[:28] + struct.pack("<I", zlib.crc32(data[:28])) + data[32:]
+
+
+def _huffman_varint_not_minimal() -> bytes:
+    # count 4 written as 0x84 0x00 (two bytes) instead of 0x04
+    good = stream([0, 1, 1, 0])
+    bad = good[:1] + b"\x84\x00" + good[2:]
+    return assemble([_codebook_row(indices=bad)])
+
+
+def _huffman_table_symbol_unused_out_of_range() -> bytes:
+    # a code table listing symbols 0, 1 and 2 (2 unused) for a 2-entry codebook
+    code = codec.build_code(np.array([0, 0, 1, 1, 2], dtype=np.uint8))  # symbol 2 gets a code too
+    body = codec.encode_with_code(np.array([0, 1, 1, 0], dtype=np.uint8), code)
+    data = bytes([0x08, 4]) + codec.serialize_code(code) + b"\x01" + body
+    return assemble([_codebook_row(indices=data)])
+
+
+def _stream_with_padding_nibble() -> bytes:
+    # three symbols: odd count, so the code table's last high nibble is padding: set it
+    good = stream([0, 1, 2, 2])
+    table_end = 2 + 1 + 1 + 3 + 2  # flags, count, n_used, L_max, 3 symbols, 2 length bytes
+    bad = bytearray(good)
+    bad[table_end - 1] |= 0x50
+    return assemble([_codebook_row(book=_f32(1.0, 2.0, 3.0), indices=bytes(bad))])
+
+
+def _table_and_k() -> bytes:
+    """The code table and K byte of stream([0, 1, 1, 0]): bytes 2..7."""
+    return stream([0, 1, 1, 0])[2:8]
+
+
+def _with_k(k: int) -> bytes:
+    good = stream([0, 1, 1, 0])
+    return good[:7] + bytes([k]) + good[8:]
+
+
+def _stream_substream_padding() -> bytes:
+    good = bytearray(stream([0, 1, 1]))
+    good[-1] |= 0x01  # the last byte's low bits are padding
+    return assemble([_codebook_row(indices=bytes(good), shape=[3])])
+
+
+NEGATIVE: dict[str, tuple[str, str, Callable[[], bytes]]] = {
+    # name: (reject condition of dcz.md 8, what is wrong, how to make it)
+    "short-file": ("R1", "fewer than 32 bytes", lambda: MAGIC + b"\x01\x00"),
+    "bad-magic": ("R2", "magic differs", lambda: assemble([_raw_row()], magic=b"\x89DCZ\n\r\x1a\n")),
+    "preamble-crc": ("R3", "preamble_crc32 does not match",
+                     lambda: _with_raw_bytes(assemble([_raw_row()]), 28, b"\x00\x00\x00\x00")),
+    "version-2": ("R4", "version 2", lambda: assemble([_raw_row()], preamble={"version": 2})),
+    "unknown-flag": ("R5", "must-understand flag bit 1 set", lambda: assemble([_raw_row()], preamble={"flags": 2})),
+    "header-length-1": ("R6", "header_length 1", lambda: assemble([], header_text=b"{",
+                                                                  preamble={"header_length": 1})),
+    "file-length": ("R7", "file_length one more than the file",
+                    lambda: _refresh_crcs(_with_raw_bytes(assemble([_raw_row()]), 20, struct.pack("<Q", 129)))),
+    "header-crc": ("R8", "header_crc32 does not match", lambda: assemble([_raw_row()], preamble={"header_crc32": 0})),
+    "zlib-trailing": ("R9", "a byte after the end of the zlib header stream", lambda: _zlib_trailing()),
+    "json-duplicate-key": ("R10", "duplicate key in the header",
+                           lambda: assemble([], header_text=b'{"metadata":{},"metadata":{},"tensors":[]}')),
+    "json-float": ("R10", "a non-integer number",
+                   lambda: assemble([], header_text=b'{"metadata":{},"tensors":[{"name":"w","dtype":"float32",'
+                                                    b'"shape":[1.0],"encoding":"raw","data":{"crc32":0,"length":0}}]}')),
+    "json-depth": ("R10", "JSON nested deeper than 4",
+                   lambda: assemble([], header_text=b'{"metadata":{"a":"b"},"tensors":[],"x":[[[[[]]]]]}')),
+    "unknown-member": ("R11", "a tensor object with an unknown member",
+                       lambda: assemble([({**_raw_row()[0], "offset": 0}, _raw_row()[1])])),
+    "shape-volume": ("R12", "product of max(d, 1) over 2^40",
+                     lambda: assemble([_raw_row(values=b"", shape=[0, 2**20, 2**21])])),
+    "duplicate-name": ("R13", "two tensors named w", lambda: assemble([_raw_row(), _raw_row()])),
+    "codebook-int": ("R14", "codebook encoding for int32",
+                     lambda: assemble([_codebook_row(book=np.asarray([1, 2], "<i4").tobytes(), dtype="int32")])),
+    "sections-short": ("R15", "the sections end 4 bytes before file_length",
+                       lambda: assemble([_raw_row()], preamble={"file_length": len(assemble([_raw_row()])) + 4})
+                       + b"\x00" * 4),
+    "padding-nonzero": ("R16", "a non-zero padding byte", lambda: assemble([_raw_row()], padding_byte=0x20)),
+    "section-crc": ("R17", "section CRC32 does not match",
+                    lambda: assemble([({**_raw_row()[0], "data": {"crc32": 1, "length": 8}}, _raw_row()[1])])),
+    "raw-length": ("R18", "raw data length is not numel x size", lambda: assemble([_raw_row(shape=[3])])),
+    "bool-byte": ("R19", "bool element 0x02", lambda: assemble([_raw_row(values=b"\x01\x02", dtype="bool",
+                                                                          shape=[2])])),
+    "codebook-length": ("R20", "codebook length not a multiple of the element size",
+                        lambda: assemble([_codebook_row(book=_f32(1.0, 2.0)[:6])])),
+    "index-width": ("R21", "8-bit codebook indices written as 16-bit symbols",
+                    lambda: assemble([_codebook_row(indices=stream([0, 1, 1, 0], 16))])),
+    "index-count": ("R22", "indices stream holds 3 symbols for 4 elements",
+                    lambda: assemble([_codebook_row(indices=stream([0, 1, 1]))])),
+    "index-out-of-range": ("R23", "single-symbol stream of index 2 for a 2-entry codebook",
+                           lambda: assemble([_codebook_row(indices=stream([2, 2, 2, 2]))])),
+    "table-symbol-out-of-range": ("R23", "code table lists symbol 2 (unused) for a 2-entry codebook",
+                                  _huffman_table_symbol_unused_out_of_range),
+    "gaps-last-filler": ("R24", "the last gap entry is a filler",
+                         lambda: assemble([_sparse_raw_row(gaps=stream([1, 3, 7]))])),
+    "gaps-past-end": ("R24", "a position past numel",
+                      lambda: assemble([_sparse_raw_row(gaps=stream([1, 6]))])),
+    "gaps-too-few": ("R24", "fewer gap entries than values",
+                     lambda: assemble([_sparse_raw_row(gaps=stream([1]))])),
+    "values-length": ("R25", "values length not a multiple of the element size",
+                      lambda: assemble([_sparse_raw_row(values=_f32(1.0, 2.0)[:7])])),
+    "alias-forward": ("R26", "alias of a later tensor",
+                      lambda: assemble([({"name": "t", "dtype": "float32", "shape": [2], "encoding": "alias",
+                                          "alias_of": "w"}, {}), _raw_row()])),
+    "stream-reserved-flags": ("S1", "reserved stream flag bits set",
+                              lambda: assemble([_codebook_row(indices=b"\x14" + stream([0, 0, 0, 0])[1:])])),
+    "stream-mode-3": ("S2", "stream mode 3 (reserved)",
+                      lambda: assemble([_codebook_row(indices=b"\x0c" + stream([0, 1, 1, 0])[1:])])),
+    "stream-k-9": ("S5", "K = 9 substreams", lambda: assemble([_codebook_row(indices=_with_k(9))])),
+    "stream-huffman-count-0": ("S8", "a Huffman-mode stream of count 0",
+                               lambda: assemble([_sparse_raw_row(values=b"", gaps=b"\x08\x00" + _table_and_k())])),
+    "stream-varint-not-minimal": ("S3", "a varint with a redundant final zero byte", _huffman_varint_not_minimal),
+    "stream-padding-nibble": ("S4", "non-zero padding nibble in the code table", _stream_with_padding_nibble),
+    "stream-substream-padding": ("S6", "non-zero padding bits after the last code", _stream_substream_padding),
+    "stream-trailing": ("S7", "a byte after the end of the stream",
+                        lambda: assemble([_codebook_row(indices=stream([0, 0, 0, 0]) + b"\x00")])),
+}
+
+
+def _zlib_trailing() -> bytes:
+    text = b'{"metadata":{},"tensors":[]}'
+    stored = zlib.compress(text, 9) + b"\x00"
+    end = align_up(32 + len(stored), 64)
+    head = MAGIC + struct.pack("<HHIIQ", 1, 1, len(stored), zlib.crc32(stored), end)
+    return head + struct.pack("<I", zlib.crc32(head)) + stored + bytes(end - 32 - len(stored))
+
+
+# ----------------------------------------------------------------- expected values
+
+
+def stream_facts(path: Path) -> list[dict[str, Any]]:
+    """What each Huffman stream of a file exercises (documentation of coverage)."""
+    facts = []
     with pycodec.open(path) as file:
-        encoding = {name: file.entry(name).encoding for name in file.names()}
+        for name in file.keys():
+            entry = file.entry(name)
+            for role in ("indices", "gaps"):
+                if role in entry.sections:
+                    info = codec.huffman_parse(file.read_section(entry, role))
+                    mode = 0 if info.count == 0 else 1 if info.single_symbol is not None else 2
+                    facts.append({"tensor": name, "role": role, "mode": mode, "symbol_bits": info.symbol_bits,
+                                  "substreams": info.streams, "max_code_length": info.max_code_length})
+    return facts
+
+
+def expected_written(state: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> dict[str, Any]:
+    with pycodec.open(path) as file:
+        encoding = {name: file.entry(name).encoding for name in file.keys()}
         flags = file.preamble.flags
     return {
         "flags": flags,
         "metadata": metadata,
         "tensors": [
-            {
-                "name": name,
-                "dtype": dtype_row(tensor.dtype).name,
-                "shape": list(tensor.shape),
-                "encoding": encoding[name],
-                "hex": _hex(tensor),
-            }
-            for name, tensor in state.items()
+            {"name": name, "dtype": dtype_row(t.dtype).name, "shape": list(t.shape), "encoding": encoding[name],
+             "hex": _hex(t)}
+            for name, t in state.items()
         ],
+        "streams": stream_facts(path),
     }
 
 
-def gap_entries(path: Path, name: str) -> tuple[list[int], int]:
-    """The decoded gap entries of a sparse tensor and its index width."""
-    from pycodec import codec
-
-    with pycodec.open(path) as file:
-        entry = file.entry(name)
-        return codec.huffman_decode(file.read_section(entry, "gaps")).tolist(), entry.index_bits or 0
+def _write(path: Path, data: bytes, document: dict[str, Any]) -> None:
+    path.write_bytes(data)
+    path.with_suffix(".json").write_text(json.dumps(document, indent=1) + "\n")
 
 
 def main() -> None:
-    for name, (state, metadata, options) in vectors().items():
+    for name, (state, metadata, options) in written().items():
         path = HERE / f"{name}.dcz"
         pycodec.save(state, path, metadata=metadata, **options)
-        document = expected(state, metadata, path)
-        if document["flags"] != (0 if options == PLAIN else 1):
-            raise SystemExit(f"{name}: the header is not stored as intended (flags {document['flags']})")
-        if name == "sparse":
-            entries, bits = gap_entries(path, "fc.weight")
-            if (1 << bits) - 1 not in entries:
-                raise SystemExit("the sparse vector no longer exercises filler entries")
-            document["gap_entries"] = entries
-            document["index_bits"] = bits
-        (HERE / f"{name}.json").write_text(json.dumps(document, indent=1) + "\n")
-        print(f"{path.relative_to(HERE.parents[1])}: {path.stat().st_size} bytes")
+        _write(path, path.read_bytes(), expected_written(state, metadata, path))
+    for name, (rows, metadata, tensors) in assembled().items():
+        path = HERE / f"{name}.dcz"
+        path.write_bytes(assemble(rows, metadata))
+        _write(path, path.read_bytes(), {"flags": 0, "metadata": metadata, "tensors": tensors,
+                                         "streams": stream_facts(path)})
+    negative = HERE / "negative"
+    negative.mkdir(exist_ok=True)
+    for old in negative.glob("*"):
+        old.unlink()
+    for name, (condition, why, make) in NEGATIVE.items():
+        data = make()
+        _write(negative / f"{name}.dcz", data, {"reject": condition, "why": why, "hex": data.hex()})
+    print(f"{len(written()) + len(assembled())} positive and {len(NEGATIVE)} negative vectors in "
+          f"{HERE.relative_to(HERE.parents[1])}")
 
 
 if __name__ == "__main__":

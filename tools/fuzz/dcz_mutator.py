@@ -28,6 +28,7 @@ import huffman_fields as hf
 
 MAGIC = b"\x89DCZ\r\n\x1a\n"
 ROLES = {"raw": ("data",), "codebook": ("codebook", "indices"), "sparse": ("codebook", "indices", "gaps"),
+         "sparse_raw": ("values", "gaps"),
          "alias": ()}  # fmt: skip
 SECTION_FIELDS = ("crc32", "length")
 DTYPE_SIZES = {
@@ -307,13 +308,13 @@ def mutate_encoding(rng: random.Random, model: DczModel) -> str | None:
     entry = _tensors(model)[i]
     target = rng.choice(list(ROLES))
     entry["encoding"] = target
-    for role in ("codebook", "indices", "gaps", "data"):
+    for role in ("codebook", "indices", "gaps", "data", "values"):
         if role in ROLES[target]:
             entry.setdefault(role, {"crc32": 0, "length": 0})
             model.payloads[i].setdefault(role, rng.choice([b"", b"\x00" * 4, b"\x04\x05\x07"]))
         elif rng.random() < 0.8:
             entry.pop(role, None)
-    if target == "sparse":
+    if target in ("sparse", "sparse_raw"):
         entry.setdefault("index_bits", rng.randint(1, 16))
     elif rng.random() < 0.8:
         entry.pop("index_bits", None)
@@ -326,7 +327,7 @@ def mutate_encoding(rng: random.Random, model: DczModel) -> str | None:
 
 
 def mutate_index_bits(rng: random.Random, model: DczModel) -> str | None:
-    i = pick_tensor(rng, model, ("sparse",))
+    i = pick_tensor(rng, model, ("sparse", "sparse_raw"))
     if i is None:
         return None
     entry = _tensors(model)[i]

@@ -58,6 +58,20 @@ def sparse_tensors(dtype: torch.dtype) -> dict[str, torch.Tensor]:
     return {"pruned": pruned, "far": far}
 
 
+def sparse_raw_tensors() -> dict[str, torch.Tensor]:
+    """Pruned tensors without weight sharing (distinct values): stored sparse_raw."""
+    out = {}
+    for dtype in (torch.float32, torch.int64, torch.bfloat16, torch.complex64):
+        values = torch.zeros(2000, dtype=dtype)
+        where = torch.randperm(2000)[:150]
+        values[where] = (torch.arange(150) * 3 + 1).to(dtype)
+        out[str(dtype).removeprefix("torch.")] = values
+    far = torch.zeros(70000, dtype=torch.int16)
+    far[torch.randperm(70000)[:20]] = 9  # 16-bit gap entries
+    out["far"] = far
+    return out
+
+
 def generated_states() -> dict[str, tuple[dict[str, torch.Tensor], bool]]:
     """name -> (state dict, compress_header)."""
     torch.manual_seed(0)
@@ -66,6 +80,7 @@ def generated_states() -> dict[str, tuple[dict[str, torch.Tensor], bool]]:
         short = str(dtype).removeprefix("torch.")
         states[f"codebook_{short}"] = (codebook_tensors(dtype), short == "float32")
         states[f"sparse_{short}"] = (sparse_tensors(dtype), short == "float16")
+    states["sparse_raw"] = (sparse_raw_tensors(), False)
     tied = torch.randn(4, 4)
     states["alias"] = ({"embed": tied, "out": tied, "bias": torch.zeros(4)}, True)
     return states

@@ -13,6 +13,7 @@ raises `SpecPolicyReject`.
 from __future__ import annotations
 
 import json
+import re
 import math
 import struct
 import zlib
@@ -45,9 +46,12 @@ DTYPE_SIZES = {
 }  # fmt: skip
 CODEBOOK_DTYPES = {"float64", "float32", "float16", "bfloat16"}
 SECTION_ROLES = {"raw": ("data",), "codebook": ("codebook", "indices"),
-                 "sparse": ("codebook", "indices", "gaps"), "alias": ()}  # fmt: skip
+                 "sparse": ("codebook", "indices", "gaps"), "sparse_raw": ("values", "gaps"),
+                 "alias": ()}  # fmt: skip
 EXTRA_MEMBERS = {"raw": {"data"}, "codebook": {"codebook", "indices"},
-                 "sparse": {"codebook", "indices", "gaps", "index_bits"}, "alias": {"alias_of"}}  # fmt: skip
+                 "sparse": {"codebook", "indices", "gaps", "index_bits"},
+                 "sparse_raw": {"values", "gaps", "index_bits"}, "alias": {"alias_of"}}  # fmt: skip
+MAX_DEPTH = 4  # dcz.md 4.1: object > array > object > object or array
 
 
 class SpecReject(Exception):
@@ -97,6 +101,7 @@ class Cursor:
             value |= (b & 0x7F) << (7 * i)
             if not b & 0x80:
                 require(value < 1 << 64, "varint overflows 64 bits")
+                require(i == 0 or b != 0, "varint is not minimal")
                 return value
         raise SpecReject("varint longer than 10 bytes")
 
@@ -170,10 +175,12 @@ def decode_substream(data: bytes, count: int, table: dict[tuple[int, int], int],
     return out
 
 
-def decode_stream(data: bytes, max_count: int) -> tuple[int, np.ndarray]:
+def decode_stream(data: bytes, max_count: int, alphabet: int | None = None) -> tuple[int, np.ndarray]:
     """(symbol width, symbols) of a buffer holding exactly one Huffman stream.
 
-    `max_count` is checked against the declared count before anything is decoded.
+    `max_count` is checked against the declared count before anything is decoded, and
+    every symbol the stream can produce (its code table's, or its single symbol) against
+    `alphabet` when given (huffman-stream.md, Code table).
     A single-symbol stream is returned as a broadcast view (nothing is materialised).
     """
     cur = Cursor(data)
@@ -187,14 +194,17 @@ def decode_stream(data: bytes, max_count: int) -> tuple[int, np.ndarray]:
     if head.mode == 1:
         require(head.count >= 1, "single-symbol stream with count 0")
         symbol = cur.byte() if head.width == 8 else struct.unpack("<H", cur.take(2))[0]
+        require(alphabet is None or symbol < alphabet, "symbol outside the alphabet")
         require(not cur.rest(), "bytes after the stream")
         return head.width, np.broadcast_to(np.array(symbol, dtype), (head.count,))
-    return head.width, np.array(decode_huffman_body(cur, head), dtype)
+    require(head.count >= 1, "Huffman-mode stream with count 0")
+    return head.width, np.array(decode_huffman_body(cur, head, alphabet), dtype)
 
 
-def decode_huffman_body(cur: Cursor, head: StreamHead) -> list[int]:
+def decode_huffman_body(cur: Cursor, head: StreamHead, alphabet: int | None = None) -> list[int]:
     symbols, lengths = read_code_table(cur, head.width)
     require(len(symbols) >= 2, "Huffman mode with fewer than two symbols")
+    require(alphabet is None or max(symbols) < alphabet, "symbol outside the alphabet")
     k = cur.byte()
     require(1 <= k <= 8, "K outside 1..8")
     sizes = [cur.varint() for _ in range(k - 1)]
@@ -270,9 +280,23 @@ def _scalar_strings_only(value: Any) -> None:
             _scalar_strings_only(v)
 
 
+def nesting_depth(text: bytes) -> int:
+    """The deepest nesting of arrays and objects, brackets inside strings not counted."""
+    bare = re.sub(rb'"(?:[^"\\]|\\.)*"', b"", text)
+    depth = deepest = 0
+    for byte in bare:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
 def parse_json(text: bytes) -> dict[str, Any]:
     """Section 4.1."""
     require(not text.startswith(b"\xef\xbb\xbf"), "byte-order mark")
+    require(nesting_depth(text) <= MAX_DEPTH, "JSON nested deeper than 4")
     try:
         document = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_int=_integer,
                               parse_float=_not_allowed, parse_constant=_not_allowed)
@@ -331,7 +355,7 @@ def check_tensor(t: Any, earlier: dict[str, dict[str, Any]], file_length: int) -
     t["numel"] = check_shape(t["shape"])
     if t["encoding"] in ("codebook", "sparse"):
         require(t["dtype"] in CODEBOOK_DTYPES, "codebook encoding for a non-floating dtype")
-    if t["encoding"] == "sparse":
+    if t["encoding"] in ("sparse", "sparse_raw"):
         require(is_int(t["index_bits"], 1, 16), "index_bits")
     if t["encoding"] == "alias":
         target = earlier.get(t["alias_of"]) if type(t["alias_of"]) is str else None
@@ -412,7 +436,7 @@ def decode_codebook(book: bytes, size: int) -> list[bytes]:
 
 
 def decode_indices(stream: bytes, book: list[bytes], max_count: int) -> np.ndarray:
-    width, indices = decode_stream(stream, max_count)
+    width, indices = decode_stream(stream, max_count, len(book))
     require(width == (8 if len(book) <= 256 else 16), "index stream width")
     require(indices.size == 0 or int(indices.max()) < len(book), "index past the codebook")
     return indices
@@ -431,21 +455,40 @@ def decode_codebook_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
     return gather(book, indices, size).tobytes()
 
 
+def decode_gaps(data: bytes, t: dict[str, Any], nnz: int) -> np.ndarray:
+    """Sections 5.3-5.5: gap entries placing exactly nnz non-zeros below numel."""
+    bits, numel = t["index_bits"], t["numel"]
+    filler = (1 << bits) - 1
+    max_entries = nnz + numel // filler + 1
+    width, entries = decode_stream(section_bytes(data, t, "gaps"), max_entries, filler + 1)
+    require(width == (8 if bits <= 8 else 16), "gap stream width")
+    require(entries.size >= nnz, "fewer gap entries than non-zeros")
+    require(entries.size == 0 or int(entries[-1]) != filler, "last gap entry is a filler")
+    positions = filler_decode_array(np.asarray(entries), bits)
+    require(positions.size == nnz, "gap entries place a different number of non-zeros")
+    require(positions.size == 0 or int(positions[-1]) < numel, "position past numel")
+    return positions
+
+
 def decode_sparse_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
     book = decode_codebook(section_bytes(data, t, "codebook"), size)
     indices = decode_indices(section_bytes(data, t, "indices"), book, t["numel"])
-    bits, numel = t["index_bits"], t["numel"]
-    filler = (1 << bits) - 1
-    max_entries = indices.size + numel // filler + 1
-    width, entries = decode_stream(section_bytes(data, t, "gaps"), max_entries)
-    require(width == (8 if bits <= 8 else 16), "gap stream width")
-    require(entries.size == 0 or int(entries.max()) <= filler, "gap entry above M")
-    require(entries.size == 0 or int(entries[-1]) != filler, "last gap entry is a filler")
-    positions = filler_decode_array(np.asarray(entries), bits)
-    require(positions.size == indices.size, "gap entries place a different number of non-zeros")
-    require(positions.size == 0 or int(positions[-1]) < numel, "position past numel")
-    out = np.zeros((numel, size), dtype=np.uint8)
+    positions = decode_gaps(data, t, indices.size)
+    out = np.zeros((t["numel"], size), dtype=np.uint8)
     out[positions] = gather(book, indices, size)
+    return out.tobytes()
+
+
+def decode_sparse_raw_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
+    values = section_bytes(data, t, "values")
+    require(len(values) % size == 0, "values length is not a multiple of the element size")
+    nnz = len(values) // size
+    require(nnz <= t["numel"], "more values than elements")
+    positions = decode_gaps(data, t, nnz)
+    out = np.zeros((t["numel"], size), dtype=np.uint8)
+    out[positions] = np.frombuffer(values, dtype=np.uint8).reshape(nnz, size)
+    if t["dtype"] == "bool":
+        require(out.tobytes().translate(None, b"\x00\x01") == b"", "bool byte other than 0 or 1")
     return out.tobytes()
 
 
@@ -457,7 +500,8 @@ def decode_raw_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
     return raw
 
 
-DECODERS = {"raw": decode_raw_tensor, "codebook": decode_codebook_tensor, "sparse": decode_sparse_tensor}
+DECODERS = {"raw": decode_raw_tensor, "codebook": decode_codebook_tensor, "sparse": decode_sparse_tensor,
+            "sparse_raw": decode_sparse_raw_tensor}
 
 
 def decode_bytes(
