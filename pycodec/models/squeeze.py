@@ -11,13 +11,17 @@ __all__ = ["Fire", "LeNet5Squeezed"]
 class Fire(nn.Module):
     """1×1 squeeze, then 1×1 and 3×3 expand (padding 1) concatenated; ReLU after each.
 
-    Output channels: ``expand1x1 + expand3x3``; spatial size unchanged.
+    Output channels: ``expand1x1 + expand3x3``; spatial size unchanged. ``inner_relu=False``
+    drops the three ReLUs (a linear bottleneck) for stacks that normalise and activate
+    after each block: in a 15-block stack a ReLU on an 8-channel squeeze starves the
+    gradient, and training barely moves for hundreds of steps.
     """
 
     def __init__(
-        self, in_channels: int, squeeze: int, expand1x1: int, expand3x3: int
+        self, in_channels: int, squeeze: int, expand1x1: int, expand3x3: int, *, inner_relu: bool = True
     ) -> None:
         super().__init__()
+        self.inner_relu = inner_relu
         self.squeeze = nn.Conv2d(in_channels, squeeze, kernel_size=1)
         self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
         self.expand3x3 = nn.Conv2d(squeeze, expand3x3, kernel_size=3, padding=1)
@@ -27,10 +31,13 @@ class Fire(nn.Module):
         return self.expand1x1.out_channels + self.expand3x3.out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = torch.relu(self.squeeze(x))
-        return torch.cat(
-            [torch.relu(self.expand1x1(s)), torch.relu(self.expand3x3(s))], dim=1
-        )
+        act = torch.relu if self.inner_relu else _identity
+        s = act(self.squeeze(x))
+        return torch.cat([act(self.expand1x1(s)), act(self.expand3x3(s))], dim=1)
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
 
 
 class LeNet5Squeezed(nn.Module):
