@@ -15,6 +15,7 @@ SOURCES = [
     "csrc/huffman_stream.cpp",
     "csrc/relative_index.cpp",
     "csrc/scatter.cpp",
+    "csrc/codebook_index.cpp",
 ]
 
 # Intel's JCC erratum mitigation makes jumps that cross or end on a 32-byte boundary slow;

@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
 #include <vector>
 
+#include "codebook_index.hpp"
 #include "huffman_code.hpp"
 #include "huffman_decode.hpp"
 #include "huffman_encode.hpp"
@@ -320,6 +322,56 @@ uint64_t huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>& c
 
 // ------------------------------------------------------------------ relative indices
 
+py::object codebook_index_py(const py::array& values, size_t max_size) {
+    if (values.dtype().kind() != 'u' || !(values.flags() & py::array::c_style) || values.ndim() != 1)
+        throw InvalidArgument("values must be a 1-D C-contiguous unsigned integer array");
+    if (max_size < 1 || max_size > kMaxCodebookSize) throw InvalidArgument("max_size must be in 1..65536");
+    const size_t n = static_cast<size_t>(values.size());
+    py::array indices = new_array(n, 2);
+    std::vector<uint64_t> book;
+    bool found;
+    {
+        py::gil_scoped_release release;
+        found = codebook_index(values.data(), n, static_cast<size_t>(values.itemsize()), max_size, book,
+                               static_cast<uint16_t*>(indices.mutable_data()));
+    }
+    if (!found) return py::none();
+    py::array sorted(values.dtype(), static_cast<py::ssize_t>(book.size()));
+    const size_t width = static_cast<size_t>(values.itemsize());
+    uint8_t* dst = static_cast<uint8_t*>(sorted.mutable_data());
+    for (size_t i = 0; i < book.size(); ++i) std::memcpy(dst + i * width, &book[i], width);  // little-endian host
+    return py::make_tuple(sorted, indices);
+}
+
+py::tuple nonzero_scan_py(const py::array& bits, size_t cap) {
+    if (bits.dtype().kind() != 'u' || !(bits.flags() & py::array::c_style) || bits.ndim() != 1)
+        throw InvalidArgument("bits must be a 1-D C-contiguous unsigned integer array");
+    if (cap < 1 || cap > (size_t{1} << 24)) throw InvalidArgument("cap must be in 1..2^24");
+    const size_t width = static_cast<size_t>(bits.itemsize());
+    const size_t n = static_cast<size_t>(bits.size());
+    const void* src = bits.data();
+    size_t nnz;
+    {
+        py::gil_scoped_release release;
+        nnz = count_nonzero(src, n, width);
+    }
+    // one spare slot each: the scan writes every element before deciding to keep it
+    py::array positions = new_array(nnz + 1, 8);
+    py::array values = allocating("the values array", [&]() { return py::array(bits.dtype(), static_cast<py::ssize_t>(nnz + 1)); });
+    py::array_t<uint64_t> histogram(static_cast<py::ssize_t>(cap));
+    std::fill_n(histogram.mutable_data(), cap, uint64_t{0});
+    std::vector<int64_t> long_gaps;
+    {
+        py::gil_scoped_release release;
+        nonzero_scan(src, n, width, static_cast<int64_t*>(positions.mutable_data()), values.mutable_data(),
+                     histogram.mutable_data(), cap, long_gaps);
+    }
+    py::array_t<int64_t> longs(static_cast<py::ssize_t>(long_gaps.size()));
+    std::copy(long_gaps.begin(), long_gaps.end(), longs.mutable_data());
+    const py::slice kept(0, static_cast<py::ssize_t>(nnz), 1);
+    return py::make_tuple(positions[kept], values[kept], histogram, longs);
+}
+
 py::array relative_index_encode_py(const py::array_t<int64_t, py::array::c_style>& positions, int bits) {
     const int64_t* pos = positions.data();
     const size_t n = static_cast<size_t>(positions.size());
@@ -484,6 +536,8 @@ PYBIND11_MODULE(_core, m) {
     py::dict limits;
     for (const LimitEntry& entry : kLimits) limits[entry.name] = entry.value;
     m.attr("LIMITS") = limits;
+    m.def("nonzero_scan", &nonzero_scan_py, py::arg("bits"), py::arg("cap"));
+    m.def("codebook_index", &codebook_index_py, py::arg("values"), py::arg("max_size"));
     m.def("relative_index_encode", &relative_index_encode_py, py::arg("positions"), py::arg("bits"));
     m.def("relative_index_decode", &relative_index_decode_py, py::arg("entries"), py::arg("bits"), py::arg("numel"));
     m.def("gather", &gather_py, py::arg("codebook"), py::arg("indices"), py::arg("numel"));

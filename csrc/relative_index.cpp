@@ -97,3 +97,65 @@ void relative_index_decode(const uint16_t* entries, size_t n, int bits, uint64_t
 }
 
 }  // namespace pycodec
+
+// ------------------------------------------------------------------ writer statistics
+
+namespace pycodec {
+
+namespace {
+
+template <class T>
+size_t count_typed(const T* bits, size_t n) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; ++i) count += bits[i] != 0;
+    return count;
+}
+
+// Branchless: every element is written to the next slot and the slot advances only for a
+// non-zero, so the outputs need one spare slot. Gaps are counted in a second, sequential
+// pass over the positions.
+template <class T>
+void scan_typed(const T* bits, size_t n, int64_t* positions, T* values, uint64_t* histogram, size_t cap,
+                std::vector<int64_t>& long_gaps) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const T value = bits[i];
+        positions[k] = static_cast<int64_t>(i);
+        values[k] = value;
+        k += value != 0;
+    }
+    int64_t previous = -1;
+    for (size_t j = 0; j < k; ++j) {
+        const uint64_t gap = static_cast<uint64_t>(positions[j] - previous - 1);
+        if (gap < cap)
+            ++histogram[gap];
+        else
+            long_gaps.push_back(static_cast<int64_t>(gap));
+        previous = positions[j];
+    }
+}
+
+}  // namespace
+
+size_t count_nonzero(const void* bits, size_t n, size_t width) {
+    switch (width) {
+        case 1: return count_typed(static_cast<const uint8_t*>(bits), n);
+        case 2: return count_typed(static_cast<const uint16_t*>(bits), n);
+        case 4: return count_typed(static_cast<const uint32_t*>(bits), n);
+        case 8: return count_typed(static_cast<const uint64_t*>(bits), n);
+        default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
+    }
+}
+
+void nonzero_scan(const void* bits, size_t n, size_t width, int64_t* positions, void* values,
+                  uint64_t* histogram, size_t cap, std::vector<int64_t>& long_gaps) {
+    switch (width) {
+        case 1: return scan_typed(static_cast<const uint8_t*>(bits), n, positions, static_cast<uint8_t*>(values), histogram, cap, long_gaps);
+        case 2: return scan_typed(static_cast<const uint16_t*>(bits), n, positions, static_cast<uint16_t*>(values), histogram, cap, long_gaps);
+        case 4: return scan_typed(static_cast<const uint32_t*>(bits), n, positions, static_cast<uint32_t*>(values), histogram, cap, long_gaps);
+        case 8: return scan_typed(static_cast<const uint64_t*>(bits), n, positions, static_cast<uint64_t*>(values), histogram, cap, long_gaps);
+        default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
+    }
+}
+
+}  // namespace pycodec

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace pycodec {
 
@@ -25,5 +26,17 @@ size_t relative_index_count(const uint16_t* entries, size_t n, int bits);
 // Decodes positions (relative_index_count(...) of them), each checked against numel.
 void relative_index_decode(const uint8_t* entries, size_t n, int bits, uint64_t numel, int64_t* out);
 void relative_index_decode(const uint16_t* entries, size_t n, int bits, uint64_t numel, int64_t* out);
+
+}  // namespace pycodec
+
+namespace pycodec {
+
+// One pass over a tensor's element bits (unsigned integers of the element's width) for the
+// writer's statistics: the positions of the non-zero elements, their values, and the
+// histogram of the gaps (zeros skipped) between them, gaps of `cap` or more listed apart.
+// `positions` and `values` need room for count_nonzero(...) + 1 entries.
+size_t count_nonzero(const void* bits, size_t n, size_t width);
+void nonzero_scan(const void* bits, size_t n, size_t width, int64_t* positions, void* values,
+                  uint64_t* gap_histogram, size_t cap, std::vector<int64_t>& long_gaps);
 
 }  // namespace pycodec

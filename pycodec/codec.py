@@ -52,6 +52,8 @@ __all__ = [
     "huffman_parse",
     "huffman_plan_size",
     "ParsedStream",
+    "nonzero_scan",
+    "codebook_index",
     "relative_index_encode",
     "relative_index_decode",
     "scatter",
@@ -367,6 +369,29 @@ def _positions_array(positions: npt.ArrayLike) -> np.ndarray:
 
 
 @_memory_limited
+def nonzero_scan(elements: npt.ArrayLike, cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pass over elements' bits (a 1-D uint8/16/32/64 array): the positions of the
+    non-zero elements (int64), their values, the histogram of the gaps between them
+    (``cap`` bins, uint64) and the gaps of ``cap`` or more (int64), in order."""
+    array = _as_array(elements, "elements")
+    if array.ndim != 1 or array.dtype.kind != "u":
+        raise CodecError(f"elements must be a 1-D unsigned integer array, got {array.dtype} of {array.ndim} "
+                         "dimensions")
+    size = _integer_in(cap, "cap", 1, 1 << 24)
+    return _core.nonzero_scan(np.ascontiguousarray(array), size)
+
+
+def codebook_index(values: npt.ArrayLike, max_size: int = 65536) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sorted distinct elements of a 1-D unsigned integer array and each element's
+    index among them (uint16), or None as soon as more than `max_size` (at most 65536)
+    distinct values appear."""
+    array = _as_array(values, "values")
+    if array.ndim != 1 or array.dtype.kind != "u":
+        raise CodecError(f"values must be a 1-D unsigned integer array, got {array.dtype} of {array.ndim} "
+                         "dimensions")
+    return _core.codebook_index(np.ascontiguousarray(array), _integer_in(max_size, "max_size", 1, 65536))
+
+
 def relative_index_encode(positions: npt.ArrayLike, bits: int) -> np.ndarray:
     """Gap entries for strictly increasing non-negative `positions` (``spec/dcz.md``).
 

@@ -333,7 +333,11 @@ def test_gap_width_chosen_from_statistics_is_near_the_best(density: float) -> No
     up to a byte per substream."""
     rng = np.random.default_rng(8)
     positions = np.sort(rng.choice(200_000, int(200_000 * density), replace=False)).astype(np.int64)
-    plan = encodings.plan_gaps(positions)
+    bits = np.zeros(200_000, np.uint32)
+    bits[positions] = 1
+    found = encodings.scan(bits.view(np.float32), DTYPES["float32"])
+    assert np.array_equal(found.positions, positions)
+    plan = encodings.plan_gaps(found.gap_histogram, found.long_gaps)
     actual = {b: len(pycodec.codec.huffman_encode(pycodec.codec.relative_index_encode(positions, b)))
               for b in range(1, 17)}
     assert actual[plan.index_bits] <= 1.02 * min(actual.values()) + 8

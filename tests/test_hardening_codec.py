@@ -214,6 +214,8 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "huffman_encode": (codec.huffman_encode, {"symbols": SYMBOLS, "max_code_length": 11}),
     "huffman_decode": (codec.huffman_decode, {"data": STREAM, "max_symbols": 100}),
     "huffman_stream_info": (codec.huffman_stream_info, {"data": STREAM}),
+    "codebook_index": (codec.codebook_index, {"values": np.array([5, 3, 5], np.uint32), "max_size": 4}),
+    "nonzero_scan": (codec.nonzero_scan, {"elements": np.array([0, 3, 0, 5], np.uint32), "cap": 4}),
     "huffman_parse": (codec.huffman_parse, {"data": STREAM, "max_symbols": 100}),
     "huffman_plan_size": (codec.huffman_plan_size,
                           {"counts": np.array([3, 1, 1], np.uint64), "symbol_bits": 8, "max_code_length": 11}),
@@ -227,8 +229,8 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     ),
 }
 
-INTEGER_ARGUMENTS = {"max_code_length", "symbol_bits", "count", "max_symbols", "bits", "numel"}
-ARRAY_ARGUMENTS = {"counts", "symbols", "positions", "entries", "codebook", "indices"}
+INTEGER_ARGUMENTS = {"max_code_length", "symbol_bits", "count", "max_symbols", "bits", "numel", "cap", "max_size"}
+ARRAY_ARGUMENTS = {"counts", "symbols", "positions", "entries", "codebook", "indices", "elements", "values"}
 BYTES_ARGUMENTS = {"data"}
 CODE_ARGUMENTS = {"code"}
 

@@ -28,14 +28,10 @@ from pycodec.format.syntax import TensorEntry
 
 Payload = bytes | np.ndarray
 
-#: Elements sampled to guess the codebook before the exact pass over all values.
-_CODEBOOK_SAMPLE = 1 << 20
-#: A first, smaller sample: more distinct values than a codebook holds ends the search.
-_EARLY_SAMPLE = 1 << 17
-#: Values searched per chunk (bounds the int64 temporaries of searchsorted).
-_CHUNK = 1 << 22
 #: Gaps at least this long are handled one by one when estimating gap-stream sizes.
 _GAP_HISTOGRAM_CAP = 1 << 12
+#: Gap widths estimated within this fraction of the best are sized exactly.
+_GAP_ESTIMATE_MARGIN = 0.01
 
 
 @dataclass
@@ -91,61 +87,58 @@ class GapPlan:
     size: int  # planned bytes of the gaps stream
 
 
-#: Gap widths, ranked by estimate, that the planner then sizes exactly.
-_GAP_WIDTHS_PLANNED = 2
+
+def plan_gaps(histogram: np.ndarray, long_gaps: np.ndarray) -> GapPlan:
+    """The gap width (1..16) whose stream is smallest, from the histogram of the gaps
+    below :data:`_GAP_HISTOGRAM_CAP` and the list of the longer ones: all 16 widths ranked
+    by their entropy, and those within 1% of the best estimate (the real contenders:
+    entropy hardly changes across them, Huffman's redundancy does) sized by the
+    encoder's planner."""
+    used = np.flatnonzero(histogram)
+    histogram = histogram[: used[-1] + 1 if used.size else 0].astype(np.int64)  # only gaps that occur
+    long_gaps = long_gaps.astype(np.int64)
+    longest = int(long_gaps.max()) if long_gaps.size else histogram.size - 1
+    # from the width that needs no filler on, wider widths code the same entries
+    widest = min(limits.MAX_INDEX_BITS, max(limits.MIN_INDEX_BITS, (longest + 1).bit_length()))
+    widths = range(limits.MIN_INDEX_BITS, widest + 1)
+    counts = {bits: _gap_counts(histogram, long_gaps, bits) for bits in widths}
+    estimates = {bits: _entropy_bytes(counts[bits]) for bits in widths}
+    cutoff = min(estimates.values()) * (1 + _GAP_ESTIMATE_MARGIN)
+    planned = [bits for bits in widths if estimates[bits] <= cutoff]
+    plans = [GapPlan(bits, counts[bits], codec.huffman_plan_size(counts[bits], gap_symbol_bits(bits)))
+             for bits in planned]
+    return min(plans, key=lambda plan: (plan.size, plan.index_bits))
 
 
-def plan_gaps(positions: np.ndarray) -> GapPlan:
-    """The gap width (1..16) whose stream is smallest: all 16 ranked from one gap
-    histogram's entropy, the best two sized by the encoder's planner."""
+@dataclass(frozen=True)
+class Scan:
+    """One pass over a tensor's bits: where its non-zeros are, their bits, and its gaps."""
+
+    positions: np.ndarray  # int64
+    values: np.ndarray  # the non-zeros' bits (element-width unsigned; V16 for 16 bytes)
+    gap_histogram: np.ndarray
+    long_gaps: np.ndarray
+
+
+def scan(flat: np.ndarray, dtype: DType) -> Scan:
+    if dtype.itemsize <= 8:
+        return Scan(*codec.nonzero_scan(flat.view(dtype.bits_dtype), _GAP_HISTOGRAM_CAP))
+    # 16-byte elements (complex128): no native integer that wide
+    positions = np.flatnonzero(flat.view(np.uint64).reshape(-1, dtype.itemsize // 8).any(axis=1))
     gaps = np.diff(positions, prepend=-1) - 1
     short = gaps < _GAP_HISTOGRAM_CAP
-    histogram = np.bincount(gaps[short], minlength=_GAP_HISTOGRAM_CAP).astype(np.int64)
-    long_gaps = gaps[~short]
-    options = []
-    for bits in range(limits.MIN_INDEX_BITS, limits.MAX_INDEX_BITS + 1):
-        counts = _gap_counts(histogram, long_gaps, bits)
-        options.append((_entropy_bytes(counts), bits, counts))
-    options.sort(key=lambda option: option[:2])
-    plans = [GapPlan(bits, counts, codec.huffman_plan_size(counts, gap_symbol_bits(bits)))
-             for _, bits, counts in options[:_GAP_WIDTHS_PLANNED]]
-    return min(plans, key=lambda plan: (plan.size, plan.index_bits))
+    histogram = np.bincount(gaps[short], minlength=_GAP_HISTOGRAM_CAP)
+    return Scan(positions, flat.view(dtype.bits_dtype)[positions], histogram, gaps[~short])
 
 
 # ----------------------------------------------------------------- codebook discovery
 
 
-def _index_into(book: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint16 indices of `values` in sorted `book`, and the distinct values not in it."""
-    indices = np.empty(values.size, dtype=np.uint16)
-    missing: list[np.ndarray] = []
-    for start in range(0, values.size, _CHUNK):
-        chunk = values[start : start + _CHUNK]
-        found = np.minimum(np.searchsorted(book, chunk), book.size - 1)
-        miss = book[found] != chunk
-        if miss.any():
-            missing.append(np.unique(chunk[miss]))
-        indices[start : start + _CHUNK] = found
-    absent = np.unique(np.concatenate(missing)) if missing else values[:0]
-    return indices, absent
-
-
 def find_codebook(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The sorted distinct `values` and each value's index, or None if over 65536 distinct.
-
-    A small sample with too many distinct values ends the search at once (dense trained
-    weights); otherwise the codebook is guessed from a larger sample and completed by an
-    exact pass, so a tensor with few values costs O(n log k) rather than a full sort.
-    """
-    if np.unique(values[:: max(1, values.size // _EARLY_SAMPLE)]).size > limits.MAX_CODEBOOK_SIZE:
-        return None
-    book = np.unique(values[:: max(1, values.size // _CODEBOOK_SAMPLE)])
-    while book.size <= limits.MAX_CODEBOOK_SIZE:
-        indices, absent = _index_into(book, values)
-        if absent.size == 0:
-            return book, indices
-        book = np.union1d(book, absent)
-    return None
+    """The sorted distinct `values` and each value's uint16 index, or None if there are
+    more than 65536 distinct (found in one hashing pass that stops there, so dense
+    trained weights cost little)."""
+    return codec.codebook_index(values, limits.MAX_CODEBOOK_SIZE)
 
 
 # ----------------------------------------------------------------- encoding
@@ -159,13 +152,6 @@ def _index_symbols(indices: np.ndarray, book_size: int) -> np.ndarray:
 
 def _value_bytes(values: np.ndarray) -> bytes:
     return np.ascontiguousarray(values).view(np.uint8).tobytes()
-
-
-def _nonzero_mask(flat: np.ndarray, dtype: DType) -> np.ndarray:
-    """Elements whose bit pattern is not all zeros ("zero" in spec 5.3)."""
-    if dtype.itemsize <= 8:
-        return flat.view(dtype.bits_dtype) != 0
-    return flat.view(np.uint64).reshape(-1, dtype.itemsize // 8).any(axis=1)
 
 
 @dataclass
@@ -191,48 +177,44 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True) -> E
 
 
 def _candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
-    nonzero = _nonzero_mask(flat, dtype)
-    nnz = int(np.count_nonzero(nonzero))
-    zeros = flat.size - nnz
+    found = scan(flat, dtype)
+    nnz = found.positions.size
     candidates: list[_Candidate] = []
-    positions = np.flatnonzero(nonzero) if zeros and nnz else None
-    gaps = plan_gaps(positions) if positions is not None else None
-    if gaps is not None and positions is not None:
+    gaps = plan_gaps(found.gap_histogram, found.long_gaps) if 0 < nnz < flat.size else None
+    if gaps is not None:
         size = nnz * dtype.itemsize + gaps.size
-        candidates.append(_Candidate(size, "sparse_raw", lambda: _encode_sparse_raw(flat, positions, gaps)))
+        candidates.append(_Candidate(size, "sparse_raw", lambda: _encode_sparse_raw(found, gaps)))
     if dtype.codebook_ok:
-        candidates += _codebook_candidates(flat.view(dtype.bits_dtype), nonzero, nnz, positions, gaps, dtype)
+        candidates += _codebook_candidates(found, flat.size, gaps, dtype)
     return candidates
 
 
-def _codebook_candidates(
-    bits: np.ndarray, nonzero: np.ndarray, nnz: int, positions: np.ndarray | None, gaps: GapPlan | None,
-    dtype: DType,
-) -> list[_Candidate]:
-    zeros = bits.size - nnz
-    values = bits[nonzero] if zeros else bits
-    found = find_codebook(values) if nnz else (values[:0], values[:0].astype(np.uint16))
-    if found is None:
+def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: DType) -> list[_Candidate]:
+    positions, values = found.positions, found.values
+    nnz = positions.size
+    zeros = numel - nnz
+    book_and_indices = find_codebook(values) if nnz else (values[:0], values[:0].astype(np.uint16))
+    if book_and_indices is None:
         return []
-    book, indices = found
+    book, indices = book_and_indices
     counts = np.bincount(indices, minlength=book.size) if nnz else np.zeros(0, np.int64)
     out = []
     dense_size = book.size + (1 if zeros else 0)
     if dense_size <= limits.MAX_CODEBOOK_SIZE:
         dense_counts = np.concatenate([[zeros], counts]) if zeros else counts
         size = dense_size * dtype.itemsize + codec.huffman_plan_size(dense_counts, index_symbol_bits(dense_size))
-        out.append(_Candidate(size, "codebook", lambda: _encode_dense(book, indices, nonzero, zeros)))
-    if gaps is not None and positions is not None:
+        out.append(_Candidate(size, "codebook", lambda: _encode_dense(book, indices, positions, numel)))
+    if gaps is not None:
         size = book.size * dtype.itemsize + codec.huffman_plan_size(counts, index_symbol_bits(book.size)) + gaps.size
         out.append(_Candidate(size, "sparse", lambda: _encode_sparse(book, indices, positions, gaps)))
     return out
 
 
-def _encode_dense(book: np.ndarray, indices: np.ndarray, nonzero: np.ndarray, zeros: int) -> EncodedTensor:
-    if zeros:  # zero is the smallest bit pattern, so prepending keeps the book sorted
+def _encode_dense(book: np.ndarray, indices: np.ndarray, positions: np.ndarray, numel: int) -> EncodedTensor:
+    if positions.size < numel:  # zero is the smallest bit pattern: prepending keeps the book sorted
         book = np.concatenate([np.zeros(1, book.dtype), book])
-        all_indices = np.zeros(nonzero.size, dtype=np.uint16)
-        all_indices[nonzero] = indices + 1
+        all_indices = np.zeros(numel, dtype=np.uint16)
+        all_indices[positions] = indices + 1
         indices = all_indices
     symbols = _index_symbols(indices, book.size)
     return EncodedTensor("codebook", {"codebook": _value_bytes(book), "indices": codec.huffman_encode(symbols)})
@@ -251,11 +233,11 @@ def _encode_sparse(book: np.ndarray, indices: np.ndarray, positions: np.ndarray,
     )
 
 
-def _encode_sparse_raw(flat: np.ndarray, positions: np.ndarray, gaps: GapPlan) -> EncodedTensor:
-    entries = codec.relative_index_encode(positions, gaps.index_bits)
+def _encode_sparse_raw(found: Scan, gaps: GapPlan) -> EncodedTensor:
+    entries = codec.relative_index_encode(found.positions, gaps.index_bits)
     return EncodedTensor(
         "sparse_raw",
-        {"values": _value_bytes(flat[positions]), "gaps": codec.huffman_encode(entries)},
+        {"values": _value_bytes(found.values), "gaps": codec.huffman_encode(entries)},
         index_bits=gaps.index_bits,
     )
 

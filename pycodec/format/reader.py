@@ -71,13 +71,16 @@ class Metadata(dict):
 def open_source(target: Any, *, mmap: bool = False) -> Source:
     """A source for a path, a bytes-like object or a binary file object (read to its end
     from its current position)."""
+    if mmap and not isinstance(target, (str, os.PathLike)):
+        raise TypeError(f"mmap=True needs a path, got {type(target).__name__}")
     if isinstance(target, (bytes, bytearray, memoryview)):
         return BufferSource(target, "<bytes>")
     if hasattr(target, "read") and not isinstance(target, (str, os.PathLike)):
         data = target.read()
         if not isinstance(data, bytes):
             raise TypeError(f"expected a binary file object, its read() gave {type(data).__name__}")
-        return BufferSource(data, getattr(target, "name", "<file object>") if isinstance(getattr(target, "name", None), str) else "<file object>")
+        name = getattr(target, "name", None)
+        return BufferSource(data, name if isinstance(name, str) else "<file object>")
     path = os.fspath(target)
     return map_file(path) if mmap else FileSource(path)
 

@@ -1,0 +1,102 @@
+#include "codebook_index.hpp"
+
+#include <algorithm>
+
+#include "common.hpp"
+
+namespace pycodec {
+
+namespace {
+
+// Open addressing with linear probing, kept at most half full. The table starts small and
+// grows by 4x when half full, so the common case (a few hundred values) stays in L1.
+constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+constexpr int kFirstSlotBits = 9;
+
+class ValueTable {
+  public:
+    explicit ValueTable(int slot_bits) { resize(slot_bits); }
+
+    // The first-seen id of `value`, adding it as `next_id` if it is new.
+    uint32_t find_or_add(uint64_t value, uint32_t next_id, bool& added) {
+        size_t slot = slot_of(value);
+        while (ids_[slot] != kEmpty && keys_[slot] != value) slot = (slot + 1) & mask_;
+        added = ids_[slot] == kEmpty;
+        if (added) {
+            keys_[slot] = value;
+            ids_[slot] = next_id;
+        }
+        return ids_[slot];
+    }
+
+    size_t capacity() const { return (mask_ + 1) / 2; }
+    int slot_bits() const { return bits_; }
+
+    void rebuild(int slot_bits, const std::vector<uint64_t>& values_by_id) {
+        resize(slot_bits);
+        bool added;
+        for (size_t id = 0; id < values_by_id.size(); ++id) find_or_add(values_by_id[id], static_cast<uint32_t>(id), added);
+    }
+
+  private:
+    size_t slot_of(uint64_t value) const {
+        return static_cast<size_t>((value * 0x9E3779B97F4A7C15ull) >> (64 - bits_));
+    }
+    void resize(int slot_bits) {
+        bits_ = slot_bits;
+        mask_ = (size_t{1} << slot_bits) - 1;
+        keys_.assign(mask_ + 1, 0);
+        ids_.assign(mask_ + 1, kEmpty);
+    }
+
+    int bits_ = 0;
+    size_t mask_ = 0;
+    std::vector<uint64_t> keys_;
+    std::vector<uint32_t> ids_;
+};
+
+template <class T>
+bool index_typed(const T* values, size_t n, size_t max_size, std::vector<uint64_t>& book, uint16_t* indices) {
+    ValueTable table(kFirstSlotBits);
+    std::vector<uint32_t> first(n);  // per element: its value's first-seen id
+    book.clear();
+    for (size_t i = 0; i < n; ++i) {
+        bool added;
+        const uint32_t id = table.find_or_add(values[i], static_cast<uint32_t>(book.size()), added);
+        if (added) {
+            if (book.size() == max_size) return false;
+            book.push_back(values[i]);
+            if (book.size() == table.capacity()) table.rebuild(table.slot_bits() + 2, book);
+        }
+        first[i] = id;
+    }
+    // sorted order: rank of each first-seen id
+    std::vector<uint32_t> order(book.size());
+    for (uint32_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return book[a] < book[b]; });
+    std::vector<uint16_t> rank(book.size());
+    std::vector<uint64_t> sorted(book.size());
+    for (size_t r = 0; r < order.size(); ++r) {
+        rank[order[r]] = static_cast<uint16_t>(r);
+        sorted[r] = book[order[r]];
+    }
+    for (size_t i = 0; i < n; ++i) indices[i] = rank[first[i]];
+    book.swap(sorted);
+    return true;
+}
+
+}  // namespace
+
+bool codebook_index(const void* values, size_t n, size_t width, size_t max_size, std::vector<uint64_t>& book,
+                    uint16_t* indices) {
+    if (max_size > kMaxCodebookSize) throw InvalidArgument("codebook size limit above 65536");
+    switch (width) {
+        case 1: return index_typed(static_cast<const uint8_t*>(values), n, max_size, book, indices);
+        case 2: return index_typed(static_cast<const uint16_t*>(values), n, max_size, book, indices);
+        case 4: return index_typed(static_cast<const uint32_t*>(values), n, max_size, book, indices);
+        case 8: return index_typed(static_cast<const uint64_t*>(values), n, max_size, book, indices);
+        default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
+    }
+}
+
+}  // namespace pycodec

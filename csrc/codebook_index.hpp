@@ -1,0 +1,18 @@
+// The writer's codebook discovery: the distinct values of an array and each element's
+// index among them, found with a hash table that gives up past a size limit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace pycodec {
+
+// Distinct values of `values` (elements of `width` = 1, 2, 4 or 8 bytes, compared as
+// unsigned integers), sorted, in `book`, and each element's index into it in `indices`
+// (n entries). Returns false, leaving the outputs unspecified, as soon as more than
+// `max_size` (at most 65536) distinct values are seen.
+bool codebook_index(const void* values, size_t n, size_t width, size_t max_size, std::vector<uint64_t>& book,
+                    uint16_t* indices);
+
+}  // namespace pycodec
