@@ -327,17 +327,18 @@ py::object codebook_index_py(const py::array& values, size_t max_size) {
         throw InvalidArgument("values must be a 1-D C-contiguous unsigned integer array");
     if (max_size < 1 || max_size > kMaxCodebookSize) throw InvalidArgument("max_size must be in 1..65536");
     const size_t n = static_cast<size_t>(values.size());
+    const size_t width = static_cast<size_t>(values.itemsize());  // read with the GIL held
+    const void* src = values.data();
     py::array indices = new_array(n, 2);
+    uint16_t* dst_indices = static_cast<uint16_t*>(indices.mutable_data());
     std::vector<uint64_t> book;
     bool found;
     {
         py::gil_scoped_release release;
-        found = codebook_index(values.data(), n, static_cast<size_t>(values.itemsize()), max_size, book,
-                               static_cast<uint16_t*>(indices.mutable_data()));
+        found = codebook_index(src, n, width, max_size, book, dst_indices);
     }
     if (!found) return py::none();
     py::array sorted(values.dtype(), static_cast<py::ssize_t>(book.size()));
-    const size_t width = static_cast<size_t>(values.itemsize());
     uint8_t* dst = static_cast<uint8_t*>(sorted.mutable_data());
     for (size_t i = 0; i < book.size(); ++i) std::memcpy(dst + i * width, &book[i], width);  // little-endian host
     return py::make_tuple(sorted, indices);
@@ -361,10 +362,12 @@ py::tuple nonzero_scan_py(const py::array& bits, size_t cap) {
     py::array_t<uint64_t> histogram(static_cast<py::ssize_t>(cap));
     std::fill_n(histogram.mutable_data(), cap, uint64_t{0});
     std::vector<int64_t> long_gaps;
+    int64_t* dst_positions = static_cast<int64_t*>(positions.mutable_data());  // pointers taken with the GIL
+    void* dst_values = values.mutable_data();
+    uint64_t* dst_histogram = histogram.mutable_data();
     {
         py::gil_scoped_release release;
-        nonzero_scan(src, n, width, static_cast<int64_t*>(positions.mutable_data()), values.mutable_data(),
-                     histogram.mutable_data(), cap, long_gaps);
+        nonzero_scan(src, n, width, dst_positions, dst_values, dst_histogram, cap, long_gaps);
     }
     py::array_t<int64_t> longs(static_cast<py::ssize_t>(long_gaps.size()));
     std::copy(long_gaps.begin(), long_gaps.end(), longs.mutable_data());
