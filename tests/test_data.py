@@ -201,9 +201,9 @@ def test_cifar10_reader_validates(tmp_path: Path) -> None:
 def test_embedded_subset_is_stratified_and_needs_no_files() -> None:
     assert (embedded_dir() / "train-images-idx3-ubyte.gz").is_file()
     train, test = load_split("embedded", True), load_split("embedded", False)
-    assert train.images.shape == (2000, 1, 28, 28) and len(test) == 500
-    assert torch.bincount(train.labels).tolist() == [200] * 10
-    assert torch.bincount(test.labels).tolist() == [50] * 10
+    assert train.images.shape == (30000, 1, 28, 28) and len(test) == 2000
+    assert torch.bincount(train.labels).tolist() == [3000] * 10
+    assert torch.bincount(test.labels).tolist() == [200] * 10
 
 
 def test_shards_cover_every_example_once_per_epoch() -> None:

@@ -14,6 +14,8 @@ from pycodec.cli.options import config_from_args
 from pycodec.compress import pipeline
 from pycodec.compress.config import CompressConfig, ConfigError, parse_layer_values
 from pycodec.compress.pipeline import format_report, run_pipeline
+from pycodec.compress.prepare import load_weights
+from pycodec.compress.quantize import DEFAULT_INIT
 from pycodec.compress.training import evaluate
 from pycodec.data import load_split
 from pycodec.models import get_model, model_for_file
@@ -54,6 +56,9 @@ def test_pipeline_end_to_end_and_resume(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(torch.unique(state["fc1.bias"])) <= 16
     stage = torch.load(tmp_path / "run" / "prune-2.pt", weights_only=True)["model"]
     assert torch.equal(state["fc1.weight"] != 0, stage["fc1.parametrizations.weight.0.mask"])
+    pruned = get_model("lenet-300-100")  # a stage checkpoint serves as --weights, folded
+    load_weights(pruned, str(tmp_path / "run" / "prune-2.pt"))
+    assert torch.equal(pruned.fc1.weight != 0, stage["fc1.parametrizations.weight.0.mask"])
     text = format_report(report)
     assert "| fc1.weight | 235,200 | 5.00% | 3 |" in text and "smaller than float32" in text
     with pycodec.open(out) as f:
@@ -136,6 +141,10 @@ def test_compress_options_are_generated_from_the_config(capsys: pytest.CaptureFi
     for field in dataclasses.fields(CompressConfig):  # every field is an option, defaults shown
         if "compress" in field.metadata["commands"]:
             assert field.name.replace("_", "-") in help_text
+
+
+def test_cli_default_init_is_the_measured_default() -> None:
+    assert CompressConfig().init == DEFAULT_INIT
 
 
 def test_parse_layer_values() -> None:

@@ -101,7 +101,7 @@ def test_kmeans_fit_reports_convergence_and_centroids_in_use(init: str) -> None:
 
 
 def test_density_init_uses_every_centroid_where_linear_wastes_them() -> None:
-    # the measurement behind DEFAULT_INIT: heavy-tailed weights leave linear's outer
+    # heavy-tailed weights leave linear's outer
     # centroids empty (results/kmeans_init.md measures it on trained LeNet layers)
     values = torch.randn(20000, generator=torch.Generator().manual_seed(2)) ** 3
     assert kmeans_fit(values, 256, init="density").used == 256

@@ -67,7 +67,7 @@ class CompressConfig:
     bits: Any = option(None, "codebook bits: 5, or per layer conv*=8,fc*=4,*.bias=5 (default: conv 8, others 5)",
                        COMPRESS, kind="layer-int")  # fmt: skip
     exclude: list[str] = option([], "comma-separated layer patterns left uncompressed", COMPRESS, kind="list")
-    init: str = option("density", "k-means initialisation: density, linear, random or kmeans++", COMPRESS)
+    init: str = option("linear", "k-means initialisation: linear, density, random or kmeans++", COMPRESS)
     finetune_epochs: int = option(4, "centroid fine-tuning epochs", COMPRESS)
     finetune_lr: float = option(1e-4, "centroid fine-tuning learning rate (Adam)", COMPRESS)
     batch_size: int = option(128, "training batch size")

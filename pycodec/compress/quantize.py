@@ -45,10 +45,10 @@ __all__ = [
 DEFAULT_CONV_BITS = 8
 DEFAULT_FC_BITS = 5
 INIT_METHODS = ("linear", "density", "random", "kmeans++")
-# Chosen from measurements on trained LeNet layers (experiments/kmeans_init.py,
-# results/kmeans_init.md): density keeps every centroid in use and gives the lowest
-# output error before fine-tuning, where linear leaves most of an 8-bit codebook empty.
-DEFAULT_INIT = "density"
+# Chosen from measurements on trained, pruned LeNet layers (results/kmeans_init.md):
+# linear leaves up to half of an 8-bit codebook unused, yet its files are the smallest
+# (rare tail centroids make the Huffman-coded indices cheaper) at the same error.
+DEFAULT_INIT = "linear"
 DEFAULT_MAX_ITER = 1000
 # Lloyd's steps in 1-D shrink slowly near the optimum: converged once no centroid moves by
 # more than this fraction of the value range (exact equality took >1000 steps on layers).
