@@ -67,6 +67,10 @@ DEFAULT_MAX_CODE_LENGTH: int = _core.LIMITS["DEFAULT_MAX_CODE_LENGTH"]
 #: Default cap on the symbol count a stream may declare when its bytes cannot bound it
 #: (a single-symbol stream is a few bytes whatever its length). Override per call.
 DEFAULT_MAX_SYMBOLS: int = _core.LIMITS["DEFAULT_MAX_SYMBOLS"]
+#: Codebook entries and index widths (spec/dcz.md section 6), from the same table.
+_MAX_CODEBOOK_SIZE: int = _core.LIMITS["MAX_CODEBOOK_SIZE"]
+_MIN_INDEX_BITS: int = _core.LIMITS["MIN_INDEX_BITS"]
+_MAX_INDEX_BITS: int = _core.LIMITS["MAX_INDEX_BITS"]
 
 _SYMBOL_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 #: numpy kinds whose elements are plain bits (bool, int, uint, float, complex): the only
@@ -355,7 +359,7 @@ def huffman_plan_size(counts: npt.ArrayLike, symbol_bits: int, *,
 
 
 def _check_index_bits(bits: object) -> int:
-    return _integer_in(bits, "index bits", 1, 16)
+    return _integer_in(bits, "index bits", _MIN_INDEX_BITS, _MAX_INDEX_BITS)
 
 
 def _positions_array(positions: npt.ArrayLike) -> np.ndarray:
@@ -381,7 +385,7 @@ def nonzero_scan(elements: npt.ArrayLike, cap: int) -> tuple[np.ndarray, np.ndar
     return _core.nonzero_scan(np.ascontiguousarray(array), size)
 
 
-def codebook_index(values: npt.ArrayLike, max_size: int = 65536) -> tuple[np.ndarray, np.ndarray] | None:
+def codebook_index(values: npt.ArrayLike, max_size: int = _MAX_CODEBOOK_SIZE) -> tuple[np.ndarray, np.ndarray] | None:
     """The sorted distinct elements of a 1-D unsigned integer array and each element's
     index among them (uint16), or None as soon as more than `max_size` (at most 65536)
     distinct values appear."""
@@ -389,7 +393,7 @@ def codebook_index(values: npt.ArrayLike, max_size: int = 65536) -> tuple[np.nda
     if array.ndim != 1 or array.dtype.kind != "u":
         raise CodecError(f"values must be a 1-D unsigned integer array, got {array.dtype} of {array.ndim} "
                          "dimensions")
-    return _core.codebook_index(np.ascontiguousarray(array), _integer_in(max_size, "max_size", 1, 65536))
+    return _core.codebook_index(np.ascontiguousarray(array), _integer_in(max_size, "max_size", 1, _MAX_CODEBOOK_SIZE))
 
 
 def relative_index_encode(positions: npt.ArrayLike, bits: int) -> np.ndarray:
