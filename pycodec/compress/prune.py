@@ -147,7 +147,7 @@ class Pruner:
     """Holds per-layer masks of a model and enforces them.
 
     Use :meth:`before_step` / :meth:`after_step` as training hooks (see
-    :class:`pycodec.train.StepHooks`), or call :meth:`apply` after any update.
+    :class:`pycodec.compress.training.StepHooks`), or call :meth:`apply` after any update.
     """
 
     def __init__(self, model: nn.Module, masks: Masks) -> None:

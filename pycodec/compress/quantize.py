@@ -253,7 +253,7 @@ def quantize_tensor(
 class WeightSharing:
     """Quantized tensors of a model and the hooks that fine-tune their centroids.
 
-    Use as :class:`pycodec.train.StepHooks` with an optimiser over :meth:`trainable`.
+    Use as :class:`pycodec.compress.training.StepHooks` with an optimiser over :meth:`trainable`.
     """
 
     def __init__(
