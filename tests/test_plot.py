@@ -113,3 +113,40 @@ def test_importing_pycodec_does_not_import_matplotlib() -> None:
     code = "import sys, pycodec, pycodec.plot; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _dcz(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pycodec", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_plot_writes_the_figure(small_file: Path, tmp_path: Path) -> None:
+    done = _dcz("plot", str(small_file), "-o", str(tmp_path / "fig.svg"), "--top", "2")
+    assert done.returncode == 0, done.stderr
+    assert ET.parse(tmp_path / "fig.svg").getroot().tag.endswith("svg")
+    default = _dcz("plot", str(small_file), cwd=tmp_path)
+    assert default.returncode == 0 and (tmp_path / "small.png").exists()
+
+
+@pytest.mark.parametrize("args,status,message", [
+    (["-o", "fig.jpg"], 2, "expected a file name ending in .png, .svg, .pdf"),
+    (["--top", "0"], 2, "top must be a positive integer"),
+])  # fmt: skip
+def test_cli_plot_user_errors_are_one_line(small_file: Path, tmp_path: Path, args, status, message) -> None:
+    done = _dcz("plot", str(small_file), *args, cwd=tmp_path)
+    assert done.returncode == status
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_plot_of_a_corrupt_file_is_one_line_exit_1(small_file: Path, tmp_path: Path) -> None:
+    data = bytearray(small_file.read_bytes())
+    data[-5] ^= 0xFF
+    bad = tmp_path / "bad.dcz"
+    bad.write_bytes(bytes(data))
+    done = _dcz("plot", str(bad), "-o", str(tmp_path / "bad.png"))
+    assert done.returncode == 1 and "checksum" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad.png").exists()
+
+
+def test_cli_version() -> None:
+    done = _dcz("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"dcz (pycodec) {pycodec.__version__}"

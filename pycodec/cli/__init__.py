@@ -1,4 +1,4 @@
-"""The ``dcz`` command line: ``dump``, ``verify``, ``compress``, ``train``.
+"""The ``dcz`` command line: ``dump``, ``verify``, ``compress``, ``train``, ``plot``.
 
 ``dcz dump FILE`` prints the header and a per-tensor table in the spirit of Tables 2–3
 of the Deep Compression paper; ``dcz verify FILE`` checks every byte (both: errors print
@@ -32,6 +32,7 @@ COMMANDS = {
     "verify": ("pycodec.cli.inspect:add_verify_arguments", "check every checksum and decode every tensor"),
     "compress": ("pycodec.cli.compress:add_arguments", "prune, weight-share and save a model as .dcz"),
     "train": ("pycodec.cli.train:add_arguments", "train a baseline model (.pt or .dcz)"),
+    "plot": ("pycodec.cli.plot:add_arguments", "draw weight distributions and bytes per layer (matplotlib)"),
 }
 
 
@@ -43,9 +44,16 @@ def _chosen(argv: Sequence[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+def _version() -> str:
+    from pycodec import __version__
+
+    return __version__
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The parser, with options only for the command named in ``argv`` (imported lazily)."""
     parser = argparse.ArgumentParser(prog=PROG, description="Inspect, verify and make .dcz compressed-model files.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (pycodec) {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     chosen = _chosen(argv)
     for name, (target, help_line) in COMMANDS.items():
