@@ -97,8 +97,15 @@ def main() -> None:
     density, bits = parse_mapping(args.density, float), parse_mapping(args.bits, int)
     log = (args.run_dir / f"compress-{args.out.stem}.log").open("a")
     print(f"baseline error {baseline_error:.4%}; density {density}; bits {bits}", file=log, flush=True)
-    report = compress_model(model, density=density, bits=bits, prune_steps=args.prune_steps,
-                            finetune=make_finetune(train, args, log))
+    compressed = args.run_dir / f"compressed-{args.out.stem}.pt"
+    if compressed.exists():  # compression finished earlier; only the saving is redone
+        model.load_state_dict(torch.load(compressed, weights_only=True))
+        report = (args.run_dir / f"compressed-{args.out.stem}.txt").read_text()
+    else:
+        report = str(compress_model(model, density=density, bits=bits, prune_steps=args.prune_steps,
+                                    finetune=make_finetune(train, args, log)))
+        torch.save(model.state_dict(), compressed)
+        (args.run_dir / f"compressed-{args.out.stem}.txt").write_text(report)
     print(report, file=log, flush=True)
     error = error_rate(model, args.test.images, args.test.labels)
     metadata = {"model": args.model, "dataset": args.dataset, "in_channels": "1", "num_classes": "10",
@@ -110,7 +117,7 @@ def main() -> None:
                "bytes": os.path.getsize(args.out), "float32_bytes": 4 * params,
                "ratio": 4 * params / os.path.getsize(args.out), "density": args.density, "bits": args.bits,
                "prune_steps": args.prune_steps, "finetune_images": args.finetune_images,
-               "report": str(report)}
+               "report": report}
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "report"}), file=log, flush=True)
 

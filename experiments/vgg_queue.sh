@@ -14,10 +14,11 @@ squeeze() {  # MODEL DATASET RUN OUT DENSITY BITS [extra args]
     --out "results/$out.dcz" "$@"
 }
 base vgg-19-squeezed mnist 6 vgg19_squeezed_mnist
-squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist_paper \
-  "features.*=0.35,features.0.*=0.58,classifier=0.25" "features.*=8,classifier=5"
 squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist \
-  "features.*=0.12,features.0.*=0.5,classifier=0.2" "features.*=5,classifier=4" --prune-steps 3
+  "features.*=0.12,features.0.*=0.5,classifier=0.2" "features.*=5,classifier=4" --prune-steps 3 \
+  --finetune-images 30000
+squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist_paper \
+  "features.*=0.35,features.0.*=0.58,classifier=0.25" "features.*=8,classifier=5" --finetune-images 30000
 base vgg-19-squeezed fashion-mnist 12 vgg19_squeezed_fashion_mnist
 base vgg-19 mnist 6 vgg19_mnist
 base vgg-19 fashion-mnist 12 vgg19_fashion_mnist
