@@ -33,6 +33,7 @@ constexpr uint64_t kMaxNumel = uint64_t{1} << 40;
 constexpr uint64_t kMaxCodebookSize = 65536;
 constexpr int kMinIndexBits = 1;
 constexpr int kMaxIndexBits = 16;
+constexpr int kMaxPlanes = 8;  // planes encoding: byte planes per element (float64)
 constexpr uint64_t kMaxIntDigits = 20;       // JSON integers: enough for any u64
 constexpr uint64_t kRawAlignment = 64;
 // ------------------------------------------------------------------ policy
@@ -67,6 +68,7 @@ constexpr LimitEntry kLimits[] = {
     {"MAX_CODEBOOK_SIZE", kMaxCodebookSize},
     {"MIN_INDEX_BITS", kMinIndexBits},
     {"MAX_INDEX_BITS", kMaxIndexBits},
+    {"MAX_PLANES", kMaxPlanes},
     {"MAX_INT_DIGITS", kMaxIntDigits},
     {"RAW_ALIGNMENT", kRawAlignment},
     {"DEFAULT_MAX_DECODED_BYTES", kDefaultMaxDecodedBytes},

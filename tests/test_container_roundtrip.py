@@ -223,11 +223,16 @@ def test_non_contiguous_tensors(tmp_path: Path) -> None:
     assert_bit_exact(roundtrip(tmp_path, state), state)
 
 
-def test_many_distinct_values_stay_raw(tmp_path: Path) -> None:
+def test_many_distinct_values_use_no_codebook(tmp_path: Path) -> None:
+    """Normal floats: too many distinct values for a codebook; their sign and exponent
+    byte codes well (planes). Random bit patterns compress in no plane: raw."""
     torch.manual_seed(4)
     path = tmp_path / "r.dcz"
-    pycodec.save({"w": torch.randn(300, 300)}, path)
-    assert encodings_of(path) == {"w": "raw"}
+    noise = torch.randint(-(2**31), 2**31 - 1, (300, 300), dtype=torch.int32).view(torch.float32)
+    state = {"w": torch.randn(300, 300), "noise": noise}
+    pycodec.save(state, path)
+    assert encodings_of(path) == {"w": "planes", "noise": "raw"}
+    assert_bit_exact(pycodec.load(path), state)
 
 
 def test_codebook_of_more_than_256_values_uses_16_bit_indices(tmp_path: Path) -> None:
@@ -258,7 +263,7 @@ def test_tied_weights_are_stored_once_and_tied_on_load(tmp_path: Path) -> None:
     model = nn.ModuleDict({"embed": embedding, "head": head})
     path = tmp_path / "tied.dcz"
     pycodec.save(model, path)
-    assert encodings_of(path) == {"embed.weight": "raw", "head.weight": "alias"}
+    assert encodings_of(path) == {"embed.weight": "planes", "head.weight": "alias"}
     assert path.stat().st_size < 100 * 32 * 4 + 1024
     loaded = pycodec.load(path)
     assert loaded["head.weight"].untyped_storage().data_ptr() == loaded["embed.weight"].untyped_storage().data_ptr()

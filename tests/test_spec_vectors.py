@@ -66,7 +66,7 @@ def test_vector_decodes_to_documented_contents(name: str) -> None:
 def test_vectors_cover_every_encoding_and_stream_kind() -> None:
     tensors = [t for name in NAMES for t in _expected(name)["tensors"]]
     streams = [s for name in NAMES for s in _expected(name)["streams"]]
-    assert {t["encoding"] for t in tensors} == {"raw", "codebook", "sparse", "sparse_raw", "alias"}
+    assert {t["encoding"] for t in tensors} == {"raw", "codebook", "sparse", "sparse_raw", "planes", "alias"}
     assert {s["mode"] for s in streams} == {0, 1, 2}
     assert {s["symbol_bits"] for s in streams} == {8, 16}
     assert any(s["substreams"] > 1 for s in streams)
@@ -77,6 +77,11 @@ def test_vectors_cover_every_encoding_and_stream_kind() -> None:
     assert {"float16", "bfloat16", "float64", "float32"} <= codebook_dtypes
     assert len({t["dtype"] for t in tensors if t["encoding"] == "raw"}) >= 15
     assert {t["dtype"] for t in tensors if t["encoding"] == "sparse_raw"} >= {"float32", "int32", "float16"}
+    plane_counts = {len(t["plane_streams"]) for t in tensors if "plane_streams" in t}
+    assert plane_counts == {1, 2, 4, 8}
+    plane_modes = {s["mode"] for s in streams if s["role"].startswith("plane")}
+    assert plane_modes == {1, 2}
+    assert any(0 in t["plane_streams"] for t in tensors if "plane_streams" in t)  # raw planes too
 
 
 def _generator():

@@ -67,7 +67,9 @@ def test_bytes_api_round_trips_and_checks_like_a_file() -> None:
 
 
 def test_mmap_maps_raw_tensors_without_copying_and_copy_on_write(tmp_path: Path) -> None:
-    state = {"big": torch.randn(100_000), "pruned": _state()["pruned"]}
+    # random bit patterns: no encoding shrinks them, so "big" is stored raw (normal floats would be planes)
+    noise = torch.randint(-(2**31), 2**31 - 1, (100_000,), dtype=torch.int32, generator=torch.Generator().manual_seed(0))
+    state = {"big": noise.view(torch.float32), "pruned": _state()["pruned"]}
     path = tmp_path / "m.dcz"
     pycodec.save(state, path)
     before = path.read_bytes()

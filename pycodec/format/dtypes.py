@@ -28,6 +28,11 @@ class DType:
     numpy_native: bool  # torch.from_numpy accepts `storage` as this dtype itself
 
     @property
+    def planes_ok(self) -> bool:
+        """May use the ``planes`` encoding (spec 4.4): the floating dtypes, float8 included."""
+        return self.name.startswith("float") or self.name == "bfloat16"
+
+    @property
     def bits_dtype(self) -> np.dtype:
         """The unsigned integer dtype of the element's width (bit-pattern comparisons)."""
         return np.dtype(f"<u{self.itemsize}") if self.itemsize <= 8 else np.dtype("V16")

@@ -32,6 +32,18 @@ Payload = bytes | np.ndarray
 _GAP_HISTOGRAM_CAP = 1 << 12
 #: Gap widths estimated within this fraction of the best are sized exactly.
 _GAP_ESTIMATE_MARGIN = 0.01
+#: Elements sampled (evenly spaced) for the byte histograms that size the ``planes`` encoding.
+_PLANE_SAMPLE = 1 << 16
+#: Smaller tensors stay ``raw``: planes would save at most a few hundred bytes, while a raw
+#: section loads without decoding (and can be memory-mapped).
+PLANES_MIN_NUMEL = 1024
+
+
+def planes_header_bytes(itemsize: int) -> int:
+    """What ``planes`` adds to the JSON header over ``raw``: the member
+    ``,"plane_streams":[...]`` with up to 3 digits per entry (counted so that a tiny
+    tensor does not grow its file by coding a few bytes away)."""
+    return 19 + 4 * itemsize
 
 
 @dataclass
@@ -41,6 +53,7 @@ class EncodedTensor:
     encoding: str
     payloads: dict[str, Payload] = field(default_factory=dict)
     index_bits: int | None = None
+    plane_streams: tuple[int, ...] | None = None  # planes only (5.7)
 
 
 # ----------------------------------------------------------------- statistics
@@ -173,6 +186,8 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True) -> E
     encoded = best.make()
     stored = sum(len(memoryview(p).cast("B")) if not isinstance(p, np.ndarray) else p.nbytes
                  for p in encoded.payloads.values())
+    if encoded.plane_streams is not None:
+        stored += planes_header_bytes(dtype.itemsize)
     return encoded if stored < flat.nbytes else raw
 
 
@@ -186,7 +201,52 @@ def _candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
         candidates.append(_Candidate(size, "sparse_raw", lambda: _encode_sparse_raw(found, gaps)))
     if dtype.codebook_ok:
         candidates += _codebook_candidates(found, flat.size, gaps, dtype)
+    if dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL:
+        coded = plan_planes(flat, dtype)
+        size = sum(min(estimate, flat.size) for estimate in coded) + planes_header_bytes(dtype.itemsize)
+        candidates.append(_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded)))
     return candidates
+
+
+# ----------------------------------------------------------------- planes (5.7)
+
+
+def byte_planes(flat: np.ndarray, dtype: DType) -> np.ndarray:
+    """The (s, numel) byte planes of a flat array: row k holds byte k (little-endian) of
+    every element. A strided view, not a copy."""
+    return flat.view(np.uint8).reshape(-1, dtype.itemsize).T
+
+
+def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
+    """Each plane's estimated Huffman stream size, from the byte histograms of at most
+    :data:`_PLANE_SAMPLE` evenly spaced elements scaled to the whole tensor and sized by
+    the encoder's planner. No plane is encoded to decide."""
+    step = max(1, flat.size // _PLANE_SAMPLE)
+    sample = byte_planes(np.ascontiguousarray(flat[::step]), dtype)
+    scale = flat.size / sample.shape[1]
+    estimates = []
+    for plane in sample:
+        counts = np.bincount(plane, minlength=256).astype(np.float64) * scale
+        counts = np.where(counts > 0, np.maximum(np.rint(counts), 1), 0).astype(np.int64)
+        estimates.append(codec.huffman_plan_size(counts, 8))
+    return estimates
+
+
+def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:
+    """Huffman-code the planes estimated to shrink, keeping a stream only if it is shorter
+    than the plane (W5); the others are stored raw."""
+    parts: list[bytes] = []
+    lengths: list[int] = []
+    for plane, estimate in zip(byte_planes(flat, dtype), estimates, strict=True):
+        plane = np.ascontiguousarray(plane)
+        stream = codec.huffman_encode(plane) if estimate < plane.size else None
+        if stream is not None and len(stream) < plane.size:
+            parts.append(stream)
+            lengths.append(len(stream))
+        else:
+            parts.append(plane.tobytes())
+            lengths.append(0)
+    return EncodedTensor("planes", {"planes": b"".join(parts)}, plane_streams=tuple(lengths))
 
 
 def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: DType) -> list[_Candidate]:
@@ -267,6 +327,8 @@ def describe(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> 
         values = _raw_values(entry, dtype, payloads["values"])
         _gaps_stream(entry, payloads["gaps"], values.size)
         return Facts(nnz=values.size)
+    if entry.encoding == "planes":
+        _plane_streams(entry, payloads["planes"])
     return Facts()
 
 
@@ -454,6 +516,57 @@ def decode_raw(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
     return array
 
 
+def check_planes_entry(entry: TensorEntry, dtype: DType) -> None:
+    """The table checks of a ``planes`` tensor (5.7, R27): a floating dtype, one
+    `plane_streams` entry per byte of the element, and a section that holds exactly the
+    planes (a raw plane takes numel bytes, a coded one its stream's length)."""
+    if not dtype.planes_ok:
+        raise _fail(entry, f"encoding planes not allowed for {dtype.name}")
+    streams = entry.plane_streams or ()
+    if len(streams) != dtype.itemsize:
+        raise _fail(entry, f"plane_streams has {len(streams)} entries, expected {dtype.itemsize}")
+    expected = sum(n if n else entry.numel for n in streams)
+    if entry.sections["planes"].length != expected:
+        raise _fail(entry, f"planes section of {entry.sections['planes'].length} bytes, "
+                           f"plane_streams give {expected}")
+
+
+def _plane_streams(entry: TensorEntry, data: Payload) -> list[Payload | codec.ParsedStream]:
+    """Each plane of the section (5.7): a raw plane's bytes, or its parsed stream, checked
+    to hold numel 8-bit symbols (R28)."""
+    out: list[Payload | codec.ParsedStream] = []
+    start = 0
+    for k, length in enumerate(entry.plane_streams or ()):
+        stop = start + (length or entry.numel)
+        if stop > len(data):  # checked with the table; a reader handed a short payload still fails cleanly
+            raise _fail(entry, f"plane {k} runs past the planes section")
+        if length == 0:
+            out.append(data[start:stop])
+        else:
+            parsed = parse_stream(entry, f"plane {k}", data[start:stop], 8, entry.numel, 256)
+            if parsed.count != entry.numel:
+                raise _fail(entry, f"plane {k} stream holds {parsed.count} symbols for {entry.numel} elements")
+            out.append(parsed)
+        start = stop
+    return out
+
+
+def decode_planes(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget) -> np.ndarray:
+    """Decode a ``planes`` tensor (5.7): byte k of element j is byte j of plane k."""
+    check_planes_entry(entry, dtype)
+    planes = _plane_streams(entry, payloads["planes"])
+    out = np.empty((entry.numel, dtype.itemsize), dtype=np.uint8)
+    for k, plane in enumerate(planes):
+        if not isinstance(plane, codec.ParsedStream):
+            out[:, k] = np.frombuffer(plane, dtype=np.uint8) if not isinstance(plane, np.ndarray) else plane
+        elif plane.single_symbol is not None:  # never decoded: its count is not bounded by its bytes
+            out[:, k] = plane.single_symbol
+        else:
+            with budget.held(_symbol_bytes(plane), f"tensor {entry.name!r}: plane {k}"):
+                out[:, k] = _decode(entry, f"plane {k}", plane)
+    return out.view(dtype.storage).reshape(-1)
+
+
 def decode_tensor(
     entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget
 ) -> np.ndarray:
@@ -468,4 +581,6 @@ def decode_tensor(
         return decode_dense(entry, dtype, payloads, budget)
     if entry.encoding == "sparse_raw":
         return decode_sparse_raw(entry, dtype, payloads, budget)
+    if entry.encoding == "planes":
+        return decode_planes(entry, dtype, payloads, budget)
     return decode_sparse(entry, dtype, payloads, budget)

@@ -307,6 +307,8 @@ def check_table(header: Header, preamble: Preamble, max_decoded_bytes: int) -> d
 def _check_entry(entry: TensorEntry, dtype: DType, earlier: dict[str, TensorEntry]) -> None:
     if entry.encoding in ("codebook", "sparse") and not dtype.codebook_ok:
         raise MalformedFileError(f"tensor {entry.name!r}: encoding {entry.encoding} not allowed for {dtype.name}")
+    if entry.encoding == "planes":
+        encodings.check_planes_entry(entry, dtype)
     if entry.encoding == "raw" and entry.sections["data"].length != entry.numel * dtype.itemsize:
         raise MalformedFileError(
             f"tensor {entry.name!r}: raw data of {entry.sections['data'].length} bytes, "

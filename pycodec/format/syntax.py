@@ -151,6 +151,7 @@ class TensorEntry:
     sections: dict[str, Section] = field(default_factory=dict)  # role -> section
     index_bits: int | None = None  # sparse only
     alias_of: str | None = None  # alias only
+    plane_streams: tuple[int, ...] | None = None  # planes only: 0 = raw plane, n = stream bytes
 
     @property
     def numel(self) -> int:
@@ -219,6 +220,17 @@ def _shape_rule(value: Any, where: str) -> tuple[int, ...]:
     return shape
 
 
+def _plane_streams_rule(value: Any, where: str) -> tuple[int, ...]:
+    """`plane_streams` (5.7): an array of 1..8 integers 0..2^48 (its length against the
+    dtype's size is checked with the table, R27)."""
+    if type(value) is not list:
+        raise MalformedFileError(f"{where}: expected an array, got {type(value).__name__}")
+    if not 1 <= len(value) <= limits.MAX_PLANES:
+        raise MalformedFileError(f"{where}: {len(value)} entries outside 1..{limits.MAX_PLANES}")
+    length = _int_rule(0, limits.MAX_FILE_LENGTH)
+    return tuple(length(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+
 def _section_rule(value: Any, where: str) -> Section:
     members = _members(value, SECTION_MEMBERS, where)
     return Section(**members)
@@ -245,7 +257,7 @@ def _tensors_rule(value: Any, where: str) -> list[TensorEntry]:
 Rule = Callable[[Any, str], Any]
 
 NAME = _string_rule(1, limits.MAX_NAME_BYTES)
-ENCODINGS = ("raw", "codebook", "sparse", "sparse_raw", "alias")
+ENCODINGS = ("raw", "codebook", "sparse", "sparse_raw", "planes", "alias")
 
 #: Section object members (4.3).
 SECTION_MEMBERS: tuple[tuple[str, Rule], ...] = (
@@ -279,6 +291,7 @@ ENCODING_MEMBERS: dict[str, tuple[tuple[str, Rule], ...]] = {
         ("gaps", _section_rule),
         ("index_bits", _int_rule(limits.MIN_INDEX_BITS, limits.MAX_INDEX_BITS)),
     ),
+    "planes": (("planes", _section_rule), ("plane_streams", _plane_streams_rule)),
     "alias": (("alias_of", NAME),),
 }
 SECTION_ROLES: dict[str, tuple[str, ...]] = {
@@ -312,6 +325,7 @@ def _tensor_entry(value: Any, where: str) -> TensorEntry:
     entry.sections = {role: members[role] for role in SECTION_ROLES[encoding]}
     entry.index_bits = members.get("index_bits")
     entry.alias_of = members.get("alias_of")
+    entry.plane_streams = members.get("plane_streams")
     return entry
 
 
@@ -392,7 +406,8 @@ def _tensor_json(entry: TensorEntry) -> dict[str, Any]:
         if name in entry.sections:
             out[name] = _section_json(entry.sections[name])
         else:
-            out[name] = getattr(entry, name)
+            value = getattr(entry, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
     return out
 
 

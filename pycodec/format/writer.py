@@ -165,7 +165,8 @@ def encode_all(
         dtype = DTYPES[tensor.dtype]
         flat = np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage)
         encoded: EncodedTensor = encode_tensor(flat, dtype, compress=compress)
-        entries.append(TensorEntry(name, dtype.name, tensor.shape, encoded.encoding, index_bits=encoded.index_bits))
+        entries.append(TensorEntry(name, dtype.name, tensor.shape, encoded.encoding, index_bits=encoded.index_bits,
+                                   plane_streams=encoded.plane_streams))
         payloads[name] = encoded.payloads
     return entries, payloads
 

@@ -76,15 +76,16 @@ def _many_substreams() -> torch.Tensor:
 
 
 def _wide_codebook() -> torch.Tensor:
-    """300 distinct values (16-bit indices), each used at least twice."""
-    book = torch.arange(300, dtype=torch.float32) / 8
+    """300 distinct values (16-bit indices), each used at least twice; values with full
+    mantissas, so that byte planes (5.7) do not beat the codebook."""
+    book = torch.from_numpy(np.random.default_rng(3).standard_normal(300).astype(np.float32))
     return book[torch.arange(1200) % 300].reshape(30, 40)
 
 
 def _codebook_dtypes() -> dict[str, torch.Tensor]:
     out = {}
     for dtype in (torch.float16, torch.bfloat16, torch.float64):
-        book = torch.tensor([-2.0, 0.5, 3.0, 1024.0], dtype=dtype)
+        book = torch.tensor([-2.0137, 0.5183, 3.1416, 1027.7], dtype=dtype)  # full mantissas: no plane is constant
         out[str(dtype).removeprefix("torch.")] = book[torch.from_numpy(_skewed_indices(64, 4, 2))].reshape(8, 8)
     return out
 
@@ -279,9 +280,57 @@ def _example() -> Assembled:
     return [(entry, payloads)], {}, [{**_expected_row(entry), "hex": _dense_from_positions(8, positions, values, 4)}]
 
 
+def _planes_payload(elements: bytes, size: int, coded: str) -> tuple[bytes, list[int]]:
+    """The planes section (5.7) of `elements` and its plane_streams: plane k is coded as one
+    Huffman stream when coded[k] == "h", stored raw when "r"."""
+    planes = np.frombuffer(elements, dtype=np.uint8).reshape(-1, size).T
+    parts, lengths = [], []
+    for plane, how in zip(planes, coded, strict=True):
+        part = stream(plane) if how == "h" else plane.tobytes()
+        parts.append(part)
+        lengths.append(len(part) if how == "h" else 0)
+    return b"".join(parts), lengths
+
+
+def _planes_row(name: str, dtype: str, elements: bytes, coded: str) -> tuple[dict[str, Any], dict[str, bytes], dict]:
+    size = len(coded)
+    section, lengths = _planes_payload(elements, size, coded)
+    entry = {"name": name, "dtype": dtype, "shape": [len(elements) // size], "encoding": "planes",
+             "plane_streams": lengths}
+    return entry, {"planes": section}, {**_expected_row(entry), "hex": elements.hex(), "plane_streams": lengths}
+
+
+def _special_float32() -> bytes:
+    """Every kind of binary32 value, 64 of them: NaN payloads, -0.0, subnormals, infinities
+    and trained-like weights."""
+    specials = np.array([0x7FC00000, 0x7F800001, 0xFFFFFFFF, 0x80000000, 0x00000000, 0x00000001, 0x807FFFFF,
+                         0x7F800000, 0xFF800000, 0x7F7FFFFF], dtype="<u4")
+    weights = (np.random.default_rng(5).standard_normal(54) * 0.05).astype("<f4").view("<u4")
+    return np.concatenate([specials, weights]).tobytes()
+
+
+def _planes() -> Assembled:
+    """planes (5.7) of every plane count (8, 4, 2, 1) and every plane kind: raw,
+    single-symbol and Huffman-mode streams."""
+    rng = np.random.default_rng(6)
+    halves = np.array([0x7E01, 0xFC00, 0x8000, 0x0001, 0x3C00, 0xC000, 0x7C00, 0x03FF], dtype="<u2").tobytes()
+    bf16 = (np.array([1.0, -0.0, np.inf, np.nan, 3e-39, -1e38, 0.5, 0.5], dtype="<f4").view("<u4") >> 16)
+    doubles = np.array([1.0, -0.0, np.inf, 5e-324, -2.5, 1.0, 0.5, -1.0], dtype="<f8").tobytes()
+    rows = [
+        _planes_row("f32", "float32", _special_float32(), "rhhh"),
+        _planes_row("f64", "float64", doubles, "rrhhhhhh"),  # planes 2..5 all zero: single-symbol streams
+        _planes_row("f16", "float16", halves, "hr"),
+        _planes_row("bf16", "bfloat16", bf16.astype("<u2").tobytes(), "hh"),
+        _planes_row("e4m3", "float8_e4m3fn", bytes(rng.integers(0, 256, 40, dtype=np.uint8)), "h"),
+        _planes_row("e5m2", "float8_e5m2", bytes([0x7C, 0xFC, 0x7F, 0x80, 0x00, 0x01]), "r"),
+    ]
+    return ([(e, p) for e, p, _ in rows], {"purpose": "planes: 8, 4, 2 and 1 planes; raw, mode-1 and mode-2 planes"},
+            [x for _, _, x in rows])
+
+
 def assembled() -> dict[str, Assembled]:
     return {"example": _example(), "sparse-fillers": _sparse_fillers(), "sparse-raw-wide-gaps": _sparse_raw_wide_gaps(),
-            "empty-streams": _empty_streams()}
+            "empty-streams": _empty_streams(), "planes": _planes()}
 
 
 # ----------------------------------------------------------------- negative vectors
@@ -305,6 +354,22 @@ def _sparse_raw_row(values: bytes = _f32(1.0, 2.0), gaps: bytes | None = None, b
     gaps = gaps if gaps is not None else stream(relative_entries([1, 5], bits))
     entry = {"name": "w", "dtype": "float32", "shape": shape or [8], "encoding": "sparse_raw", "index_bits": bits}
     return entry, {"values": values, "gaps": gaps}
+
+
+def _planes_neg(dtype: str = "float32", coded: str = "hrrh", streams: list[int] | None = None,
+                plane: tuple[int, bytes] | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """A planes tensor of 1.0, 2.0 (or 0x01, 0x02 for one-byte dtypes), broken as asked:
+    `streams` replaces plane_streams, `plane` = (k, bytes) replaces plane k's stored bytes."""
+    size = len(coded)
+    elements = _f32(1.0, 2.0) if size == 4 else bytes(range(1, 2 * size + 1))
+    planes = np.frombuffer(elements, dtype=np.uint8).reshape(-1, size).T
+    parts = [stream(p) if how == "h" else p.tobytes() for p, how in zip(planes, coded, strict=True)]
+    if plane is not None:
+        parts[plane[0]] = plane[1]
+    lengths = [len(part) if how == "h" else 0 for part, how in zip(parts, coded, strict=True)]
+    entry = {"name": "w", "dtype": dtype, "shape": [2], "encoding": "planes",
+             "plane_streams": streams if streams is not None else lengths}
+    return entry, {"planes": b"".join(parts)}
 
 
 def _with_raw_bytes(data: bytes, offset: int, new: bytes) -> bytes:
@@ -414,6 +479,15 @@ NEGATIVE: dict[str, tuple[str, str, Callable[[], bytes]]] = {
     "alias-forward": ("R26", "alias of a later tensor",
                       lambda: assemble([({"name": "t", "dtype": "float32", "shape": [2], "encoding": "alias",
                                           "alias_of": "w"}, {}), _raw_row()])),
+    "planes-int": ("R27", "planes encoding for int32", lambda: assemble([_planes_neg(dtype="int32")])),
+    "planes-streams-count": ("R27", "plane_streams with 3 entries for float32",
+                             lambda: assemble([_planes_neg(coded="hrr")])),
+    "planes-length": ("R27", "planes section one byte longer than the planes",
+                      lambda: assemble([_planes_neg(plane=(1, b"\x00\x00\x00"))])),
+    "planes-width": ("R28", "a plane stream of 16-bit symbols",
+                     lambda: assemble([_planes_neg(plane=(0, stream([0, 0], 16)))])),
+    "planes-count": ("R28", "a plane stream of 3 symbols for 2 elements",
+                     lambda: assemble([_planes_neg(plane=(3, stream([0x3F, 0x40, 0x40])))])),
     "stream-reserved-flags": ("S1", "reserved stream flag bits set",
                               lambda: assemble([_codebook_row(indices=b"\x14" + stream([0, 0, 0, 0])[1:])])),
     "stream-mode-3": ("S2", "stream mode 3 (reserved)",
@@ -440,18 +514,29 @@ def _zlib_trailing() -> bytes:
 # ----------------------------------------------------------------- expected values
 
 
+def _streams_of(file: Any, entry: Any) -> list[tuple[str, bytes]]:
+    """(role, bytes) of each Huffman stream of a tensor; a coded plane's role is "plane k"."""
+    out = [(role, file.read_section(entry, role)) for role in ("indices", "gaps") if role in entry.sections]
+    if entry.encoding == "planes":
+        section, start = file.read_section(entry, "planes"), 0
+        for k, length in enumerate(entry.plane_streams):
+            if length:
+                out.append((f"plane {k}", section[start : start + length]))
+            start += length or entry.numel
+    return out
+
+
 def stream_facts(path: Path) -> list[dict[str, Any]]:
     """What each Huffman stream of a file exercises (documentation of coverage)."""
     facts = []
     with pycodec.open(path) as file:
         for name in file.keys():
             entry = file.entry(name)
-            for role in ("indices", "gaps"):
-                if role in entry.sections:
-                    info = codec.huffman_parse(file.read_section(entry, role))
-                    mode = 0 if info.count == 0 else 1 if info.single_symbol is not None else 2
-                    facts.append({"tensor": name, "role": role, "mode": mode, "symbol_bits": info.symbol_bits,
-                                  "substreams": info.streams, "max_code_length": info.max_code_length})
+            for role, data in _streams_of(file, entry):
+                info = codec.huffman_parse(data)
+                mode = 0 if info.count == 0 else 1 if info.single_symbol is not None else 2
+                facts.append({"tensor": name, "role": role, "mode": mode, "symbol_bits": info.symbol_bits,
+                              "substreams": info.streams, "max_code_length": info.max_code_length})
     return facts
 
 

@@ -28,7 +28,7 @@ import huffman_fields as hf
 
 MAGIC = b"\x89DCZ\r\n\x1a\n"
 ROLES = {"raw": ("data",), "codebook": ("codebook", "indices"), "sparse": ("codebook", "indices", "gaps"),
-         "sparse_raw": ("values", "gaps"),
+         "sparse_raw": ("values", "gaps"), "planes": ("planes",),
          "alias": ()}  # fmt: skip
 SECTION_FIELDS = ("crc32", "length")
 DTYPE_SIZES = {
@@ -308,7 +308,7 @@ def mutate_encoding(rng: random.Random, model: DczModel) -> str | None:
     entry = _tensors(model)[i]
     target = rng.choice(list(ROLES))
     entry["encoding"] = target
-    for role in ("codebook", "indices", "gaps", "data", "values"):
+    for role in ("codebook", "indices", "gaps", "data", "values", "planes"):
         if role in ROLES[target]:
             entry.setdefault(role, {"crc32": 0, "length": 0})
             model.payloads[i].setdefault(role, rng.choice([b"", b"\x00" * 4, b"\x04\x05\x07"]))
@@ -318,6 +318,10 @@ def mutate_encoding(rng: random.Random, model: DczModel) -> str | None:
         entry.setdefault("index_bits", rng.randint(1, 16))
     elif rng.random() < 0.8:
         entry.pop("index_bits", None)
+    if target == "planes":
+        entry.setdefault("plane_streams", [0] * DTYPE_SIZES.get(entry.get("dtype"), 4))
+    elif rng.random() < 0.8:
+        entry.pop("plane_streams", None)
     if target == "alias":
         names = [t.get("name") for t in _tensors(model) if isinstance(t, dict)]
         entry["alias_of"] = rng.choice(names)
@@ -641,6 +645,73 @@ def mutate_stream_symbols(rng: random.Random, model: DczModel) -> str | None:
     return f"tensor {i} {role}: symbols {name}"
 
 
+# ----------------------------------------------------------------- mutations: planes (dcz.md 5.7)
+
+
+def split_planes(entry: dict[str, Any], section: bytes) -> list[bytes] | None:
+    """The planes of a `planes` section as its plane_streams say (a raw plane: numel bytes)."""
+    streams = entry.get("plane_streams")
+    if not isinstance(streams, list) or not all(type(n) is int and 0 <= n < 2**32 for n in streams):
+        return None
+    numel, planes, start = numel_of(entry), [], 0
+    for n in streams:
+        planes.append(section[start : start + (n or numel)])
+        start += n or numel
+    return planes
+
+
+def mutate_planes(rng: random.Random, model: DczModel) -> str | None:
+    """Edit one plane of a `planes` tensor, keeping plane_streams in step (or not): its
+    stream's fields or symbols, raw <-> coded, or the plane_streams entries themselves."""
+    i = pick_tensor(rng, model, ("planes",))
+    if i is None:
+        return None
+    entry = _tensors(model)[i]
+    planes = split_planes(entry, model.payloads[i].get("planes", b""))
+    if not planes:
+        return None
+    streams, k = entry["plane_streams"], rng.randrange(len(planes))
+    choice = rng.randrange(5)
+    if choice == 0:  # the table entries alone
+        edit = rng.choice(["set", "append", "pop"])
+        if edit == "set":
+            streams[k] = rng.choice([0, 1, streams[k] + 1, max(0, streams[k] - 1), numel_of(entry), 2**48, 2**48 + 1])
+        elif edit == "append":
+            streams.append(rng.choice([0, 3]))
+        else:
+            streams.pop()
+        return f"tensor {i} plane_streams {edit}"
+    if choice == 1 or streams[k] == 0:  # raw <-> coded
+        coded = streams[k] == 0
+        if coded:
+            planes[k] = encode_symbols(np.frombuffer(planes[k], dtype=np.uint8), 8)
+        else:
+            symbols = decode_symbols(planes[k])
+            planes[k] = symbols.astype(np.uint8).tobytes() if symbols is not None else planes[k]
+        streams[k] = len(planes[k]) if coded else 0
+        what = "raw -> coded" if coded else "coded -> raw"
+    elif choice == 2:
+        fields = hf.parse(planes[k])
+        if fields is None:
+            return None
+        what = _edit_stream(rng, fields)
+        planes[k] = hf.build(fields)
+        streams[k] = len(planes[k]) if rng.random() < 0.9 else streams[k]
+    else:
+        symbols = decode_symbols(planes[k])
+        if symbols is None:
+            return None
+        edits = {"one more": lambda x: np.append(x, x[-1] if x.size else 0), "one less": lambda x: x[:-1],
+                 "wider": lambda x: x.astype(np.uint16), "single": lambda x: np.full(max(1, x.size), 7),
+                 "big": lambda x: np.full(1 << 20, 1)}  # fmt: skip
+        what = rng.choice(list(edits))
+        changed = edits[what](symbols)
+        planes[k] = encode_symbols(changed.astype(np.int64), 16 if what == "wider" else 8)
+        streams[k] = len(planes[k])
+    model.payloads[i]["planes"] = b"".join(planes)
+    return f"tensor {i} plane {k}: {what}"
+
+
 # ----------------------------------------------------------------- mutations: payloads
 
 
@@ -695,7 +766,7 @@ MUTATIONS: dict[str, list[tuple[Callable[[random.Random, DczModel], str | None],
     "json": [(mutate_json_value, 6), (mutate_shape, 3), (mutate_dtype, 3), (mutate_encoding, 2),
              (mutate_index_bits, 2), (mutate_names, 2), (mutate_metadata, 1), (mutate_table, 2)],
     "text": [(mutate_json_text, 3), (mutate_zlib_header, 2), (mutate_zlib_bomb, 1)],
-    "stream": [(mutate_stream_fields, 8), (mutate_stream_symbols, 5)],
+    "stream": [(mutate_stream_fields, 8), (mutate_stream_symbols, 5), (mutate_planes, 4)],
     "payload": [(mutate_payload, 3)],
     "raw": [(mutate_raw, 1)],
 }  # fmt: skip

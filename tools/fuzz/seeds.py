@@ -1,6 +1,7 @@
 """Seed files for the fuzzers: the spec vectors, the committed results, and generated files
 that cover every dtype with `raw`, every floating dtype with `codebook` and `sparse`
-(8- and 16-bit index and gap streams, single-symbol and 4-substream streams), `alias`,
+(8- and 16-bit index and gap streams, single-symbol and 4-substream streams), `planes`
+for every floating dtype (float8 included), `alias`,
 rank 0, zero elements, special float bit patterns, and both header forms.
 Generation is deterministic (fixed torch seed)."""
 
@@ -72,6 +73,20 @@ def sparse_raw_tensors() -> dict[str, torch.Tensor]:
     return out
 
 
+def planes_tensors() -> dict[str, torch.Tensor]:
+    """Trained-like dense weights (normal, small) of every floating dtype, special values
+    in front: stored `planes` (coded and raw planes; K = 4 streams for the larger ones)."""
+    out = {}
+    specials = torch.tensor([float("nan"), -0.0, float("inf"), -float("inf"), 1e-40, 0.0])
+    for name in DTYPES:
+        dtype = getattr(torch, name, None)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            continue
+        weights = torch.cat([specials, torch.randn(4500) * 0.05])
+        out[name] = (weights if name != "float8_e8m0fnu" else weights.abs()).to(dtype)
+    return out
+
+
 def generated_states() -> dict[str, tuple[dict[str, torch.Tensor], bool]]:
     """name -> (state dict, compress_header)."""
     torch.manual_seed(0)
@@ -81,6 +96,7 @@ def generated_states() -> dict[str, tuple[dict[str, torch.Tensor], bool]]:
         states[f"codebook_{short}"] = (codebook_tensors(dtype), short == "float32")
         states[f"sparse_{short}"] = (sparse_tensors(dtype), short == "float16")
     states["sparse_raw"] = (sparse_raw_tensors(), False)
+    states["planes"] = (planes_tensors(), False)
     tied = torch.randn(4, 4)
     states["alias"] = ({"embed": tied, "out": tied, "bias": torch.zeros(4)}, True)
     return states

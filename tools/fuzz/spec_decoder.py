@@ -45,12 +45,14 @@ DTYPE_SIZES = {
     "bool": 1, "complex64": 8, "complex128": 16,
 }  # fmt: skip
 CODEBOOK_DTYPES = {"float64", "float32", "float16", "bfloat16"}
+PLANES_DTYPES = {name for name in DTYPE_SIZES if name.startswith(("float", "bfloat"))}  # 4.4
 SECTION_ROLES = {"raw": ("data",), "codebook": ("codebook", "indices"),
                  "sparse": ("codebook", "indices", "gaps"), "sparse_raw": ("values", "gaps"),
-                 "alias": ()}  # fmt: skip
+                 "planes": ("planes",), "alias": ()}  # fmt: skip
 EXTRA_MEMBERS = {"raw": {"data"}, "codebook": {"codebook", "indices"},
                  "sparse": {"codebook", "indices", "gaps", "index_bits"},
-                 "sparse_raw": {"values", "gaps", "index_bits"}, "alias": {"alias_of"}}  # fmt: skip
+                 "sparse_raw": {"values", "gaps", "index_bits"}, "planes": {"planes", "plane_streams"},
+                 "alias": {"alias_of"}}  # fmt: skip
 MAX_DEPTH = 4  # dcz.md 4.1: object > array > object > object or array
 
 
@@ -357,6 +359,8 @@ def check_tensor(t: Any, earlier: dict[str, dict[str, Any]], file_length: int) -
         require(t["dtype"] in CODEBOOK_DTYPES, "codebook encoding for a non-floating dtype")
     if t["encoding"] in ("sparse", "sparse_raw"):
         require(is_int(t["index_bits"], 1, 16), "index_bits")
+    if t["encoding"] == "planes":
+        check_plane_streams(t)
     if t["encoding"] == "alias":
         target = earlier.get(t["alias_of"]) if type(t["alias_of"]) is str else None
         require(utf8_size(t["alias_of"], 1, 1024), "alias_of")
@@ -364,6 +368,18 @@ def check_tensor(t: Any, earlier: dict[str, dict[str, Any]], file_length: int) -
         require(target["dtype"] == t["dtype"] and target["shape"] == t["shape"], "alias dtype/shape")
     for role in SECTION_ROLES[t["encoding"]]:
         check_section(t[role], file_length)
+
+
+def check_plane_streams(t: dict[str, Any]) -> None:
+    """4.3, 4.4, 5.7: a floating dtype; 1..8 entries 0..2^48, exactly one per byte of the
+    element; the section holds the planes exactly (a raw plane takes numel bytes)."""
+    streams = t["plane_streams"]
+    require(type(streams) is list and 1 <= len(streams) <= 8, "plane_streams")
+    require(all(is_int(n, 0, MAX_FILE) for n in streams), "plane_streams entry")
+    require(t["dtype"] in PLANES_DTYPES, "planes encoding for a non-floating dtype")
+    require(len(streams) == DTYPE_SIZES[t["dtype"]], "plane_streams count differs from the element size")
+    check_members(t["planes"], {"crc32", "length"}, "section")
+    require(t["planes"]["length"] == sum(n or t["numel"] for n in streams), "planes length")
 
 
 def check_layout(tensors: list[dict[str, Any]], header_length: int, data: bytes) -> None:
@@ -500,8 +516,28 @@ def decode_raw_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
     return raw
 
 
+def decode_planes_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
+    """5.7: byte k of element j is byte j of plane k; plane k is raw (numel bytes) or one
+    Huffman stream of numel 8-bit symbols."""
+    section = section_bytes(data, t, "planes")
+    numel = t["numel"]
+    out = np.zeros((numel, size), dtype=np.uint8)
+    start = 0
+    for k, length in enumerate(t["plane_streams"]):
+        chunk = section[start : start + (length or numel)]
+        start += length or numel
+        if length == 0:
+            out[:, k] = np.frombuffer(chunk, dtype=np.uint8)
+            continue
+        width, symbols = decode_stream(chunk, numel, 256)
+        require(width == 8, "plane stream width")
+        require(symbols.size == numel, "plane stream count differs from numel")
+        out[:, k] = symbols
+    return out.tobytes()
+
+
 DECODERS = {"raw": decode_raw_tensor, "codebook": decode_codebook_tensor, "sparse": decode_sparse_tensor,
-            "sparse_raw": decode_sparse_raw_tensor}
+            "sparse_raw": decode_sparse_raw_tensor, "planes": decode_planes_tensor}
 
 
 def decode_bytes(

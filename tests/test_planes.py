@@ -1,0 +1,220 @@
+"""The ``planes`` encoding (spec/dcz.md 5.7): bit-exact round trips for every floating
+dtype, the writer's choice, malformed planes, and the decoded-size budget."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pycodec
+from pycodec import codec
+from pycodec.errors import LimitExceededError, MalformedFileError
+from pycodec.format import encodings
+from pycodec.format.budget import DecodeBudget
+from pycodec.format.dtypes import DTYPES
+from pycodec.format.syntax import Section, TensorEntry
+
+FLOAT_DTYPES = [name for name, row in DTYPES.items() if row.planes_ok]
+TORCH_FLOATS = [getattr(torch, name) for name in FLOAT_DTYPES if hasattr(torch, name)]
+VECTORS = Path(__file__).resolve().parents[1] / "spec" / "vectors"
+
+
+def _bytes(tensor: torch.Tensor) -> bytes:
+    return tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+
+
+def _roundtrip(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    data = pycodec.save_bytes(state)
+    with pycodec.open(io.BytesIO(data)) as file:
+        chosen = {name: file.entry(name).encoding for name in file.keys()}
+    return pycodec.load_bytes(data), chosen
+
+
+def _trained_like(n: int, seed: int = 0) -> torch.Tensor:
+    """Dense weights with a trained layer's byte statistics: normal, small, all distinct."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, generator=generator) * 0.04
+
+
+def _specials() -> torch.Tensor:
+    return torch.tensor([float("nan"), -0.0, 0.0, float("inf"), -float("inf"), 1e-45, -1e-40, 3.0e38, -1.0])
+
+
+# ----------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("dtype", TORCH_FLOATS, ids=str)
+def test_every_float_dtype_round_trips_bit_exact_as_planes(dtype: torch.dtype) -> None:
+    values = torch.cat([_specials(), _trained_like(20000)])
+    if dtype == torch.float8_e8m0fnu:
+        values = values.abs()
+    tensor = values.to(dtype).reshape(-1, 1)
+    loaded, chosen = _roundtrip({"w": tensor})
+    assert chosen["w"] == "planes"
+    assert _bytes(loaded["w"]) == _bytes(tensor)
+
+
+def test_nan_payloads_and_signed_zeros_survive() -> None:
+    patterns = np.array([0x7FC00001, 0xFFC12345, 0x7F800001, 0x80000000, 0x00000001, 0x807FFFFF], dtype="<u4")
+    bits = np.concatenate([patterns, _trained_like(30000).numpy().view("<u4")])
+    tensor = torch.from_numpy(bits.view("<f4").copy())
+    loaded, chosen = _roundtrip({"w": tensor})
+    assert chosen["w"] == "planes"
+    assert loaded["w"].numpy().view("<u4").tolist()[:6] == patterns.tolist()
+    assert _bytes(loaded["w"]) == _bytes(tensor)
+
+
+def _decode(encoded: encodings.EncodedTensor, dtype: str, numel: int, budget: int = 1 << 30) -> np.ndarray:
+    section = encoded.payloads["planes"]
+    entry = TensorEntry("w", dtype, (numel,), "planes", {"planes": Section(len(section), zlib.crc32(section))},
+                        plane_streams=encoded.plane_streams)
+    return encodings.decode_planes(entry, DTYPES[dtype], encoded.payloads, DecodeBudget(budget))
+
+
+@settings(max_examples=60, deadline=None)
+@given(dtype=st.sampled_from(FLOAT_DTYPES), seed=st.integers(0, 2**32 - 1),
+       numel=st.integers(0, 3000), alphabet=st.sampled_from([1, 2, 5, 40, 256]))
+def test_random_bit_patterns_round_trip_through_the_plane_codec(dtype: str, seed: int, numel: int,
+                                                                 alphabet: int) -> None:
+    row = DTYPES[dtype]
+    rng = np.random.default_rng(seed)
+    raw = rng.integers(0, alphabet, numel * row.itemsize, dtype=np.uint8)
+    raw[rng.random(raw.size) < 0.3] = rng.integers(0, 256, dtype=np.uint8)  # every byte value is possible
+    flat = raw.view(row.storage)
+    encoded = encodings._encode_planes(flat, row, [0] * row.itemsize)  # try to code every plane
+    assert len(encoded.plane_streams) == row.itemsize
+    assert all(0 < n < numel for n in encoded.plane_streams if n)  # W5: a coded plane is smaller
+    assert _decode(encoded, dtype, numel).tobytes() == flat.tobytes()
+
+
+# ----------------------------------------------------------------- the writer's choice
+
+
+def test_random_bytes_stay_raw() -> None:
+    bits = np.random.default_rng(1).integers(0, 2**32, 50000, dtype=np.uint32)
+    _, chosen = _roundtrip({"noise": torch.from_numpy(bits.view(np.float32).copy())})
+    assert chosen["noise"] == "raw"
+
+
+def test_small_tensors_stay_raw() -> None:
+    """Below PLANES_MIN_NUMEL elements (biases, norms) planes would save little; raw loads
+    without decoding. From there on the same values are coded."""
+    values = _trained_like(encodings.PLANES_MIN_NUMEL)
+    _, chosen = _roundtrip({"small": values[:-1].clone(), "large": values})
+    assert chosen == {"small": "raw", "large": "planes"}
+
+
+def test_choice_sizes_planes_without_trial_encodings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the chosen encoding is encoded: one stream per coded plane, nothing else."""
+    calls = []
+    real = codec.huffman_encode
+    monkeypatch.setattr(codec, "huffman_encode", lambda symbols, *a, **k: calls.append(symbols.size) or real(symbols, *a, **k))
+    flat = _trained_like(100000).numpy()
+    encoded = encodings.encode_tensor(flat, DTYPES["float32"])
+    assert encoded.encoding == "planes"
+    assert calls == [100000] * sum(1 for n in encoded.plane_streams if n)
+
+
+@pytest.fixture(scope="module")
+def trained_lenet() -> dict[str, torch.Tensor]:
+    """LeNet-300-100 after one epoch on 10,000 MNIST images (the embedded subset): real dense trained weights."""
+    from pycodec.data import load_split
+    from pycodec.models import get_model
+
+    torch.manual_seed(0)
+    split = load_split("embedded", train=True).subset(10000)  # in the repository: always there
+    model = get_model("lenet-300-100")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    for start in range(0, len(split), 100):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(split.images[start : start + 100]),
+                                                 split.labels[start : start + 100])
+        loss.backward()
+        optimizer.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_trained_float32_layers_become_planes_and_shrink(trained_lenet: dict[str, torch.Tensor]) -> None:
+    loaded, chosen = _roundtrip(trained_lenet)
+    weights = [name for name, t in trained_lenet.items() if t.numel() >= 10000]
+    assert weights and all(chosen[name] == "planes" for name in weights)
+    assert all(_bytes(loaded[k]) == _bytes(v) for k, v in trained_lenet.items())
+    raw = sum(v.numel() * 4 for v in trained_lenet.values())
+    assert len(pycodec.save_bytes(trained_lenet)) < 0.92 * raw
+
+
+def test_trained_bfloat16_round_trips_and_shrinks(trained_lenet: dict[str, torch.Tensor]) -> None:
+    state = {k: v.bfloat16() for k, v in trained_lenet.items()}
+    loaded, _ = _roundtrip(state)
+    assert all(_bytes(loaded[k]) == _bytes(v) for k, v in state.items())
+    assert len(pycodec.save_bytes(state)) < 0.8 * sum(v.numel() * 2 for v in state.values())
+
+
+# ----------------------------------------------------------------- malformed planes
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("dcz_vectors_generate_planes", VECTORS / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATOR = _generator()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"dtype": "int32"}, "not allowed for int32"),
+    ({"coded": "hrr"}, "plane_streams has 3 entries"),
+    ({"plane": (1, b"\x00\x00\x00")}, "planes section of"),
+    ({"streams": [5, 0, 0, 3]}, "planes section of"),
+    ({"plane": (0, codec.huffman_encode(np.zeros(2, np.uint16)))}, "16-bit symbols, expected 8"),
+    ({"plane": (3, codec.huffman_encode(np.array([0x3F, 0x40, 0x40], np.uint8)))}, "3 symbols, over the limit of 2"),
+    ({"plane": (3, codec.huffman_encode(np.array([0x3F], np.uint8)))}, "1 symbols for 2 elements"),
+    ({"plane": (3, codec.huffman_encode(np.array([0x3F, 0x40], np.uint8))[:-1])}, "plane 3 stream"),
+])  # fmt: skip
+def test_malformed_planes_are_rejected(options: dict, message: str) -> None:
+    data = GENERATOR.assemble([GENERATOR._planes_neg(**options)])
+    with pytest.raises(MalformedFileError, match=message):
+        pycodec.load_bytes(data)
+
+
+def test_well_formed_planes_file_loads() -> None:
+    """The negative cases' builder, unbroken: the rejections above are about the breakage."""
+    loaded = pycodec.load_bytes(GENERATOR.assemble([GENERATOR._planes_neg()]))
+    assert loaded["w"].tolist() == [1.0, 2.0]
+
+
+def test_plane_streams_outside_the_header_rules_are_rejected() -> None:
+    entry, payloads = GENERATOR._planes_neg()
+    for bad in ([], [0] * 9, [-1, 0, 0, 0], [0, 0, 0, 2**48 + 1], "0000", [True, 0, 0, 0]):
+        data = GENERATOR.assemble([({**entry, "plane_streams": bad}, payloads)])
+        with pytest.raises(MalformedFileError, match="plane_streams"):
+            pycodec.load_bytes(data)
+
+
+# ----------------------------------------------------------------- budget
+
+
+def test_decoded_planes_count_against_the_budget() -> None:
+    """Output plus one decoded plane at a time: numel * 4 + numel bytes for float32."""
+    flat = _trained_like(50000).numpy()
+    encoded = encodings._encode_planes(flat, DTYPES["float32"], [0] * 4)
+    coded = [n for n in encoded.plane_streams if n]
+    assert coded  # at least one Huffman plane is decoded into an intermediate
+    out_bytes = flat.nbytes
+    data = pycodec.save_bytes({"w": torch.from_numpy(flat)})
+    with pytest.raises(LimitExceededError):
+        pycodec.load_bytes(data, max_decoded_bytes=out_bytes + flat.size - 1)
+    loaded = pycodec.load_bytes(data, max_decoded_bytes=out_bytes + flat.size)
+    assert _bytes(loaded["w"]) == flat.tobytes()
+    with pytest.raises(LimitExceededError):
+        _decode(encoded, "float32", flat.size, budget=flat.size - 1)
