@@ -37,9 +37,14 @@ def mnist_dir() -> Path | None:
 
 def require_mnist() -> Path:
     """The full-MNIST folder: skip when it is absent, fail when it is incomplete."""
-    folder = mnist_dir()
-    if folder is None:
-        pytest.skip(f"full MNIST not present at {data_root() / 'mnist'} (set PYCODEC_DATA)")
+    return require_idx_dataset("mnist")
+
+
+def require_idx_dataset(name: str) -> Path:
+    """``mnist`` or ``fashion-mnist`` (same file names): skip if absent, fail if incomplete."""
+    folder = data_root() / name
+    if not folder.is_dir():
+        pytest.skip(f"full {name} not present at {folder} (set PYCODEC_DATA)")
     missing = [
         stem
         for stem in MNIST_FILES
