@@ -48,6 +48,17 @@ def augment(x: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.Te
     return out
 
 
+def train_step(model, opt, sched, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """One bf16-autocast optimiser step on a padded batch; returns the loss."""
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = F.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)), labels)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
+
+
 @torch.no_grad()
 def error_rate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     model.eval()
@@ -106,15 +117,9 @@ def main() -> None:
         running, seen, t0 = 0.0, 0, time.monotonic()
         for b in range(offset, steps_per_epoch):
             idx = order[b * args.batch_size : (b + 1) * args.batch_size]
-            x = augment(train.images[idx], gen, flip).contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = F.cross_entropy(model(x), train.labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            loss = train_step(model, opt, sched, augment(train.images[idx], gen, flip), train.labels[idx])
             step += 1
-            running, seen = running + float(loss.detach()), seen + 1
+            running, seen = running + loss, seen + 1
             if b % 50 == 0:
                 rate = (time.monotonic() - t0) / seen
                 print(f"epoch {epoch} batch {b}/{steps_per_epoch} loss {running / seen:.4f} {rate:.2f} s/batch", file=log, flush=True)

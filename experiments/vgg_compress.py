@@ -23,10 +23,9 @@ import zlib
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vgg_baseline import FACTORIES, augment, error_rate  # noqa: E402
+from vgg_baseline import FACTORIES, augment, error_rate, train_step  # noqa: E402
 
 import pycodec  # noqa: E402
 from pycodec.compress import compress_model  # noqa: E402
@@ -54,14 +53,7 @@ def make_finetune(train, args, log):
         start, total = time.monotonic(), 0.0
         for step in range(steps):
             idx = order[(step * args.batch_size) % len(order):][: args.batch_size]
-            x = augment(train.images[idx], gen, flip).contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                loss = F.cross_entropy(model(x), train.labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
+            total += train_step(model, opt, sched, augment(train.images[idx], gen, flip), train.labels[idx])
             if step % 50 == 0:
                 print(f"{stage} step {step}/{steps} loss {total / (step + 1):.4f} "
                       f"{(time.monotonic() - start) / (step + 1):.2f} s/step", file=log, flush=True)
