@@ -26,7 +26,7 @@ from pycodec.errors import DczError
 from pycodec.format.dtypes import DTYPES
 
 if TYPE_CHECKING:
-    from pycodec.format.reader import DczFile
+    from pycodec.format.reader import DczReader
 
 __all__ = ["LayerBytes", "MissingDependencyError", "layer_bytes", "plot_file", "FORMATS"]
 
@@ -108,7 +108,7 @@ def _nonzero_count(array: np.ndarray, dtype_name: str) -> int:
     return int(np.count_nonzero(array.view(DTYPES[dtype_name].bits_dtype)))
 
 
-def layer_bytes(file: DczFile) -> list[LayerBytes]:
+def layer_bytes(file: DczReader) -> list[LayerBytes]:
     """Bytes by part for every stored tensor; the header is shared by stored size."""
     rows: list[LayerBytes] = []
     for name in file.names():
@@ -204,10 +204,10 @@ def plot_file(
         raise ValueError(f"top must be a positive integer, got {top!r}")
     target = _check_output(out)
     plt = _import_pyplot()
-    from pycodec.format.reader import DczFile
+    from pycodec.format.reader import DczReader
 
     kwargs = {} if max_decoded_bytes is None else {"max_decoded_bytes": max_decoded_bytes}
-    with DczFile(path, **kwargs) as file:
+    with DczReader(path, **kwargs) as file:
         rows = sorted(layer_bytes(file), key=lambda r: -r.total)
         shown, hidden = rows[:top], rows[top:]
         weights = {r.name: _weights(file.read_array(r.name), file.info(r.name).dtype) for r in shown}

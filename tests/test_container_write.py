@@ -12,7 +12,7 @@ import torch
 
 import pycodec
 from pycodec.format import limits, writer
-from pycodec.format.reader import DczFile
+from pycodec.format.reader import DczReader
 from pycodec.format.syntax import HEADER_ZLIB
 
 
@@ -100,7 +100,7 @@ def test_layout_is_canonical_and_raw_sections_aligned(tmp_path: Path) -> None:
     path = tmp_path / "m.dcz"
     state = {"a": torch.ones(3), "q": torch.zeros(100, 100), "b": torch.arange(7.0)}
     pycodec.save(state, path)
-    with DczFile(path) as file:
+    with DczReader(path) as file:
         for name in file.names():
             entry = file.entry(name)
             if entry.encoding == "raw":
@@ -115,7 +115,7 @@ def test_layout_is_canonical_and_raw_sections_aligned(tmp_path: Path) -> None:
 
 
 def _stored_header(path: Path) -> tuple[int, bytes]:
-    with DczFile(path) as file:
+    with DczReader(path) as file:
         return file.preamble.flags, path.read_bytes()[32 : 32 + file.preamble.header_length]
 
 

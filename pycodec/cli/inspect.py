@@ -22,7 +22,7 @@ import numpy as np
 
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES
-from pycodec.format.reader import DczFile, TensorInfo
+from pycodec.format.reader import DczReader, TensorInfo
 
 # ----------------------------------------------------------------- output
 
@@ -63,7 +63,7 @@ class TensorRow:
     alias_of: str | None
 
 
-def _count_nonzero(file: DczFile, info: TensorInfo) -> int:
+def _count_nonzero(file: DczReader, info: TensorInfo) -> int:
     if info.nnz is not None:
         return info.nnz
     if info.numel == 0:
@@ -75,7 +75,7 @@ def _count_nonzero(file: DczFile, info: TensorInfo) -> int:
     return int(np.count_nonzero(array.view(DTYPES[info.dtype].bits_dtype)))
 
 
-def tensor_row(file: DczFile, name: str) -> TensorRow:
+def tensor_row(file: DczReader, name: str) -> TensorRow:
     info = file.info(name)
     nnz = _count_nonzero(file, info)
     book = info.codebook_size
@@ -103,7 +103,7 @@ def tensor_row(file: DczFile, name: str) -> TensorRow:
     )
 
 
-def dump_document(file: DczFile) -> dict[str, Any]:
+def dump_document(file: DczReader) -> dict[str, Any]:
     """Everything ``dcz dump`` shows, as JSON-ready data."""
     rows = [tensor_row(file, name) for name in file.names()]
     stored = [r for r in rows if r.encoding != "alias"]
@@ -177,14 +177,14 @@ def format_dump(doc: dict[str, Any]) -> str:
 
 
 def run_dump(args: argparse.Namespace) -> int:
-    with DczFile(args.file, max_decoded_bytes=args.max_decoded_bytes) as file:
+    with DczReader(args.file, max_decoded_bytes=args.max_decoded_bytes) as file:
         doc = dump_document(file)
     print(json.dumps(doc, indent=2) if args.json else format_dump(doc))
     return 0
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    with DczFile(args.file, max_decoded_bytes=args.max_decoded_bytes) as file:
+    with DczReader(args.file, max_decoded_bytes=args.max_decoded_bytes) as file:
         file.verify()
         count, size = len(file), file.preamble.file_length
     print(f"{printable(args.file)}: OK ({count} tensors, {size} bytes, every checksum and tensor verified)")

@@ -11,7 +11,7 @@ both directions), :mod:`~pycodec.format.layout` (where sections lie),
 
 from __future__ import annotations
 
-from pycodec.format.reader import DczFile, DczReader, TensorInfo
+from pycodec.format.reader import DczReader, TensorInfo
 from pycodec.format.syntax import HEADER_ZLIB, MAGIC, VERSION
 
-__all__ = ["DczFile", "DczReader", "TensorInfo", "MAGIC", "VERSION", "HEADER_ZLIB"]
+__all__ = ["DczReader", "TensorInfo", "MAGIC", "VERSION", "HEADER_ZLIB"]

@@ -274,10 +274,6 @@ class DczReader:
         self.check_length()
 
 
-#: The name the command-line tools import.
-DczFile = DczReader
-
-
 # ----------------------------------------------------------------- table checks
 
 
