@@ -58,6 +58,7 @@ class LayerBytes:
     numel: int
     nnz: int
     parts: dict[str, int]  # part -> bytes, header share included
+    dtype: str = ""
 
     @property
     def total(self) -> int:
@@ -120,7 +121,7 @@ def layer_bytes(file: DczReader) -> list[LayerBytes]:
             part = _section_part(role, info.encoding)
             parts[part] = parts.get(part, 0) + length
         nnz = info.nnz if info.nnz is not None else _nonzero_count(file.read_array(name), info.dtype)
-        rows.append(LayerBytes(name, info.numel, nnz, parts))
+        rows.append(LayerBytes(name, info.numel, nnz, parts, info.dtype))
     stored = sum(r.total for r in rows) or 1
     overhead = file.preamble.file_length - stored  # preamble, header and padding
     for row in rows:
@@ -210,7 +211,7 @@ def plot_file(
     with DczReader(path, **kwargs) as file:
         rows = sorted(layer_bytes(file), key=lambda r: -r.total)
         shown, hidden = rows[:top], rows[top:]
-        weights = {r.name: _weights(file.read_array(r.name), file.info(r.name).dtype) for r in shown}
+        weights = {r.name: _weights(file.read_array(r.name), r.dtype) for r in shown}
     figure = _compose(plt, Path(path).name, shown, hidden, weights)
     try:
         figure.savefig(target, dpi=120)
