@@ -76,6 +76,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init", default="linear", help="k-means initialisation (compress_model's init)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -95,7 +96,7 @@ def main() -> None:
         report = (args.run_dir / f"compressed-{args.out.stem}.txt").read_text()
     else:
         report = str(compress_model(model, density=density, bits=bits, prune_steps=args.prune_steps,
-                                    finetune=make_finetune(train, args, log)))
+                                    init=args.init, finetune=make_finetune(train, args, log)))
         torch.save(model.state_dict(), compressed)
         (args.run_dir / f"compressed-{args.out.stem}.txt").write_text(report)
     print(report, file=log, flush=True)
@@ -108,7 +109,7 @@ def main() -> None:
     summary = {"model": args.model, "dataset": args.dataset, "baseline_error": baseline_error, "error": error,
                "bytes": os.path.getsize(args.out), "float32_bytes": 4 * params,
                "ratio": 4 * params / os.path.getsize(args.out), "density": args.density, "bits": args.bits,
-               "prune_steps": args.prune_steps, "finetune_images": args.finetune_images,
+               "prune_steps": args.prune_steps, "init": args.init, "finetune_images": args.finetune_images,
                "report": report}
     args.out.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k != "report"}), file=log, flush=True)

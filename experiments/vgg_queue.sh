@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Issue 11, one step after another on one core; rerun to resume (finished steps are skipped).
+# Issue 11 as two lanes of steps, one core each; rerun a lane to resume (finished steps
+# are skipped, a half-done baseline continues from its checkpoint).
+#   experiments/vgg_queue.sh vgg19      # VGG-19: MNIST, then Fashion-MNIST
+#   experiments/vgg_queue.sh squeezed   # Fire-module VGG-19: MNIST, then Fashion-MNIST
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${PYCODEC_DATA:-../shared/data}
@@ -13,12 +16,37 @@ squeeze() {  # MODEL DATASET RUN OUT DENSITY BITS [extra args]
     --data-dir "$data/$dataset" --run-dir "runs/vgg/$run" --density "$density" --bits "$bits" \
     --out "results/$out.dcz" "$@"
 }
-base vgg-19-squeezed mnist 6 vgg19_squeezed_mnist
-squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist \
-  "features.*=0.12,features.0.*=0.5,classifier=0.2" "features.*=5,classifier=4" --prune-steps 3 \
-  --finetune-images 30000
-squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist_paper \
-  "features.*=0.35,features.0.*=0.58,classifier=0.25" "features.*=8,classifier=5" --finetune-images 30000
-base vgg-19-squeezed fashion-mnist 12 vgg19_squeezed_fashion_mnist
-base vgg-19 mnist 6 vgg19_mnist
-base vgg-19 fashion-mnist 12 vgg19_fashion_mnist
+# Densities: first match wins. The paper rows keep its VGG-16 spirit (conv 22-58%,
+# 8-bit conv, 5-bit fc); the pushed rows prune the deep 512-channel layers hardest,
+# where a 32x32 input has only 2x2 or 1x1 positions left.
+VGG19_PUSHED="features.0.*=0.6,features.1.*=0.3,features.3.*=0.2,features.4.*=0.2,features.6.*=0.1,\
+features.7.*=0.1,features.8.*=0.1,features.9.*=0.1,features.11.*=0.05,features.12.*=0.05,\
+features.13.*=0.05,features.14.*=0.05,features.*=0.02,classifier=0.3"
+VGG19_PAPER="features.0.*=0.58,features.1.*=0.22,features.*=0.3,classifier=0.25"
+SQUEEZED_PUSHED="features.0.*=0.6,features.*=0.2,classifier=0.3"
+SQUEEZED_PAPER="features.0.*=0.58,features.*=0.35,classifier=0.25"
+case ${1:?lane: vgg19 or squeezed} in
+vgg19)
+  base vgg-19 mnist 4 vgg19_mnist
+  squeeze vgg-19 mnist vgg19_mnist vgg19_mnist "$VGG19_PUSHED" "features.*=5,classifier=5" \
+    --prune-steps 3 --finetune-images 30000
+  squeeze vgg-19 mnist vgg19_mnist vgg19_mnist_paper "$VGG19_PAPER" "features.*=8,classifier=5" \
+    --prune-steps 1 --finetune-images 30000
+  base vgg-19 fashion-mnist 10 vgg19_fashion_mnist
+  squeeze vgg-19 fashion-mnist vgg19_fashion_mnist vgg19_fashion_mnist "$VGG19_PUSHED" \
+    "features.*=5,classifier=5" --prune-steps 3 --finetune-images 60000
+  ;;
+squeezed)
+  base vgg-19-squeezed mnist 6 vgg19_squeezed_mnist
+  squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist "$SQUEEZED_PUSHED" \
+    "features.*=6,classifier=5" --prune-steps 3 --finetune-images 60000
+  squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist_paper "$SQUEEZED_PAPER" \
+    "features.*=8,classifier=5" --finetune-images 30000
+  base vgg-19-squeezed fashion-mnist 12 vgg19_squeezed_fashion_mnist
+  squeeze vgg-19-squeezed fashion-mnist vgg19_squeezed_fashion_mnist vgg19_squeezed_fashion_mnist \
+    "$SQUEEZED_PUSHED" "features.*=6,classifier=5" --prune-steps 3 --finetune-images 60000
+  squeeze vgg-19-squeezed fashion-mnist vgg19_squeezed_fashion_mnist vgg19_squeezed_fashion_mnist_paper \
+    "$SQUEEZED_PAPER" "features.*=8,classifier=5" --finetune-images 60000
+  ;;
+*) echo "unknown lane $1 (vgg19 or squeezed)" >&2; exit 2 ;;
+esac
