@@ -46,7 +46,7 @@ def test_dump_prints_header_and_paper_style_table(capsys, model_file: Path) -> N
     lines = {line.split()[0]: line for line in out.splitlines() if line and not line.startswith("-")}
     assert "sparse" in lines["fc.weight"] and "100x200" in lines["fc.weight"]
     assert "codebook" in lines["conv.weight"]
-    assert "alias of fc.weight" in lines["tied"]
+    assert "alias" in lines["tied"] and "alias:     tied = fc.weight" in out
     assert "total" in out
 
 
@@ -83,10 +83,10 @@ def test_dump_shows_the_header_form_and_sizes(capsys, model_file: Path, compress
     size_line = next(line for line in text.splitlines() if line.startswith("size:"))
     if compress_header:
         assert doc["header_length"] < doc["header_json_length"]
-        expected = f"header {doc['header_length']} bytes zlib-compressed, {doc['header_json_length']} inflated"
+        expected = f"header {doc['header_length']:,} bytes zlib-compressed, {doc['header_json_length']:,} inflated"
     else:
         assert doc["header_length"] == doc["header_json_length"]
-        expected = f"header {doc['header_length']} bytes, not compressed"
+        expected = f"header {doc['header_length']:,} bytes, not compressed"
     assert expected in size_line
 
 
