@@ -61,6 +61,10 @@ __version__ = "0.1.0"
 PathLike = str | os.PathLike[str]
 Target = PathLike | BinaryIO
 
+#: Attribute where :func:`pycodec.compress.compress_model` leaves a module's provenance
+#: metadata (``pycodec.*`` keys) for :func:`save` to write.
+MODULE_METADATA_ATTRIBUTE = "_pycodec_metadata"
+
 
 def __getattr__(name: str) -> Any:
     # DczFile hands out torch tensors: import torch only when it is asked for.
@@ -90,7 +94,9 @@ def save(
     negative views are saved with their own values. `metadata` maps str to str.
     ``compress=False`` stores every tensor raw. The JSON header is stored zlib-compressed
     when that makes it smaller (``compress_header=False`` keeps it plain JSON; both forms
-    are valid, ``spec/dcz.md`` 3.2). The output is deterministic.
+    are valid, ``spec/dcz.md`` 3.2). The output is deterministic. A module that
+    :func:`pycodec.compress.compress_model` compressed also records its provenance (the
+    ``pycodec.*`` keys, ``spec/dcz.md`` 4.2.1); a key given in `metadata` wins.
 
     A path is replaced atomically: on error it is left as it was, and a symlink is saved
     through (its target is replaced, the link stays). A file object is written from its
@@ -105,9 +111,19 @@ def save(
     from pycodec import torch_adapter
     from pycodec.format import writer
 
-    checked = writer.check_metadata(metadata)
+    checked = writer.check_metadata(_with_module_metadata(obj, metadata))
     stored = torch_adapter.to_stored(obj)
     writer.save(stored, f, metadata=checked, compress=compress, compress_header=compress_header)
+
+
+def _with_module_metadata(obj: Any, metadata: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """The provenance ``compress_model`` left on a module, under the caller's `metadata`."""
+    recorded = None if isinstance(obj, Mapping) else getattr(obj, MODULE_METADATA_ATTRIBUTE, None)
+    if not isinstance(recorded, dict) or not recorded:
+        return metadata
+    if metadata is not None and not isinstance(metadata, Mapping):
+        return metadata  # check_metadata names the caller's mistake
+    return {**recorded, **(metadata or {})}
 
 
 def save_bytes(obj: Any, *, metadata: Mapping[str, str] | None = None, compress: bool = True) -> bytes:
@@ -115,7 +131,7 @@ def save_bytes(obj: Any, *, metadata: Mapping[str, str] | None = None, compress:
     from pycodec import torch_adapter
     from pycodec.format import writer
 
-    checked = writer.check_metadata(metadata)
+    checked = writer.check_metadata(_with_module_metadata(obj, metadata))
     return writer.to_bytes(torch_adapter.to_stored(obj), metadata=checked, compress=compress)
 
 

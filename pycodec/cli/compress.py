@@ -17,8 +17,11 @@ EXAMPLES = """examples:
       --density fc1=0.08,fc2=0.09,fc3=0.26 --bits 5 --prune-steps 3
   dcz compress --model mypkg.nets:small_cnn --dataset mnist --density 'conv*=0.5,fc*=0.1'
   dcz compress --resume --run-dir runs/x         # continue after the last finished stage
+  dcz compress --plots figures                   # + weight histograms per stage, error per stage
 
 Patterns are fnmatch globs over layer names; a name given exactly wins over globs.
+The file records its provenance: metadata pycodec.version, pycodec.compression (the
+settings) and pycodec.error (the error after every stage); `dcz dump` shows them.
 Data: --data-dir, else $PYCODEC_DATA/DATASET, else ./data/DATASET."""
 
 

@@ -10,19 +10,28 @@ caller's own training code — runs after every pruning step and after weight sh
 During those calls masks and codebooks are held by parametrizations
 (:mod:`pycodec.compress.parametrize`); when ``compress_model`` returns they are folded
 away and the model holds plain parameters with the compressed values.
+
+``evaluate(model) -> error`` (optional) is measured before and after every stage; the
+errors go into the report, the file's provenance and the plots. ``plots=DIR`` draws the
+weight distribution of each layer before pruning, after retraining and after sharing
+(:mod:`pycodec.compress.plots`). The model keeps its provenance (:mod:`~.provenance`) for
+``pycodec.save(model, path)`` to write.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from pycodec.compress import parametrize as pz
-from pycodec.compress import quantize
+from pycodec.compress import provenance, quantize
+from pycodec.compress.plots import WeightRecorder, check_plots, draw_errors
 from pycodec.compress.prune import density_schedule
 from pycodec.compress.quantize import DEFAULT_INIT, INIT_METHODS, ConvergenceWarning, KMeansFit, kmeans_fit
 from pycodec.compress.report import CompressionReport, LayerRow
@@ -48,13 +57,16 @@ class Stage:
 
 
 Finetune = Callable[[nn.Module, Stage], object]
+Evaluate = Callable[[nn.Module], float]
 
 
-def _check_arguments(model: object, finetune: object, prune_steps: object, init: str) -> None:
+def _check_arguments(model: object, finetune: object, prune_steps: object, init: str, evaluate: object) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if finetune is not None and not callable(finetune):
         raise TypeError(f"finetune must be callable as finetune(model, stage), got {finetune!r}")
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError(f"evaluate must be callable as evaluate(model) -> error, got {evaluate!r}")
     if isinstance(prune_steps, bool) or not isinstance(prune_steps, int) or prune_steps < 1:
         raise ValueError(f"prune_steps must be an int >= 1, got {prune_steps!r}")
     if init not in INIT_METHODS:
@@ -115,17 +127,62 @@ def _convergence_warnings(rows: list[LayerRow]) -> list[str]:
     return messages
 
 
+@dataclass
+class _Observer:
+    """Measures ``evaluate`` after each stage and samples weights for the plots."""
+
+    model: nn.Module
+    targets: list[Target]
+    evaluate: Evaluate | None
+    recorder: WeightRecorder | None
+    errors: dict[str, float] = field(default_factory=dict)
+
+    def measure(self, label: str) -> None:
+        if self.evaluate is None:
+            return
+        was_training = self.model.training
+        result = self.evaluate(self.model)
+        self.model.train(was_training)
+        if isinstance(result, bool) or not isinstance(result, (int, float)) and not _is_scalar_tensor(result):
+            raise TypeError(f"evaluate(model) must return a number (the error), got {result!r}")
+        self.errors[label] = float(result)
+
+    def sample(self, moment: str) -> None:
+        if self.recorder is None:
+            return
+        for target in self.targets:
+            weight = pz.effective(self.model, target)
+            if moment == "before":
+                self.recorder.before(target.name, weight)
+            elif moment == "pruned":
+                self.recorder.pruned(target.name, weight, pz.current_mask(self.model, target))
+            else:
+                self.recorder.shared(target.name, weight, target.bits)
+
+
+def _is_scalar_tensor(value: object) -> bool:
+    return isinstance(value, torch.Tensor) and value.numel() == 1 and not value.dtype.is_complex
+
+
 def _run_stages(
-    model: nn.Module, targets: list[Target], finetune: Finetune | None, prune_steps: int, init: str, seed: int
-) -> dict[str, KMeansFit | None]:
+    model: nn.Module, targets: list[Target], finetune: Finetune | None, prune_steps: int, init: str, seed: int,
+    observer: _Observer,
+) -> dict[str, KMeansFit | None]:  # fmt: skip
+    observer.measure("baseline")
+    observer.sample("before")
     if any(t.density < 1.0 for t in targets):
         for step in range(1, prune_steps + 1):
             _prune_step(model, targets, step, prune_steps)
             if finetune is not None:
+                observer.measure(f"prune-{step} (before retraining)")
                 finetune(model, Stage("prune", step, prune_steps))
+            observer.measure(f"prune-{step}")
+        observer.sample("pruned")
     fits = {t.name: _share(model, t, init, seed) for t in targets}
+    observer.measure("quantized")
     if finetune is not None:
         finetune(model, Stage("share"))
+        observer.measure("finetuned")
     return fits
 
 
@@ -139,6 +196,9 @@ def compress_model(
     exclude: Sequence[str] = (),
     init: str = DEFAULT_INIT,
     seed: int = 0,
+    evaluate: Evaluate | None = None,
+    plots: str | os.PathLike[str] | None = None,
+    plot_format: str = "png",
 ) -> CompressionReport:
     """Prune, weight-share and (through ``finetune``) retrain ``model`` in place.
 
@@ -152,20 +212,64 @@ def compress_model(
     weights stay exactly ``+0.0`` and shared weights on their centroids, under any
     optimiser over ``model.parameters()``.
 
+    ``evaluate(model) -> float`` (your error measure, lower is better) is called on the
+    untouched model (``baseline``), after each pruning step (``prune-1 (before
+    retraining)`` when a ``finetune`` follows, ``prune-1`` after it), after sharing
+    (``quantized``) and after its fine-tuning (``finetuned``); the model's train/eval mode
+    is restored after each call. ``plots``: a folder (created) for one figure per layer
+    (the 12 largest) and, with ``evaluate``, ``errors.<plot_format>``; needs matplotlib
+    (``pycodec[plot]``). The returned report holds the rows, ``errors`` and ``plots``;
+    ``report.metadata()`` is the provenance (``pycodec.*`` keys), which the model also
+    keeps so that ``pycodec.save(model, path)`` records it.
+
     Raises ``ValueError``/``TypeError`` for bad arguments (a pattern matching nothing, a
-    density outside (0, 1], bits outside 1..16, no compressible layer) before any work.
-    k-means that stops before converging warns (:class:`ConvergenceWarning`) and is
-    recorded in the report's ``warnings`` and rows.
+    density outside (0, 1], bits outside 1..16, no compressible layer, an ``evaluate``
+    that is not callable, a bad plot folder or format) and
+    :class:`~pycodec.plot.MissingDependencyError` for plots without matplotlib, before
+    any work. k-means that stops before converging warns (:class:`ConvergenceWarning`)
+    and is recorded in the report's ``warnings`` and rows.
     """
-    _check_arguments(model, finetune, prune_steps, init)
+    _check_arguments(model, finetune, prune_steps, init, evaluate)
     targets = plan_targets(model, density, bits, exclude)
     _refuse_torch_pruned(model, targets)
+    folder = None if plots is None else check_plots(plots, plot_format)
+    observer = _Observer(model, targets, evaluate, None if folder is None else WeightRecorder(seed))
     try:
-        fits = _run_stages(model, targets, finetune, prune_steps, init, seed)
+        fits = _run_stages(model, targets, finetune, prune_steps, init, seed, observer)
         rows = [_row(model, t, fits[t.name]) for t in targets]
     finally:
         pz.detach_all(model, targets)
-    return CompressionReport(rows, skipped_parameters(model, targets), _convergence_warnings(rows))
+    warned = _convergence_warnings(rows)
+    settings = {"density": density, "bits": bits, "prune_steps": prune_steps, "init": init, "exclude": list(exclude),
+                "seed": seed}  # fmt: skip
+    report = CompressionReport(rows, skipped_parameters(model, targets), warned, errors=observer.errors,
+                               settings=_record(settings, finetune, evaluate, rows))  # fmt: skip
+    if folder is not None:
+        _draw(report, observer, model, targets, folder, plot_format)
+    provenance.attach(model, report.metadata())
+    return report
+
+
+def _record(settings: dict[str, object], finetune: object, evaluate: object, rows: list[LayerRow]) -> dict[str, object]:
+    """``pycodec.compression``: the settings as given, who retrained and measured, k-means."""
+    record: dict[str, object] = {"via": "compress_model", **settings,
+                                 "finetune": provenance.callable_name(finetune),  # type: ignore[arg-type]
+                                 "evaluate": provenance.callable_name(evaluate)}  # type: ignore[arg-type]  # fmt: skip
+    unconverged = sum(not row.converged for row in rows)
+    if unconverged:
+        record["kmeans_unconverged"] = unconverged
+    return record
+
+
+def _draw(report: CompressionReport, observer: _Observer, model: nn.Module, targets: list[Target],
+          folder: Path, plot_format: str) -> None:  # fmt: skip
+    """The layer figures (final weights sampled now, as stored) and the error figure."""
+    observer.sample("shared")
+    report.plots, note = observer.recorder.draw(folder, plot_format)  # type: ignore[union-attr]
+    if report.errors:
+        report.plots.append(draw_errors(report.errors, folder / f"errors.{plot_format}", f"error ({report.settings['evaluate']})"))
+        note += ", the error after every stage"
+    report.plot_note = f"{folder}: {note}"
 
 
 def _refuse_torch_pruned(model: nn.Module, targets: list[Target]) -> None:

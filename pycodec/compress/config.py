@@ -19,6 +19,7 @@ __all__ = [
     "RUN_ONLY",
     "check_values",
     "parse_layer_values",
+    "result_fields",
     "stage_differences",
 ]
 
@@ -30,7 +31,8 @@ class ConfigError(ValueError):
 COMPRESS, TRAIN = ("compress",), ("train",)
 BOTH = ("compress", "train")
 # Fields that change how a run executes, not what it computes: --resume ignores them.
-RUN_ONLY = frozenset({"resume", "progress", "threads", "out", "report", "device", "run_dir"})
+RUN_ONLY = frozenset({"resume", "progress", "threads", "out", "report", "device", "run_dir", "plots", "plot_format"})
+PLOT_FORMATS = ("png", "svg", "pdf")
 
 
 def option(default: Any, help: str, commands: tuple[str, ...] = BOTH, **extra: Any) -> Any:  # noqa: A002
@@ -51,6 +53,10 @@ class CompressConfig:
     data_dir: str | None = option(None, "folder with the dataset's files (default: $PYCODEC_DATA/DATASET)")
     out: str = option("model.dcz", "the file to write (.dcz for compress, .pt for train)")
     report: str | None = option(None, "also write the markdown report here", COMPRESS)
+    plots: str | None = option(None, "also draw each layer's weights before pruning, after retraining and after "
+                               "sharing, and the error after every stage, into this folder (needs pycodec[plot])",
+                               COMPRESS)  # fmt: skip
+    plot_format: str = option("png", "format of the --plots figures: png, svg or pdf", COMPRESS)
     run_dir: str | None = option(None, "stage checkpoints (default: runs/MODEL-DATASET-seedSEED)", COMPRESS)
     resume: bool = option(False, "continue after the last finished stage of --run-dir", COMPRESS)
     device: str = option("cpu", "cpu or cuda")
@@ -80,10 +86,14 @@ class CompressConfig:
         return stage_differences(dataclasses.asdict(self), dataclasses.asdict(other))
 
 
+def result_fields() -> list[str]:
+    """Names of the fields that decide a run's results (all but ``RUN_ONLY``), in order."""
+    return [f.name for f in fields(CompressConfig) if f.name not in RUN_ONLY]
+
+
 def stage_differences(stored: dict[str, Any], requested: dict[str, Any]) -> list[str]:
     """Fields that decide a run's results and differ between two stored configurations."""
-    names = [f.name for f in fields(CompressConfig) if f.name not in RUN_ONLY]
-    return [name for name in names if stored.get(name) != requested.get(name)]
+    return [name for name in result_fields() if stored.get(name) != requested.get(name)]
 
 
 def parse_layer_values(text: str, kind: type = float) -> dict[str, Any] | Any:
@@ -121,5 +131,7 @@ def check_values(cfg: CompressConfig) -> None:
     for name in ("threads", "train_limit"):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    if cfg.plot_format not in PLOT_FORMATS:
+        raise ConfigError(f"--plot-format must be one of {', '.join(PLOT_FORMATS)}, got {cfg.plot_format!r}")
     if cfg.device not in ("cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"--device must be cpu or cuda, got {cfg.device!r}")

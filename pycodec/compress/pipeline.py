@@ -8,6 +8,11 @@ model's error, so the reported numbers are those of the bytes on disk.
 
 With ``resume`` a finished stage is loaded instead of retrained: masks and codebooks are
 buffers and parameters of the parametrized model, so a stage's state dict restores them.
+
+The file records its provenance (:mod:`~pycodec.compress.provenance`): the configuration
+that decides the results and the error after every stage. ``--plots DIR`` adds the
+weight figures of :func:`compress_model` and the error after every stage, the reloaded
+file's included.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from torch import nn
 
 from pycodec.compress.api import Stage, compress_model
 from pycodec.compress.checkpoints import StageStore
-from pycodec.compress.config import CompressConfig
+from pycodec.compress.config import CompressConfig, result_fields
+from pycodec.compress.provenance import provenance_metadata
 from pycodec.compress.prepare import Prepared, prepare
 from pycodec.compress.report import CompressionReport, LayerRow, format_layer_table
 from pycodec.compress.training import TrainConfig, evaluate, train
@@ -42,6 +48,8 @@ class PipelineReport:
     file_bytes: int
     out: str
     warnings: list[str] = dataclasses.field(default_factory=list)
+    plots: list[str] = dataclasses.field(default_factory=list)  # figures written (--plots)
+    plot_note: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -96,7 +104,25 @@ def _stage_trainer(run: Prepared, store: StageStore) -> Callable[[nn.Module, Sta
     return finetune
 
 
-def _write_and_verify(run: Prepared, report: CompressionReport) -> tuple[int, float]:
+_RELOADED = "loaded from .dcz"
+
+
+def _provenance(run: Prepared, store: StageStore, report: CompressionReport) -> dict[str, str]:
+    """``model``/``dataset`` plus ``pycodec.*``: the result-deciding settings and errors."""
+    cfg = run.cfg
+    record: dict[str, object] = {"via": "dcz compress"}
+    record.update({name: getattr(cfg, name) for name in result_fields() if name != "data_dir"})
+    record["weights"] = Path(cfg.weights).name if cfg.weights else None  # a name, not a machine's path
+    record["density"] = run.density  # the model's default when --density was not given
+    record["measure"] = f"top-1 error on the {cfg.dataset} test split (fraction)"
+    unconverged = sum(not row.converged for row in report.layers)
+    if unconverged:
+        record["kmeans_unconverged"] = unconverged
+    errors = {stage: e for stage, e in store.metrics["errors"].items() if stage != _RELOADED}
+    return {**run.metadata, **provenance_metadata(record, errors)}
+
+
+def _write_and_verify(run: Prepared, report: CompressionReport, metadata: dict[str, str]) -> tuple[int, float]:
     """Save the ``.dcz``, reload it into a fresh model and measure that model's error."""
     import pycodec
 
@@ -104,7 +130,7 @@ def _write_and_verify(run: Prepared, report: CompressionReport) -> tuple[int, fl
     if run.ctx.is_main:
         out.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()}
-        pycodec.save(state, out, metadata=run.metadata)
+        pycodec.save(state, out, metadata=metadata)
     if run.ctx.world_size > 1:
         dist.barrier()
     fresh = run.fresh_model()
@@ -122,17 +148,33 @@ def run_pipeline(cfg: CompressConfig) -> PipelineReport:
     if run.ctx.world_size > 1:
         dist.barrier()  # rank 0 has checked or created the run folder
     _baseline(run, store)
+    plots = cfg.plots if run.ctx.is_main else None
     report = compress_model(run.model, density=run.density, bits=run.bits, finetune=_stage_trainer(run, store),
-                            prune_steps=cfg.prune_steps, exclude=cfg.exclude, init=cfg.init, seed=cfg.seed)  # fmt: skip
-    file_bytes, file_error = _write_and_verify(run, report)
-    store.record_error("loaded from .dcz", file_error)
+                            prune_steps=cfg.prune_steps, exclude=cfg.exclude, init=cfg.init, seed=cfg.seed,
+                            plots=plots, plot_format=cfg.plot_format)  # fmt: skip
+    file_bytes, file_error = _write_and_verify(run, report, _provenance(run, store, report))
+    store.record_error(_RELOADED, file_error)
+    if plots is not None:
+        _plot_errors(run, store, report)
     parameters = sum(p.numel() for p in run.model.parameters())
     store.metrics["report"] = {"file_bytes": file_bytes, "float32_bytes": 4 * parameters, "parameters": parameters}
     store.save_metrics()
     if run.ctx.world_size > 1 and dist.is_initialized():
         dist.destroy_process_group()
     return PipelineReport(cfg.model, cfg.dataset, report.layers, dict(store.metrics["errors"]), parameters,
-                          4 * parameters, file_bytes, str(cfg.out), report.warnings)  # fmt: skip
+                          4 * parameters, file_bytes, str(cfg.out), report.warnings,
+                          [str(p) for p in report.plots], report.plot_note)  # fmt: skip
+
+
+def _plot_errors(run: Prepared, store: StageStore, report: CompressionReport) -> None:
+    """The error after every stage, the reloaded file's last, beside the layer figures."""
+    from pycodec.compress.plots import draw_errors
+
+    percent = {stage: 100 * error for stage, error in store.metrics["errors"].items()}
+    folder = Path(run.cfg.plots)  # type: ignore[arg-type]
+    path = draw_errors(percent, folder / f"errors.{run.cfg.plot_format}", f"top-1 error on {run.cfg.dataset} test (%)")
+    report.plots.append(path)
+    report.plot_note += ", the error after every stage"
 
 
 def format_report(report: PipelineReport) -> str:
@@ -144,5 +186,7 @@ def format_report(report: PipelineReport) -> str:
     if report.file_bytes:
         lines.append(f"- `{report.out}`: {report.file_bytes:,} bytes in all (weights above, biases, header), "
                      f"**{report.ratio:.1f}×** smaller than float32")  # fmt: skip
+    if report.plot_note:
+        lines.append(f"- plots: {report.plot_note}")
     lines += [f"- warning: {w}" for w in report.warnings]
     return "\n".join(lines) + "\n"

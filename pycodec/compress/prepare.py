@@ -168,6 +168,19 @@ def _layer_settings(cfg: CompressConfig, model: nn.Module) -> tuple[Any, Any]:
     return density, bits
 
 
+def _check_plots(cfg: CompressConfig) -> None:
+    """matplotlib present and the --plots folder usable (created), or one line."""
+    if cfg.plots is None:
+        return
+    from pycodec.compress.plots import check_plots
+    from pycodec.plot import MissingDependencyError
+
+    try:
+        check_plots(cfg.plots, cfg.plot_format)
+    except (ValueError, TypeError, MissingDependencyError) as exc:
+        raise ConfigError(f"--plots: {exc}") from None
+
+
 def prepare(cfg: CompressConfig, *, compressing: bool = True) -> Prepared:
     """Everything checked and loaded; raises :class:`ConfigError` before any training."""
     check_values(cfg)
@@ -181,6 +194,7 @@ def prepare(cfg: CompressConfig, *, compressing: bool = True) -> Prepared:
     density, bits = _layer_settings(cfg, model) if compressing else (None, None)
     train, test = _data(cfg)
     _check_fit(model, cfg.model, test, cfg.dataset)
+    _check_plots(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     ctx = init_distributed(device)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 __all__ = ["CompressionReport", "LayerRow", "format_layer_table"]
 
@@ -32,11 +34,27 @@ class CompressionReport:
     layers: list[LayerRow]
     skipped: list[str] = field(default_factory=list)  # parameters left as they were
     warnings: list[str] = field(default_factory=list)  # e.g. k-means not converged
+    errors: dict[str, float] = field(default_factory=dict)  # stage -> evaluate(model), in stage order
+    settings: dict[str, Any] = field(default_factory=dict)  # the configuration, as recorded
+    plots: list[Path] = field(default_factory=list)  # figures written (plots=DIR)
+    plot_note: str = ""  # which figures, where
+
+    def metadata(self) -> dict[str, str]:
+        """The provenance entries (``pycodec.version``, ``pycodec.compression``, and
+        ``pycodec.error`` when errors were measured) to pass as ``pycodec.save(...,
+        metadata=...)``, e.g. when saving a state dict rather than the module."""
+        from pycodec.compress.provenance import provenance_metadata
+
+        return provenance_metadata(self.settings, self.errors)
 
     def __str__(self) -> str:
         lines = format_layer_table(self.layers)
         if self.skipped:
             lines.append(f"left alone: {', '.join(self.skipped)}")
+        if self.errors:
+            lines += ["", "| stage | error |", "|---|---:|", *(f"| {s} | {e:.4g} |" for s, e in self.errors.items())]
+        if self.plot_note:
+            lines.append(f"plots: {self.plot_note}")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines) + "\n"
 
