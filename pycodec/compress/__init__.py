@@ -7,7 +7,8 @@
 Modules, one per concept: :mod:`~pycodec.compress.api` (``compress_model``,
 ``normalize_zeros``), :mod:`~.targets` (which layers, which settings),
 :mod:`~.parametrize` (masks and codebooks held while training), :mod:`~.prune` and
-:mod:`~.quantize` (masks, k-means), :mod:`~.report`, :mod:`~.training` (the loop),
+:mod:`~.quantize` (masks, k-means), :mod:`~.report`, :mod:`~.provenance` (the
+``pycodec.*`` metadata), :mod:`~.plots` (figures of a run), :mod:`~.training` (the loop),
 :mod:`~.config` (the CLI's one configuration), :mod:`~.prepare` (its checks),
 :mod:`~.checkpoints` (run folders), :mod:`~.pipeline` (``dcz compress``).
 
