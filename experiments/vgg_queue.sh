@@ -42,7 +42,7 @@ squeezed)
     "features.*=6,classifier=5" --prune-steps 3 --finetune-images 60000
   squeeze vgg-19-squeezed mnist vgg19_squeezed_mnist vgg19_squeezed_mnist_paper "$SQUEEZED_PAPER" \
     "features.*=8,classifier=5" --finetune-images 30000
-  base vgg-19-squeezed fashion-mnist 12 vgg19_squeezed_fashion_mnist
+  base vgg-19-squeezed fashion-mnist 8 vgg19_squeezed_fashion_mnist
   squeeze vgg-19-squeezed fashion-mnist vgg19_squeezed_fashion_mnist vgg19_squeezed_fashion_mnist \
     "$SQUEEZED_PUSHED" "features.*=6,classifier=5" --prune-steps 3 --finetune-images 60000
   squeeze vgg-19-squeezed fashion-mnist vgg19_squeezed_fashion_mnist vgg19_squeezed_fashion_mnist_paper \
