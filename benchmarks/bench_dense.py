@@ -1,27 +1,33 @@
 """Dense trained weights, stored losslessly: .dcz (``planes``) beside raw, safetensors,
-safetensors + zstd -3 / -19 and torch.save (+ gzip); save and load times beside
-torch.save / torch.load (issue 12).
+safetensors + zstd -3 / -19 and torch.save (+ gzip at its default level 6): file size,
+save time and load time of each, side by side (issue 12).
 
 The models are trained here: LeNet-300-100 and LeNet-5 on MNIST (full MNIST in
 ``$PYCODEC_DATA/mnist`` or ``../shared/data/mnist`` when present, else the embedded
 30,000-image subset), plus the squeezed VGG-19 baseline of
-``runs/vgg/vgg19_squeezed_mnist/baseline.pt`` when it exists (read only). Each is
-measured in float32, bfloat16, float16 and float8_e4m3fn (every floating tensor cast).
+``runs/vgg/vgg19_squeezed_mnist/baseline.pt`` when it exists (read only). ``--weights
+NAME=FILE.pt`` measures a saved state dict instead of (or beside) those (read only, never
+required). Each is measured in float32, bfloat16, float16 and float8_e4m3fn (every
+floating tensor cast).
 
-    python3 benchmarks/bench_dense.py                       # the table (PYCODEC_BENCH_EPOCHS, 2)
+Times: every format is saved and loaded once per round, the rounds alternating them so
+that a busy machine slows all alike; the table gives the median of the rounds.
+
+    python3 benchmarks/bench_dense.py [DIR] [--rounds N] [--weights NAME=FILE.pt ...] [--no-train]
     python3 -m pytest benchmarks/bench_dense.py --benchmark-columns=min,median,max
     PYCODEC_BENCH_SMOKE=1 python3 -m pytest benchmarks/bench_dense.py --benchmark-disable   # CI, seconds
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import os
-import sys
+import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -69,15 +75,24 @@ def train(name: str, epochs: int = EPOCHS) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
 
 
-def trained_models() -> Iterator[tuple[str, dict[str, torch.Tensor]]]:
+def trained_models(weights: dict[str, Path] | None = None, train_here: bool = True
+                   ) -> Iterator[tuple[str, dict[str, torch.Tensor]]]:
     """(name, state dict), each trained (or read) when its turn comes."""
-    yield "lenet-300-100", train("lenet-300-100")
-    if SMOKE:
-        return
-    yield "lenet-5", train("lenet-5")
-    if VGG_BASELINE.is_file():
-        state = torch.load(VGG_BASELINE, map_location="cpu", weights_only=True)
-        yield "vgg-19-squeezed", {k: v.contiguous() for k, v in state.items()}
+    if train_here:
+        yield "lenet-300-100", train("lenet-300-100")
+        if SMOKE:
+            return
+        yield "lenet-5", train("lenet-5")
+        if VGG_BASELINE.is_file():
+            yield "vgg-19-squeezed", read_state(VGG_BASELINE)
+    for name, path in (weights or {}).items():
+        yield name, read_state(path)
+
+
+def read_state(path: Path) -> dict[str, torch.Tensor]:
+    """A saved state dict's tensors, contiguous (as a model's own parameters are)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v.contiguous() for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 
 def cast(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -97,28 +112,86 @@ def _timed(function, repeat: int = 3) -> float:
     return best
 
 
-def sizes(state: dict[str, torch.Tensor], folder: Path) -> dict[str, int]:
+GZIP_LEVEL = 6  # gzip's default
+
+
+def _st_bytes(state: dict[str, torch.Tensor]) -> bytes:
     from safetensors.torch import save as safetensors_bytes
 
+    return safetensors_bytes(state)
+
+
+def _st_load(data: bytes) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load as safetensors_load
+
+    return safetensors_load(data)
+
+
+def _torch_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def _save_dcz_stream(state: dict[str, torch.Tensor], path: Path) -> None:
+    with open(path, "wb") as file:
+        pycodec.save(state, file)
+
+
+def formats(folder: Path) -> dict[str, tuple[Path, Callable, Callable]]:
+    """name -> (file, save(state, path), load(path)): each format written to and read
+    from a file, the way a user would."""
+    zstd = {level: (zstandard.ZstdCompressor(level=level), zstandard.ZstdDecompressor()) for level in (3, 19)}
+
+    def zstd_save(level):
+        return lambda state, path: path.write_bytes(zstd[level][0].compress(_st_bytes(state)))
+
+    def zstd_load(level):
+        return lambda path: _st_load(zstd[level][1].decompress(path.read_bytes()))
+
+    return {
+        "dcz": (folder / "m.dcz", pycodec.save, pycodec.load),
+        "dcz (file object)": (folder / "f.dcz", _save_dcz_stream, pycodec.load),
+        "torch.save": (folder / "m.pt", torch.save, lambda path: torch.load(path, weights_only=True)),
+        "safetensors": (folder / "m.safetensors", lambda state, path: path.write_bytes(_st_bytes(state)),
+                        lambda path: _st_load(path.read_bytes())),
+        "st+zstd-3": (folder / "m.st.zst3", zstd_save(3), zstd_load(3)),
+        "st+zstd-19": (folder / "m.st.zst19", zstd_save(19), zstd_load(19)),
+        "torch.save+gzip": (folder / "m.pt.gz",
+                            lambda state, path: path.write_bytes(gzip.compress(_torch_bytes(state), GZIP_LEVEL)),
+                            lambda path: torch.load(io.BytesIO(gzip.decompress(path.read_bytes())), weights_only=True)),
+    }
+
+
+def side_by_side(state: dict[str, torch.Tensor], folder: Path, rounds: int = 5) -> dict[str, dict[str, float]]:
+    """format -> {"bytes", "save", "load"}: the file's size and the median save and load
+    seconds over `rounds` rounds, each round saving then loading every format in turn."""
+    table = formats(folder)
+    samples: dict[str, dict[str, list[float]]] = {name: {"save": [], "load": []} for name in table}
+    for _ in range(rounds):
+        for name, (path, save, load) in table.items():
+            start = time.perf_counter()
+            save(state, path)
+            middle = time.perf_counter()
+            load(path)
+            samples[name]["save"].append(middle - start)
+            samples[name]["load"].append(time.perf_counter() - middle)
+    return {name: {"bytes": table[name][0].stat().st_size,
+                   "save": statistics.median(samples[name]["save"]),
+                   "load": statistics.median(samples[name]["load"])} for name in table}
+
+
+def sizes(state: dict[str, torch.Tensor], folder: Path) -> dict[str, int]:
     pycodec.save(state, folder / "m.dcz")
-    torch.save(state, folder / "m.pt")
-    safe = safetensors_bytes(state)
+    safe = _st_bytes(state)
     return {
         "raw": sum(v.numel() * v.element_size() for v in state.values()),
         "dcz": (folder / "m.dcz").stat().st_size,
         "safetensors": len(safe),
         "st+zstd-3": len(zstandard.ZstdCompressor(level=3).compress(safe)),
         "st+zstd-19": len(zstandard.ZstdCompressor(level=19).compress(safe)),
-        "torch.save+gzip": len(gzip.compress((folder / "m.pt").read_bytes(), 6)),
+        "torch.save+gzip": len(gzip.compress(_torch_bytes(state), GZIP_LEVEL)),
     }
-
-
-def times(state: dict[str, torch.Tensor], folder: Path) -> dict[str, float]:
-    dcz, pt = folder / "t.dcz", folder / "t.pt"
-    out = {"save dcz": _timed(lambda: pycodec.save(state, dcz)), "save torch": _timed(lambda: torch.save(state, pt))}
-    out["load dcz"] = _timed(lambda: pycodec.load(dcz))
-    out["load torch"] = _timed(lambda: torch.load(pt, weights_only=True))
-    return out
 
 
 def bit_exact(state: dict[str, torch.Tensor], folder: Path) -> bool:
@@ -185,24 +258,58 @@ def test_load_torch(benchmark, lenet, dtype: torch.dtype, tmp_path: Path) -> Non
 # ----------------------------------------------------------------- the table
 
 
-def main(folder: Path) -> None:
+PEERS = ("safetensors", "st+zstd-3", "st+zstd-19", "torch.save", "torch.save+gzip")
+
+
+def _row(model: str, dtype: torch.dtype, raw: int, measured: dict[str, dict[str, float]], exact: bool) -> str:
+    dcz, pt = measured["dcz"], measured["torch.save"]
+    cells = [f"{measured[name]['bytes']:,} ({measured[name]['bytes'] / raw:.1%})" for name in ("dcz", *PEERS)]
+    return (f"| {model} | {str(dtype).removeprefix('torch.')} | {raw:,} | " + " | ".join(cells) + " | "
+            f"{dcz['save'] * 1e3:.1f} / {pt['save'] * 1e3:.1f} ms ({dcz['save'] / pt['save']:.2f}×) | "
+            f"{measured['dcz (file object)']['save'] * 1e3:.1f} ms "
+            f"({measured['dcz (file object)']['save'] / pt['save']:.2f}×) | "
+            f"{dcz['load'] * 1e3:.1f} / {pt['load'] * 1e3:.1f} ms ({dcz['load'] / pt['load']:.2f}×) | {exact} |")
+
+
+def _peer_times(model: str, dtype: torch.dtype, measured: dict[str, dict[str, float]]) -> str:
+    return f"| {model} | {str(dtype).removeprefix('torch.')} | " + " | ".join(
+        f"{measured[name]['save'] * 1e3:.1f} / {measured[name]['load'] * 1e3:.1f}" for name in ("dcz", *PEERS)) + " |"
+
+
+def main(folder: Path, rounds: int, weights: dict[str, Path], train_here: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    print("| model | dtype | raw | .dcz | safetensors | st+zstd -3 | st+zstd -19 | torch.save+gzip | "
-          "save dcz / torch | load dcz / torch | bit-exact |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for model, trained in trained_models():
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median of {rounds} rounds")
+    print("| model | dtype | raw | .dcz | safetensors | st+zstd -3 | st+zstd -19 | torch.save | torch.save+gzip -6 | "
+          "save dcz / torch.save | save dcz to a file object | load dcz / torch.load | bit-exact |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    peers = []
+    for model, trained in trained_models(weights, train_here):
         for dtype in DTYPES:
             state = cast(trained, dtype)
-            s, t = sizes(state, folder), times(state, folder)
-            pct = {k: f"{v:,} ({v / s['raw']:.1%})" for k, v in s.items()}
-            print(f"| {model} | {str(dtype).removeprefix('torch.')} | {s['raw']:,} | {pct['dcz']} | "
-                  f"{pct['safetensors']} | {pct['st+zstd-3']} | {pct['st+zstd-19']} | {pct['torch.save+gzip']} | "
-                  f"{t['save dcz'] * 1e3:.1f} / {t['save torch'] * 1e3:.1f} ms | "
-                  f"{t['load dcz'] * 1e3:.1f} / {t['load torch'] * 1e3:.1f} ms | {bit_exact(state, folder)} |",
-                  flush=True)
+            raw = sum(v.numel() * v.element_size() for v in state.values())
+            measured = side_by_side(state, folder, rounds)
+            print(_row(model, dtype, raw, measured, bit_exact(state, folder)), flush=True)
+            peers.append(_peer_times(model, dtype, measured))
         print(f"plane decode, {model} float32: {plane_decode_throughput(trained):.0f} MB/s", flush=True)
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    print("\nsave / load ms, median of the same rounds:\n")
+    print("| model | dtype | .dcz | safetensors | st+zstd -3 | st+zstd -19 | torch.save | torch.save+gzip -6 |")
+    print("|---|---|---|---|---|---|---|---|")
+    print("\n".join(peers))
+
+
+def _weights(text: str) -> tuple[str, Path]:
+    name, _, path = text.partition("=")
+    if not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=FILE.pt, got {text!r}")
+    return name, Path(path)
 
 
 if __name__ == "__main__":
-    # the files go to DIR, or to a fresh temporary folder
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="bench_dense-")))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dir", nargs="?", type=Path, help="where the files go (default: a fresh temporary folder)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--weights", type=_weights, action="append", default=[], metavar="NAME=FILE.pt")
+    parser.add_argument("--no-train", action="store_true", help="measure only the --weights files")
+    args = parser.parse_args()
+    main(args.dir or Path(tempfile.mkdtemp(prefix="bench_dense-")), args.rounds, dict(args.weights), not args.no_train)

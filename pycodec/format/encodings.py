@@ -4,12 +4,15 @@ Tensors travel as flat numpy arrays of their storage dtype (:mod:`pycodec.format
 Value comparisons use the unsigned-integer view of the bits, so ``-0.0`` is a non-zero
 value distinct from ``+0.0`` and every NaN payload is its own value.
 
-The writer's choice (:func:`encode_tensor`) comes from cheap statistics, not trial
-encodings: the non-zero count, the gap histogram (its entropy picks the gap width), and,
-for floating dtypes with at most 65536 distinct bit patterns, the codebook's symbol
-counts. The candidates' sizes come from the encoder's own planner
-(:func:`codec.huffman_plan_size`); only the smallest candidate is encoded, and it is kept
-only if it beats ``raw``.
+The writer's choice (:func:`encode_tensor`) comes from statistics, not trial encodings.
+For a tensor of at least :data:`choice.EXACT_BELOW` elements, :mod:`pycodec.format.choice`
+first rules out, from a sample and the non-zero count, the encodings that cannot beat
+``planes`` or ``raw`` (for dense trained weights: all but those two). Where any other can
+win, and for small tensors, every candidate is sized: the non-zero count, the gap
+histogram (its entropy picks the gap width), and, for floating dtypes with at most 65536
+distinct bit patterns, the codebook's symbol counts, each sized by the encoder's own
+planner (:func:`codec.huffman_plan_size`). Only the smallest candidate is encoded, and it
+is kept only if it beats ``raw``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 
 from pycodec import codec
 from pycodec.errors import CodecError, MalformedFileError
-from pycodec.format import limits
+from pycodec.format import choice, limits
 from pycodec.format.budget import DecodeBudget
 from pycodec.format.dtypes import DType
 from pycodec.format.syntax import TensorEntry
@@ -32,8 +35,6 @@ Payload = bytes | np.ndarray
 _GAP_HISTOGRAM_CAP = 1 << 12
 #: Gap widths estimated within this fraction of the best are sized exactly.
 _GAP_ESTIMATE_MARGIN = 0.01
-#: Elements sampled (evenly spaced) for the byte histograms that size the ``planes`` encoding.
-_PLANE_SAMPLE = 1 << 16
 #: Smaller tensors stay ``raw``: planes would save at most a few hundred bytes, while a raw
 #: section loads without decoding (and can be memory-mapped).
 PLANES_MIN_NUMEL = 1024
@@ -174,12 +175,16 @@ class _Candidate:
     make: Callable[[], EncodedTensor]
 
 
-def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True) -> EncodedTensor:
-    """Choose the smallest encoding for a flat storage-dtype array and encode it."""
+def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
+                  size_all: bool = False) -> EncodedTensor:
+    """Choose the smallest encoding for a flat storage-dtype array and encode it.
+    `size_all` sizes every candidate, skipping the statistics' gate (the reference the
+    gate is tested against)."""
     raw = EncodedTensor("raw", {"data": flat})
     if not compress or flat.size == 0:
         return raw
-    candidates = _candidates(flat, dtype)
+    gated = not size_all and dtype.itemsize <= 8  # 16-byte elements: no planes, no codebook
+    candidates = _gated_candidates(flat, dtype) if gated else _candidates(flat, dtype)
     best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
     if best is None or best.size >= flat.nbytes:
         return raw
@@ -191,7 +196,21 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True) -> E
     return encoded if stored < flat.nbytes else raw
 
 
-def _candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
+def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
+    """``planes`` alone (or nothing: ``raw``) where the statistics rule the others out,
+    else every candidate."""
+    stats = choice.statistics(flat, dtype, planes_ok=dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL)
+    size = stats.planes_size(planes_header_bytes(dtype.itemsize))
+    if choice.needs_exact_sizing(stats, dtype, size):
+        return _candidates(flat, dtype, stats.planes)
+    coded = stats.planes
+    if coded is None or size is None:
+        return []
+    return [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
+
+
+def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None) -> list[_Candidate]:
+    """Every candidate, each sized by the planner (`planes`: the planes' estimates, if known)."""
     found = scan(flat, dtype)
     nnz = found.positions.size
     candidates: list[_Candidate] = []
@@ -202,7 +221,7 @@ def _candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
     if dtype.codebook_ok:
         candidates += _codebook_candidates(found, flat.size, gaps, dtype)
     if dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL:
-        coded = plan_planes(flat, dtype)
+        coded = planes if planes is not None else plan_planes(flat, dtype)
         size = sum(min(estimate, flat.size) for estimate in coded) + planes_header_bytes(dtype.itemsize)
         candidates.append(_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded)))
     return candidates
@@ -218,33 +237,27 @@ def byte_planes(flat: np.ndarray, dtype: DType) -> np.ndarray:
 
 
 def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
-    """Each plane's estimated Huffman stream size, from the byte histograms of at most
-    :data:`_PLANE_SAMPLE` evenly spaced elements scaled to the whole tensor and sized by
-    the encoder's planner. No plane is encoded to decide."""
-    step = max(1, flat.size // _PLANE_SAMPLE)
-    sample = byte_planes(np.ascontiguousarray(flat[::step]), dtype)
-    scale = flat.size / sample.shape[1]
-    estimates = []
-    for plane in sample:
-        counts = np.bincount(plane, minlength=256).astype(np.float64) * scale
-        counts = np.where(counts > 0, np.maximum(np.rint(counts), 1), 0).astype(np.int64)
-        estimates.append(codec.huffman_plan_size(counts, 8))
-    return estimates
+    """Each plane's estimated Huffman stream size, from the byte histograms of the elements
+    :func:`choice.sample` picks, scaled to the whole tensor and sized by the encoder's
+    planner. No plane is encoded to decide."""
+    bits = choice.sample(flat, dtype)
+    return choice.plan_planes(choice.scaled(choice.plane_histograms(bits, dtype.itemsize), flat.size / bits.size))
 
 
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:
     """Huffman-code the planes estimated to shrink, keeping a stream only if it is shorter
-    than the plane (W5); the others are stored raw."""
-    parts: list[bytes] = []
+    than the plane (W5); the others are stored raw. The planes are split in one
+    transposing copy; the section is joined from the streams and those rows."""
+    planes = np.ascontiguousarray(byte_planes(flat, dtype))
+    parts: list[bytes | np.ndarray] = []
     lengths: list[int] = []
-    for plane, estimate in zip(byte_planes(flat, dtype), estimates, strict=True):
-        plane = np.ascontiguousarray(plane)
+    for plane, estimate in zip(planes, estimates, strict=True):
         stream = codec.huffman_encode(plane) if estimate < plane.size else None
         if stream is not None and len(stream) < plane.size:
             parts.append(stream)
             lengths.append(len(stream))
         else:
-            parts.append(plane.tobytes())
+            parts.append(plane)
             lengths.append(0)
     return EncodedTensor("planes", {"planes": b"".join(parts)}, plane_streams=tuple(lengths))
 

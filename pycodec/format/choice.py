@@ -1,0 +1,166 @@
+"""Which encodings can win for a tensor, decided from cheap statistics (issue 12, item 2).
+
+Sizing the ``codebook`` and ``sparse`` encodings exactly needs a hashing pass over the
+tensor, the gap planning and the encoder's planner on up to 65,536 symbols: far more
+than coding a dense float tensor's planes. So the writer first looks at numbers that cost
+a small fraction of encoding:
+
+* the exact non-zero count (one vectorized pass);
+* the bit patterns of every element of 1 or 2 bytes, or of about :data:`SAMPLE` evenly
+  spaced elements of 4 or 8 bytes: their byte histograms (which size ``planes`` with the
+  encoder's planner), and their distinct non-zero values and those values' entropy.
+
+From them it bounds what ``sparse_raw`` and the codebook family (``codebook``, ``sparse``)
+can reach, and only where a bound is no larger than the best of ``planes`` and ``raw`` are
+all candidates sized exactly (:func:`needs_exact_sizing`). Pruned and weight-shared
+tensors get there; dense trained weights (all values distinct, few zeros) do not.
+
+The bounds:
+
+* ``sparse_raw`` stores every non-zero raw: never below ``nnz * itemsize`` bytes.
+* A codebook of D non-zero values whose nnz non-zeros carry H bits of entropy each is
+  never below ``D * (itemsize + 1.5) + nnz * H / 8`` bytes: its values, its code table
+  (a varint and a 4-bit length per symbol), and a payload no Huffman code makes shorter
+  than the entropy (a dense ``codebook`` also codes its zeros, ``sparse`` adds gaps).
+
+When the statistics cover the whole tensor (every tensor of 1 or 2-byte elements, and
+tensors of up to ``2 * SAMPLE - 1`` elements) the bounds are true ones and the choice is
+the one that sizing every candidate gives. For a sampled tensor D and H are the sample's,
+on average lower than the tensor's, so the bound errs on the side of sizing; and a sample
+whose non-zeros are more than :data:`DISTINCT_GATE` distinct is taken to come from a
+tensor with more than the 65,536 values a codebook may hold.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pycodec import codec
+from pycodec.format import limits
+from pycodec.format.dtypes import DType
+
+#: Elements of 4 or 8 bytes are sampled evenly: step ``numel // SAMPLE``, so 16,384 to
+#: 32,767 of them (byte entropies of 256-symbol planes are within about 1% from that many).
+#: Elements of 1 or 2 bytes are all looked at: one count over their 256 or 65,536 bit
+#: patterns gives both the planes' exact histograms and the codebook's.
+SAMPLE = 1 << 14
+#: Above this share of distinct values among 16,384 or more sampled non-zeros, the tensor
+#: is taken to have more than 65,536 distinct values: drawing 16,384 times from at most
+#: 65,536 values gives at most 88.5% distinct ones on average.
+DISTINCT_GATE = 0.95
+#: A Huffman code table lists each used symbol: at least one varint byte and a 4-bit length.
+TABLE_BYTES_PER_SYMBOL = 1.5
+#: 2-byte elements are counted over all 65,536 patterns from this many on (else sorted).
+_COUNT_FROM = 1 << 14
+#: Bytes of float rounding the bound may carry; ties go to exact sizing.
+_SLACK = 1.0
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """What the choice knows about a tensor before encoding it."""
+
+    numel: int
+    nnz: int
+    planes: list[int] | None  # each plane's Huffman stream size, planned (planes_ok only)
+    codebook_bound: float | None  # lower bound of codebook / sparse; None where they cannot apply
+
+    def planes_size(self, header_bytes: int) -> int | None:
+        """The ``planes`` encoding's planned size (a plane costs at most its raw bytes)."""
+        if self.planes is None:
+            return None
+        return sum(min(size, self.numel) for size in self.planes) + header_bytes
+
+
+def sample(flat: np.ndarray, dtype: DType) -> np.ndarray:
+    """The bit patterns the statistics look at: every element of 1 or 2 bytes, else about
+    :data:`SAMPLE` evenly spaced elements (all of a small tensor)."""
+    bits = flat.view(dtype.bits_dtype)
+    step = 1 if dtype.itemsize <= 2 else max(1, flat.size // SAMPLE)
+    return bits if step == 1 else np.ascontiguousarray(bits[::step])
+
+
+def _pattern_counts(bits: np.ndarray) -> np.ndarray:
+    """Occurrences of every 8- or 16-bit pattern (index = pattern)."""
+    return np.bincount(bits, minlength=1 << (8 * bits.itemsize))
+
+
+def plane_histograms(bits: np.ndarray, itemsize: int, patterns: np.ndarray | None = None) -> np.ndarray:
+    """The (itemsize, 256) byte histograms of the planes (byte k of every element,
+    little-endian) of `bits`: the marginals of the 8- or 16-bit `patterns` counts when
+    given, else one 256-bin count per plane."""
+    if patterns is None:
+        planes = bits.view(np.uint8).reshape(-1, itemsize).T
+        return np.stack([np.bincount(plane, minlength=256) for plane in planes])
+    if itemsize == 1:
+        return patterns.reshape(1, 256)
+    pairs = patterns.reshape(256, 256)  # [high byte, low byte]
+    return np.stack([pairs.sum(axis=0), pairs.sum(axis=1)])
+
+
+def scaled(histograms: np.ndarray, scale: float) -> np.ndarray:
+    """Sampled counts scaled to the whole tensor; a byte seen once counts at least once."""
+    counts = histograms.astype(np.float64) * scale
+    return np.where(counts > 0, np.maximum(np.rint(counts), 1), 0)
+
+
+def plan_planes(histograms: np.ndarray) -> list[int]:
+    """Each plane's Huffman stream size for its (scaled) byte counts, by the encoder's own
+    planner."""
+    return [codec.huffman_plan_size(row.astype(np.int64), 8) for row in histograms]
+
+
+def _sorted_value_counts(bits: np.ndarray) -> np.ndarray:
+    """How often each distinct non-zero bit pattern occurs in `bits` (one sort)."""
+    ordered = np.sort(bits)
+    ordered = ordered[np.searchsorted(ordered, 0, side="right"):]  # zero sorts first
+    if ordered.size == 0:
+        return np.zeros(0, np.int64)
+    ends = np.flatnonzero(ordered[1:] != ordered[:-1])
+    return np.diff(np.concatenate([[-1], ends, [ordered.size - 1]]))
+
+
+def codebook_bound(counts: np.ndarray, sampled: bool, nnz: int, itemsize: int) -> float | None:
+    """A lower bound (estimated when `sampled`) of the codebook family's size from the
+    counts of the distinct non-zero values, or None when they are too many for a codebook."""
+    counts = counts[counts > 0]
+    distinct, seen = counts.size, int(counts.sum())
+    if distinct > limits.MAX_CODEBOOK_SIZE:
+        return None
+    if sampled and seen >= SAMPLE and distinct > DISTINCT_GATE * seen:
+        return None
+    if distinct <= 1:
+        return float(distinct * itemsize)
+    share = counts / seen
+    entropy = float(-(share * np.log2(share)).sum())
+    return distinct * (itemsize + TABLE_BYTES_PER_SYMBOL) + nnz * entropy / 8
+
+
+def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics:
+    """The non-zero count, the planes' estimated sizes (when `planes_ok`) and the codebook
+    family's bound."""
+    bits = sample(flat, dtype)
+    nnz = int(np.count_nonzero(flat.view(dtype.bits_dtype)))
+    full = bits.size == flat.size
+    # a 65,536-bin count only where it is cheaper than sorting
+    counted = dtype.itemsize == 1 or (dtype.itemsize == 2 and bits.size >= _COUNT_FROM)
+    patterns = _pattern_counts(bits) if counted and (planes_ok or dtype.codebook_ok) else None
+    planes = bound = None
+    if planes_ok:
+        planes = plan_planes(scaled(plane_histograms(bits, dtype.itemsize, patterns), flat.size / bits.size))
+    if dtype.codebook_ok:
+        values = patterns[1:] if patterns is not None else _sorted_value_counts(bits)
+        bound = codebook_bound(values, not full, nnz, dtype.itemsize)
+    return Statistics(flat.size, nnz, planes, bound)
+
+
+def needs_exact_sizing(stats: Statistics, dtype: DType, planes_bytes: int | None) -> bool:
+    """Whether ``sparse_raw``, ``codebook`` or ``sparse`` could beat the best of ``planes``
+    (`planes_bytes`) and ``raw``; if not, they are neither sized nor encoded."""
+    best = stats.numel * dtype.itemsize
+    if planes_bytes is not None:
+        best = min(best, planes_bytes)
+    if 0 < stats.nnz < stats.numel and stats.nnz * dtype.itemsize <= best:
+        return True
+    return stats.codebook_bound is not None and stats.codebook_bound <= best + _SLACK

@@ -1,0 +1,141 @@
+"""The writer's fast choice (pycodec/format/choice.py, issue 12 item 2): the statistics'
+gate skips the codebook family and sparse_raw only where they cannot win, so pruned and
+weight-shared tensors keep the encoding and bytes that sizing every candidate gives,
+while dense trained weights are never hashed into a codebook."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pycodec import codec
+from pycodec.format import choice, encodings
+from pycodec.format.dtypes import DTYPES
+
+
+def _bytes(encoded: encodings.EncodedTensor) -> dict[str, bytes]:
+    return {role: bytes(memoryview(np.ascontiguousarray(p)).cast("B")) for role, p in encoded.payloads.items()}
+
+
+def _same_as_sizing_all(flat: np.ndarray, dtype: str) -> encodings.EncodedTensor:
+    """Encode with the gate and with every candidate sized; they must agree bit for bit."""
+    row = DTYPES[dtype]
+    gated = encodings.encode_tensor(flat, row)
+    reference = encodings.encode_tensor(flat, row, size_all=True)
+    assert (gated.encoding, gated.index_bits, gated.plane_streams) == (
+        reference.encoding, reference.index_bits, reference.plane_streams)
+    assert _bytes(gated) == _bytes(reference)
+    return gated
+
+
+def _trained_like(n: int, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(n) * 0.04).astype(np.float32)
+
+
+def _pruned(values: np.ndarray, density: float) -> np.ndarray:
+    cut = np.quantile(np.abs(values), 1 - density)
+    return np.where(np.abs(values) >= cut, values, 0).astype(values.dtype)
+
+
+def _shared(values: np.ndarray, clusters: int) -> np.ndarray:
+    """Non-zeros snapped to the nearest of `clusters` linear centroids (Deep Compression)."""
+    nonzero = values != 0
+    centroids = np.linspace(values.min(), values.max(), clusters).astype(values.dtype)
+    snapped = centroids[np.abs(values[:, None] - centroids[None, :]).argmin(axis=1)]
+    return np.where(nonzero, snapped, 0).astype(values.dtype)
+
+
+# ----------------------------------------------------------------- pruned and shared keep their encoding
+
+
+@pytest.mark.parametrize("numel", [3000, 40000, 300000])  # exact statistics, and sampled ones
+def test_pruned_and_shared_tensor_gets_the_same_sparse_bytes(numel: int) -> None:
+    flat = _shared(_pruned(_trained_like(numel), 0.08), 32)
+    assert _same_as_sizing_all(flat, "float32").encoding == "sparse"
+
+
+@pytest.mark.parametrize("numel", [3000, 300000])
+def test_pruned_tensor_without_sharing_gets_the_same_sparse_raw_bytes(numel: int) -> None:
+    flat = _pruned(_trained_like(numel, seed=1), 0.1)
+    assert _same_as_sizing_all(flat, "float32").encoding == "sparse_raw"
+
+
+@pytest.mark.parametrize("numel", [5000, 300000])
+def test_shared_dense_tensor_gets_the_same_codebook_bytes(numel: int) -> None:
+    flat = _shared(_trained_like(numel, seed=2), 256)
+    assert _same_as_sizing_all(flat, "float32").encoding == "codebook"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_constant_and_zero_tensors_keep_their_one_entry_codebook(dtype: str) -> None:
+    row = DTYPES[dtype]
+    for flat in (np.zeros(50000, row.storage), np.full(50000, 1, row.bits_dtype).view(row.storage)):
+        assert _same_as_sizing_all(flat, dtype).encoding == "codebook"
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float8_e4m3fn", "int8", "int16", "uint8"])
+@pytest.mark.parametrize("kind", ["dense", "pruned", "shared", "pruned_shared", "noise"])
+def test_small_element_dtypes_choose_as_sizing_every_candidate(dtype: str, kind: str) -> None:
+    """Elements of 1 or 2 bytes are counted in full, so the gate's bounds are true bounds
+    and the choice is exactly the one of sizing every candidate."""
+    row = DTYPES[dtype]
+    rng = np.random.default_rng(3)
+    values = _trained_like(60000, seed=3)
+    if kind in ("pruned", "pruned_shared"):
+        values = _pruned(values, 0.1)
+    if kind in ("shared", "pruned_shared"):
+        values = _shared(values, 16)
+    if row.name.startswith("float") or row.name == "bfloat16":
+        import torch
+
+        flat = torch.from_numpy(values).to(getattr(torch, dtype)).view(getattr(torch, f"uint{8 * row.itemsize}"))
+        bits = flat.numpy().copy()
+    else:
+        bits = np.rint(values * 1000).astype(row.storage).view(row.bits_dtype)
+    if kind == "noise":
+        bits = rng.integers(0, 1 << (8 * row.itemsize), bits.size).astype(row.bits_dtype)
+    _same_as_sizing_all(bits.view(row.storage), dtype)
+
+
+# ----------------------------------------------------------------- dense weights are not sized as codebooks
+
+
+def test_dense_trained_weights_are_never_hashed_into_a_codebook(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    for name in ("codebook_index", "nonzero_scan"):
+        real = getattr(codec, name)
+        monkeypatch.setattr(codec, name, lambda *a, _n=name, _f=real, **k: calls.append(_n) or _f(*a, **k))
+    for numel in (5000, 70000, 1 << 20):
+        encoded = encodings.encode_tensor(_trained_like(numel), DTYPES["float32"])
+        assert encoded.encoding == "planes"
+    assert calls == []
+
+
+def test_bfloat16_dense_weights_skip_the_codebook_planner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bfloat16 has at most 65,536 values, so the codebook is always possible; its bound
+    (values, code table, entropy) rules it out for trained weights without planning it."""
+    import torch
+
+    widths: list[int] = []
+    real = codec.huffman_plan_size
+    monkeypatch.setattr(codec, "huffman_plan_size", lambda c, bits, **k: widths.append(bits) or real(c, bits, **k))
+    flat = torch.from_numpy(_trained_like(200000)).bfloat16().view(torch.uint16).numpy()
+    assert encodings.encode_tensor(flat, DTYPES["bfloat16"]).encoding == "planes"
+    assert 16 not in widths
+
+
+def test_sampled_distinct_gate() -> None:
+    """A float32 tensor with 1000 distinct values in a million elements still reaches the
+    codebook (and takes it); one with all values distinct does not."""
+    row = DTYPES["float32"]
+    few = _trained_like(1000)[np.random.default_rng(4).integers(0, 1000, 1 << 20)]
+    stats = choice.statistics(few, row, planes_ok=True)
+    assert stats.codebook_bound is not None
+    assert encodings.encode_tensor(few, row).encoding == "codebook"
+    assert choice.statistics(_trained_like(1 << 20), row, planes_ok=True).codebook_bound is None
+
+
+def test_choice_is_deterministic() -> None:
+    flat = _trained_like(300000)
+    first, second = (encodings.encode_tensor(flat, DTYPES["float32"]) for _ in range(2))
+    assert first.plane_streams == second.plane_streams and _bytes(first) == _bytes(second)
