@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -59,6 +60,8 @@ def test_without_finetune_each_stage_is_measured_once() -> None:
     assert list(report.errors) == ["baseline", "prune-1", "prune-2", "quantized"]
     unpruned = compress_model(_model(), density=1.0, bits=4, evaluate=lambda m: torch.tensor(0.25))
     assert unpruned.errors == {"baseline": 0.25, "quantized": 0.25}  # a 0-dim tensor counts as a number
+    numpy_scalar = compress_model(_model(), density=1.0, bits=4, evaluate=lambda m: np.float32(0.5))
+    assert numpy_scalar.errors == {"baseline": 0.5, "quantized": 0.5}
 
 
 def test_save_of_the_module_records_provenance_and_loads_bit_exactly(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ weight distribution of each layer before pruning, after retraining and after sha
 
 from __future__ import annotations
 
+import numbers
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -143,7 +144,7 @@ class _Observer:
         was_training = self.model.training
         result = self.evaluate(self.model)
         self.model.train(was_training)
-        if isinstance(result, bool) or not isinstance(result, (int, float)) and not _is_scalar_tensor(result):
+        if isinstance(result, bool) or not isinstance(result, numbers.Real) and not _is_scalar_tensor(result):
             raise TypeError(f"evaluate(model) must return a number (the error), got {result!r}")
         self.errors[label] = float(result)
 
@@ -240,12 +241,12 @@ def compress_model(
     finally:
         pz.detach_all(model, targets)
     warned = _convergence_warnings(rows)
-    settings = {"density": density, "bits": bits, "prune_steps": prune_steps, "init": init, "exclude": list(exclude),
-                "seed": seed}  # fmt: skip
+    settings = {"density": _plain(density), "bits": _plain(bits), "prune_steps": prune_steps, "init": init,
+                "exclude": list(exclude), "seed": seed}  # fmt: skip
     report = CompressionReport(rows, skipped_parameters(model, targets), warned, errors=observer.errors,
                                settings=_record(settings, finetune, evaluate, rows))  # fmt: skip
     if folder is not None:
-        _draw(report, observer, model, targets, folder, plot_format)
+        _draw(report, observer, folder, plot_format)
     provenance.attach(model, report.metadata())
     return report
 
@@ -261,8 +262,12 @@ def _record(settings: dict[str, object], finetune: object, evaluate: object, row
     return record
 
 
-def _draw(report: CompressionReport, observer: _Observer, model: nn.Module, targets: list[Target],
-          folder: Path, plot_format: str) -> None:  # fmt: skip
+def _plain(setting: object) -> object:
+    """A mapping as a plain dict, so any ``Mapping`` is recorded as a JSON object."""
+    return dict(setting) if isinstance(setting, Mapping) else setting
+
+
+def _draw(report: CompressionReport, observer: _Observer, folder: Path, plot_format: str) -> None:
     """The layer figures (final weights sampled now, as stored) and the error figure."""
     observer.sample("shared")
     report.plots, note = observer.recorder.draw(folder, plot_format)  # type: ignore[union-attr]

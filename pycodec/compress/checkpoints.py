@@ -88,5 +88,7 @@ class StageStore:
         self.save_metrics()
 
     def save_metrics(self) -> None:
-        if self.writer:
-            (self.root / "metrics.json").write_text(json.dumps(self.metrics, indent=2) + "\n")
+        if self.writer:  # atomically: under torchrun the other ranks may be reading it
+            tmp = self.root / "metrics.json.tmp"
+            tmp.write_text(json.dumps(self.metrics, indent=2) + "\n")
+            tmp.replace(self.root / "metrics.json")
