@@ -1,11 +1,12 @@
 """The ``dcz`` command line: ``dump``, ``verify``, ``compress``, ``train``, ``plot``.
 
-``dcz dump FILE`` prints the header and a per-tensor table in the spirit of Tables 2–3
-of the Deep Compression paper; ``dcz verify FILE`` checks every byte (both: errors print
+``dcz dump FILE...`` prints the header and a per-tensor table in the spirit of Tables 2–3
+of the Deep Compression paper; ``dcz verify FILE...`` checks every byte (both: errors print
 one line on stderr and exit 1). ``dcz compress`` runs Deep Compression on a built-in or
 importable model; ``dcz train`` trains a baseline. Usage errors and user errors of
 ``compress``/``train`` (a bad value, a layer pattern that matches nothing, a missing
-dataset, an unavailable device) print one line and exit 2, before any training.
+dataset, an unavailable device) print one line and exit 2, before any training. Every
+command stops quietly with status 141 when its output pipe closes (``| head``).
 
 Subcommands are lazy: only the chosen one's module is imported, so ``dump`` and
 ``verify`` never import torch's training stack or tqdm. Names, metadata and paths are
@@ -19,7 +20,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from pycodec.cli.inspect import describe, printable
+from pycodec.cli.inspect import describe, printable, quiet_on_closed_pipe
 from pycodec.errors import DczError
 
 __all__ = ["COMMANDS", "build_parser", "main", "printable"]
@@ -67,12 +68,18 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    return quiet_on_closed_pipe(lambda: _run(argv))
+
+
+def _run(argv: list[str]) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args))
     except UserError as exc:
         print(f"{PROG} {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # main() ends quietly
     except (DczError, OSError) as exc:
         print(f"{PROG}: error: {printable(describe(exc))}", file=sys.stderr)
         return 1
