@@ -1,6 +1,8 @@
 #include "huffman_decode.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <utility>
 
 namespace pycodec {
 
@@ -10,6 +12,7 @@ namespace {
 
 constexpr int kMaxMultiU8 = 6;
 constexpr int kMaxMultiU16 = 3;
+constexpr int kMaxMultiCompact = 3;
 
 std::vector<uint32_t> make_single_table(const CanonicalCode& code, int table_bits) {
     std::vector<uint32_t> single(size_t{1} << table_bits, 0);
@@ -25,12 +28,14 @@ std::vector<uint32_t> make_single_table(const CanonicalCode& code, int table_bit
     return single;
 }
 
-// Greedily decodes whole codes from each table_bits-wide window.
-std::vector<uint64_t> make_multi_table(const std::vector<uint32_t>& single, int table_bits, int symbol_bits) {
+// Greedily decodes whole codes, at most max_count, from each table_bits-wide window; calls
+// pack(payload, count, used) for each window's entry.
+template <class E, class Pack>
+std::vector<E> make_multi_table(const std::vector<uint32_t>& single, int table_bits, int symbol_bits, int max_count,
+                                Pack pack) {
     const size_t size = size_t{1} << table_bits;
     const size_t mask = size - 1;
-    const int max_count = symbol_bits == 8 ? kMaxMultiU8 : kMaxMultiU16;
-    std::vector<uint64_t> multi(size);
+    std::vector<E> multi(size);
     for (size_t window = 0; window < size; ++window) {
         uint64_t payload = 0;
         int used = 0, count = 0;
@@ -42,20 +47,50 @@ std::vector<uint64_t> make_multi_table(const std::vector<uint32_t>& single, int 
             used += length;
             ++count;
         }
-        multi[window] = payload | (uint64_t(used) << 48) | (uint64_t(count) << 56);
+        multi[window] = pack(payload, static_cast<uint64_t>(count), static_cast<uint64_t>(used));
     }
     return multi;
 }
 
+// The mean code length (bits) of the distribution the code is optimal for, 2^-length per
+// symbol: how many symbols a window holds on average.
+double mean_code_length(const CanonicalCode& code) {
+    double mean = 0;
+    for (uint8_t length : code.lengths) mean += std::ldexp(static_cast<double>(length), -length);
+    return mean;
+}
+
+// Compact entries (4 bytes, at most 3 symbols) halve the table's cache footprint; they
+// lose only where windows often hold more than 3 codes, i.e. short mean code lengths.
+constexpr double kMinMeanLengthForCompact = 3.5;
+// A wider window holds more codes; 2^12 compact entries are 16 KiB, and their build
+// (4096 window decodes) pays for itself from this many symbols on.
+constexpr int kWideTableBits = 12;
+constexpr uint64_t kMinSymbolsForWideTable = uint64_t{1} << 16;
+
 }  // namespace
 
-DecodeTables make_decode_tables(const CanonicalCode& code) {
+DecodeTables make_decode_tables(const CanonicalCode& code, uint64_t symbols) {
     DecodeTables t;
     t.symbol_bits = code.symbol_bits;
     t.complete = code.symbols.size() >= 2;
     t.table_bits = std::max(code.max_length(), kMinTableBits);
+    t.compact = t.complete && code.symbol_bits == 8 && mean_code_length(code) >= kMinMeanLengthForCompact;
+    if (t.compact && t.table_bits < kWideTableBits && symbols >= kMinSymbolsForWideTable) t.table_bits = kWideTableBits;
     t.single = make_single_table(code, t.table_bits);
-    if (t.complete) t.multi = make_multi_table(t.single, t.table_bits, t.symbol_bits);
+    if (!t.complete) return t;
+    if (t.compact) {
+        t.multi32 = make_multi_table<uint32_t>(t.single, t.table_bits, 8, kMaxMultiCompact,
+                                               [](uint64_t payload, uint64_t count, uint64_t used) {
+                                                   return static_cast<uint32_t>((count << 30) | (payload << 6) | used);
+                                               });
+    } else {
+        const int max_count = t.symbol_bits == 8 ? kMaxMultiU8 : kMaxMultiU16;
+        t.multi = make_multi_table<uint64_t>(t.single, t.table_bits, t.symbol_bits, max_count,
+                                             [](uint64_t payload, uint64_t count, uint64_t used) {
+                                                 return (count << 61) | (payload << 6) | used;
+                                             });
+    }
     return t;
 }
 

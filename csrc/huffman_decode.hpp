@@ -11,17 +11,25 @@ namespace pycodec {
 
 // Lookup tables indexed by the next `table_bits` bits of a substream.
 //  single: (symbol | length << 16) of the first code in the window;
-//  multi:  as many whole codes as fit in the window (at most 6 uint8 or 3 uint16 symbols),
-//          packed little-endian in bits 0..47, bits consumed in 48..55, count in 56..63.
+//  multi:  as many whole codes as fit in the window (at most 6 uint8 or 3 uint16 symbols):
+//          bits consumed in bits 0..5 (so the bit buffer shifts by the entry itself, the
+//          CPU masking the count: one step less on the decoder's critical path), the
+//          symbols packed little-endian from bit 6 (48 bits), their count in bits 61..63;
+//  multi32 (compact, uint8 symbols, used instead of multi): at most 3 symbols, bits
+//          consumed in bits 0..5, symbols in bits 6..29, count in bits 30..31.
 struct DecodeTables {
     int table_bits = 0;
     int symbol_bits = 8;
     bool complete = true;  // false only for a lone symbol (code "0"; "1" is invalid)
+    bool compact = false;  // multi32 instead of multi
     std::vector<uint32_t> single;
     std::vector<uint64_t> multi;
+    std::vector<uint32_t> multi32;
 };
 
-DecodeTables make_decode_tables(const CanonicalCode& code);
+// `symbols`: how many symbols the tables will decode; a long stream gets a wider table
+// (more symbols per lookup) when its codes allow, a short one the cheapest to build.
+DecodeTables make_decode_tables(const CanonicalCode& code, uint64_t symbols = 0);
 
 // One substream to decode: `size` bytes at `data` give exactly `count` symbols.
 struct Substream {

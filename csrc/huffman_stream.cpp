@@ -212,7 +212,7 @@ void decode_stream(const StreamLayout& s, const uint8_t* data, size_t size, void
         return;
     }
     if (s.mode != StreamMode::kHuffman) return;
-    const DecodeTables tables = make_decode_tables(s.code);
+    const DecodeTables tables = make_decode_tables(s.code, s.count);
     Substream subs[kMaxSubstreams];
     const uint8_t* cursor = data + s.header_bytes;
     for (int i = 0; i < s.substreams; ++i) {
