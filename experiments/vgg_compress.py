@@ -33,7 +33,8 @@ from pycodec.data import load_split  # noqa: E402
 
 
 def parse_mapping(text: str, kind: type) -> object:
-    """``0.05`` or ``features.0.*=0.5,features.*=0.04,classifier=0.2`` (first match wins)."""
+    """``0.05`` or ``features.*=0.04,features.0.*=0.5,classifier=0.2``: compress_model's
+    mapping, where an exact name wins, then the LAST matching glob (general patterns first)."""
     if "=" not in text:
         return kind(text)
     return {k.strip(): kind(v) for k, v in (item.split("=", 1) for item in text.split(","))}

@@ -16,18 +16,18 @@ squeeze() {  # MODEL DATASET RUN OUT DENSITY BITS [extra args]
     --data-dir "$data/$dataset" --run-dir "runs/vgg/$run" --density "$density" --bits "$bits" \
     --out "results/$out.dcz" "$@"
 }
-# Densities: first match wins. The paper rows keep its VGG-16 spirit (conv 22-58%,
-# 8-bit conv, 5-bit fc); the pushed rows prune the deep 512-channel layers hardest,
-# where a 32x32 input has only 2x2 or 1x1 positions left. Tried and dropped (numbers in
-# results/README.md): VGG-19 at 2-5% in the deep layers with 5 bits in 3 steps of 30k
-# images (error 1.18% after the second step), squeezed at 20% (0.94%).
-VGG19_PUSHED="features.0.*=0.7,features.1.*=0.4,features.3.*=0.3,features.4.*=0.3,features.6.*=0.15,\
-features.7.*=0.15,features.8.*=0.15,features.9.*=0.15,features.11.*=0.08,features.12.*=0.08,\
-features.13.*=0.08,features.14.*=0.08,features.*=0.04,classifier=0.5"
-VGG19_PUSHED_BITS="features.0.*=8,features.*=4,classifier=5"
-VGG19_PAPER="features.0.*=0.58,features.1.*=0.22,features.*=0.3,classifier=0.25"
-SQUEEZED_PUSHED="features.0.*=0.6,features.*=0.3,classifier=0.3"
-SQUEEZED_PAPER="features.0.*=0.58,features.*=0.35,classifier=0.25"
+# Densities and bits are compress_model mappings: an exact name wins, then the LAST
+# matching glob. The VGG-19 and squeezed "pushed" rows below are uniform (every conv
+# layer alike): they were first written most-specific-first, so the general glob
+# overrode the rest; these are the mappings that actually ran (compress_model now refuses
+# a pattern that decides no layer). The paper rows keep the paper's 8-bit conv, 5-bit fc.
+# Tried and dropped: VGG-19 at a uniform 2% with 5 bits in 3 steps of 30k images (1.18%
+# error after the second step), squeezed at a uniform 20% (0.94%).
+VGG19_PUSHED="features.*=0.04,classifier=0.5"
+VGG19_PUSHED_BITS="features.*=4,classifier=5"
+VGG19_PAPER="features.*=0.3,classifier=0.25"
+SQUEEZED_PUSHED="features.*=0.3,classifier=0.3"
+SQUEEZED_PAPER="features.*=0.35,features.0.*=0.58,classifier=0.25"
 case ${1:?lane: vgg19 or squeezed} in
 vgg19)
   base vgg-19 mnist 4 vgg19_mnist

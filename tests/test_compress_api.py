@@ -184,3 +184,16 @@ def test_no_warning_on_a_normal_run() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compress_model(nn.Sequential(nn.Linear(50, 40)), density=0.5, bits=4)
+
+
+def test_a_pattern_overridden_on_every_layer_it_matches_is_refused() -> None:
+    # The later glob wins, so "features.0.*" written before "features.*" would never apply.
+    model = nn.Sequential(nn.Sequential(nn.Conv2d(1, 4, 3)), nn.Sequential(nn.Conv2d(4, 4, 3)))
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"density pattern '0\.\*' decides no layer: the later '\*' overrides"):
+        compress_model(model, density={"0.*": 0.6, "*": 0.1}, bits=4)
+    with pytest.raises(ValueError, match=r"bits pattern '1\.\*' decides no layer: the later '1\.0'"):
+        compress_model(model, density=0.5, bits={"1.*": 3, "1.0": 4})  # an exact name wins anyway
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    report = compress_model(model, density={"*": 0.1, "0.*": 0.6}, bits=4)  # general first: both apply
+    assert [row.kept_percent for row in report.layers] == pytest.approx([60, 10], abs=2)

@@ -9,8 +9,10 @@ skipped.
 
 Patterns are fnmatch globs matched against a target's module name (``"fc1"``,
 ``"features.*"``) or its parameter name (``"lstm.weight_hh_l0"``). A name given exactly
-wins over globs; among globs the later one in the mapping wins. Every pattern must match
-something, and every value is checked, before any work is done.
+wins over globs; among globs the later one in the mapping wins, so general patterns come
+first (``{"features.*": 0.1, "features.0.*": 0.6}``). Every pattern must match something
+and decide at least one layer (a pattern overridden everywhere is refused), and every
+value is checked, before any work is done.
 """
 
 from __future__ import annotations
@@ -95,16 +97,30 @@ def skipped_parameters(model: nn.Module, targets: Sequence[Target]) -> list[str]
     return [name for name, _ in model.named_parameters() if name not in chosen]
 
 
-def _lookup(target: Target, mapping: Mapping[str, float | int]) -> float | int | None:
-    """The value ``mapping`` gives ``target``: an exact name first, else the last glob."""
+def _deciding_pattern(target: Target, patterns: Sequence[str]) -> str | None:
+    """The pattern that gives ``target`` its value: an exact name first, else the last glob."""
     for exact in (target.name, target.module_name):
-        if exact in mapping:
-            return mapping[exact]
-    value = None
-    for pattern, candidate in mapping.items():
-        if target.matches(pattern):
-            value = candidate
-    return value
+        if exact in patterns:
+            return exact
+    return next((p for p in reversed(patterns) if target.matches(p)), None)
+
+
+def _lookup(target: Target, mapping: Mapping[str, float | int]) -> float | int | None:
+    pattern = _deciding_pattern(target, list(mapping))
+    return None if pattern is None else mapping[pattern]
+
+
+def _check_no_shadowed_pattern(what: str, patterns: Sequence[str], targets: Sequence[Target]) -> None:
+    """A pattern overridden on every layer it matches is a mistake (say ``features.0.*``
+    written before ``features.*``): refuse it rather than silently ignore it."""
+    decided = {_deciding_pattern(t, patterns) for t in targets}
+    for index, pattern in enumerate(patterns):
+        if pattern not in decided:
+            winner = next((p for p in patterns[index + 1:] if any(t.matches(p) and t.matches(pattern)
+                                                               for t in targets)), "an exact name")
+            raise ValueError(f"{what} pattern {pattern!r} decides no layer: the later {winner!r} overrides it "
+                             "on every layer it matches (an exact name wins, then the last matching glob; "
+                             "put general patterns first)")
 
 
 def _check_patterns(what: str, patterns: Sequence[str], targets: Sequence[Target]) -> None:
@@ -114,6 +130,8 @@ def _check_patterns(what: str, patterns: Sequence[str], targets: Sequence[Target
         if not any(t.matches(pattern) for t in targets):
             names = ", ".join(t.name for t in targets) or "none"
             raise ValueError(f"{what} pattern {pattern!r} matches no compressible layer (have: {names})")
+    if what != "exclude":
+        _check_no_shadowed_pattern(what, list(patterns), targets)
 
 
 def _check_density(value: object, where: str) -> float:
