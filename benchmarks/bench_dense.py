@@ -35,6 +35,7 @@ import torch
 import zstandard
 
 from conftest import SMOKE
+from streams import sgd_epoch
 
 import pycodec
 
@@ -66,12 +67,7 @@ def train(name: str, epochs: int = EPOCHS) -> dict[str, torch.Tensor]:
     model = get_model(name)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     for _ in range(epochs):
-        order = torch.randperm(len(split))
-        for start in range(0, len(split), 128):
-            batch = order[start : start + 128]
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(split.images[batch]), split.labels[batch]).backward()
-            optimizer.step()
+        sgd_epoch(model, optimizer, split)
     return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
 
 

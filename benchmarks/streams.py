@@ -92,14 +92,21 @@ def trained_float_weights(seed: int = 0) -> np.ndarray:
     split = load_split("embedded", train=True)
     model = get_model("lenet-300-100")
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sgd_epoch(model, optimizer, split)
+    weights = [p.detach().reshape(-1) for p in model.parameters() if p.dim() > 1]
+    return torch.cat(weights).numpy().astype(np.float32)
+
+
+def sgd_epoch(model, optimizer, split, batch_size: int = 128) -> None:
+    """One epoch over ``split`` (images, labels) in a random order: the benchmarks' training."""
+    import torch
+
     order = torch.randperm(len(split))
-    for start in range(0, len(split), 128):
-        batch = order[start : start + 128]
+    for start in range(0, len(split), batch_size):
+        batch = order[start : start + batch_size]
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(model(split.images[batch]), split.labels[batch]).backward()
         optimizer.step()
-    weights = [p.detach().reshape(-1) for p in model.parameters() if p.dim() > 1]
-    return torch.cat(weights).numpy().astype(np.float32)
 
 
 def float_plane(weights: np.ndarray, plane: int, n: int) -> np.ndarray:
