@@ -3,7 +3,9 @@
 Inputs follow issue 11's convention: pixel/255, normalised with the dataset's mean and
 std, zero-padded by 2 pixels to 32×32. Training uses AdamW with a one-cycle schedule,
 random ±2-pixel shifts (and horizontal flips on Fashion-MNIST) and bfloat16 autocast on
-the CPU (weights and evaluation stay float32). A checkpoint is
+the CPU (weights and evaluation stay float32). ``--polish-epochs N`` then trains N more
+epochs on a cosine from ``--lr``/10 to zero, after the one-cycle schedule (a finished
+one-cycle run can be polished: its checkpoint continues). A checkpoint is
 written every few minutes and at each epoch end; rerunning the same command continues
 from the last one, mid-epoch included.
 
@@ -55,7 +57,8 @@ def train_step(model, opt, sched, x: torch.Tensor, labels: torch.Tensor) -> floa
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    sched.step()
+    if sched is not None:
+        sched.step()
     return float(loss.detach())
 
 
@@ -78,6 +81,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--polish-epochs", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -109,7 +113,18 @@ def main() -> None:
 
     last_save = time.monotonic()
     flip = args.dataset == "fashion-mnist"
-    while step < args.epochs * steps_per_epoch:
+    cycle_steps = args.epochs * steps_per_epoch
+    polish_steps = args.polish_epochs * steps_per_epoch
+
+    def schedule(step: int):
+        """The one-cycle scheduler, or None after it, with the polish lr set by hand."""
+        if step < cycle_steps:
+            return sched
+        for group in opt.param_groups:
+            group["lr"] = args.lr / 10 * 0.5 * (1 + math.cos(math.pi * (step - cycle_steps) / polish_steps))
+        return None
+
+    while step < cycle_steps + polish_steps:
         epoch, offset = divmod(step, steps_per_epoch)
         order = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
         gen = torch.Generator().manual_seed(args.seed * 1000 + epoch * 7919 + offset)
@@ -117,7 +132,7 @@ def main() -> None:
         running, seen, t0 = 0.0, 0, time.monotonic()
         for b in range(offset, steps_per_epoch):
             idx = order[b * args.batch_size : (b + 1) * args.batch_size]
-            loss = train_step(model, opt, sched, augment(train.images[idx], gen, flip), train.labels[idx])
+            loss = train_step(model, opt, schedule(step), augment(train.images[idx], gen, flip), train.labels[idx])
             step += 1
             running, seen = running + loss, seen + 1
             if b % 50 == 0:
@@ -131,7 +146,8 @@ def main() -> None:
         print(json.dumps({"epoch": epoch, "test_error": err}), file=log, flush=True)
     torch.save(model.state_dict(), args.run_dir / "baseline.pt")
     err = error_rate(model, test.images, test.labels)
-    (args.run_dir / "baseline.json").write_text(json.dumps({"model": args.model, "dataset": args.dataset, "epochs": args.epochs, "test_error": err}) + "\n")
+    (args.run_dir / "baseline.json").write_text(json.dumps({"model": args.model, "dataset": args.dataset, "epochs": args.epochs,
+                                                                 "polish_epochs": args.polish_epochs, "test_error": err}) + "\n")
     print(f"done: test error {err:.4%}", file=log, flush=True)
 
 
