@@ -16,6 +16,7 @@ SOURCES = [
     "csrc/relative_index.cpp",
     "csrc/scatter.cpp",
     "csrc/codebook_index.cpp",
+    "csrc/planes.cpp",
 ]
 
 # Intel's JCC erratum mitigation makes jumps that cross or end on a 32-byte boundary slow;

@@ -18,6 +18,7 @@
 #include "huffman_decode.hpp"
 #include "huffman_encode.hpp"
 #include "huffman_stream.hpp"
+#include "planes.hpp"
 #include "relative_index.hpp"
 #include "scatter.hpp"
 
@@ -259,6 +260,32 @@ py::object huffman_encode_py(const py::array& symbols, int max_length) {
         write_stream(layout, src, dst);
     }
     return finish_bytes(std::move(out), layout.total_bytes);
+}
+
+// The planes section of spec/dcz.md 5.7 and each plane's stream length (0: stored raw).
+py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int max_length, int threads) {
+    const size_t width = static_cast<size_t>(elements.itemsize());
+    if (elements.dtype().kind() != 'u' || (width != 1 && width != 2 && width != 4 && width != 8))
+        throw InvalidArgument("elements must be a uint8, uint16, uint32 or uint64 array");
+    require_contiguous(elements, "elements");
+    if (coded_mask >> width) throw InvalidArgument("plane_mask has bits past the element's planes");
+    if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    const size_t count = static_cast<size_t>(elements.size());
+    const uint8_t* src = bytes_of(elements);
+    PlanesPlan plan;
+    {
+        py::gil_scoped_release release;
+        plan = plan_planes(src, count, static_cast<int>(width), coded_mask, max_length, threads);
+    }
+    py::object out = new_bytes(plan.total_bytes + 8);  // + 8: the bit writer's spill
+    uint8_t* dst = bytes_data(out);
+    {
+        py::gil_scoped_release release;
+        write_planes(plan, dst, threads);
+    }
+    py::tuple lengths(width);
+    for (size_t k = 0; k < width; ++k) lengths[k] = py::int_(plan.stream_bytes[k]);
+    return py::make_tuple(finish_bytes(std::move(out), plan.total_bytes), lengths);
 }
 
 py::array huffman_decode_py(const py::array& data, uint64_t max_symbols) {
@@ -518,6 +545,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("decode_with_code", &decode_with_code_py, py::arg("data"), py::arg("symbol_bits"), py::arg("code_symbols"),
           py::arg("code_lengths"), py::arg("count"));
     m.def("huffman_encode", &huffman_encode_py, py::arg("symbols"), py::arg("max_code_length"));
+    m.def("planes_encode", &planes_encode_py, py::arg("elements"), py::arg("plane_mask"), py::arg("max_code_length"),
+          py::arg("threads"));
     m.def("huffman_decode", &huffman_decode_py, py::arg("data"), py::arg("max_symbols"));
     py::class_<ParsedStream>(m, "ParsedStream")
         .def_property_readonly("symbol_bits", [](const ParsedStream& p) { return p.layout.symbol_bits; })

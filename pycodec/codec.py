@@ -9,6 +9,8 @@ Three families of functions:
 * Relative-index (gap) coding of the non-zero positions of a flattened tensor, with
   filler entries for long gaps (Deep Compression, section 2): :func:`relative_index_encode`,
   :func:`relative_index_decode`.
+* Byte planes of floats (``spec/dcz.md`` 5.7): :func:`planes_encode` splits elements into
+  byte planes and Huffman-codes those that shrink, in one call.
 * Scatter of codebook values back into a dense array: :func:`scatter` (positions known)
   and :func:`sparse_scatter` (straight from gap entries, no position array).
 
@@ -51,6 +53,7 @@ __all__ = [
     "huffman_stream_info",
     "huffman_parse",
     "huffman_plan_size",
+    "planes_encode",
     "ParsedStream",
     "nonzero_scan",
     "codebook_index",
@@ -370,6 +373,34 @@ def _positions_array(positions: npt.ArrayLike) -> np.ndarray:
     if array.dtype == np.uint64 and array.size and array.max() > _MAX_COUNT:
         raise CodecError("positions must be below 2**63")
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+#: Most threads :func:`planes_encode` takes (a plane is its unit of work: 8 at most help).
+MAX_PLANE_THREADS = 64
+
+
+@_memory_limited
+def planes_encode(
+    elements: npt.ArrayLike,
+    *,
+    plane_mask: int,
+    max_code_length: int = DEFAULT_MAX_CODE_LENGTH,
+    threads: int = 1,
+) -> tuple[bytes, tuple[int, ...]]:
+    """The ``planes`` section (``spec/dcz.md`` 5.7) of unsigned elements of 1, 2, 4 or 8
+    bytes, and each plane's stream length (0: stored raw).
+
+    Plane k holds byte k (little-endian) of every element. A plane whose bit is set in
+    `plane_mask` becomes a Huffman stream when that is shorter than the plane; the others
+    are stored raw. Up to `threads` planes are worked on at once.
+    """
+    array = _as_array(elements, "elements")
+    if array.dtype.kind != "u" or array.dtype.itemsize not in (1, 2, 4, 8):
+        raise CodecError(f"elements must be an unsigned integer array of 1, 2, 4 or 8 bytes, got {array.dtype}")
+    little = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
+    mask = _integer_in(plane_mask, "plane_mask", 0, (1 << array.dtype.itemsize) - 1)
+    workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
+    return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers)
 
 
 @_memory_limited

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import pycodec
 from pycodec import codec
-from pycodec.errors import LimitExceededError, MalformedFileError
+from pycodec.errors import CodecError, LimitExceededError, MalformedFileError
 from pycodec.format import encodings
 from pycodec.format.budget import DecodeBudget
 from pycodec.format.dtypes import DTYPES
@@ -113,14 +113,16 @@ def test_small_tensors_stay_raw() -> None:
 
 
 def test_choice_sizes_planes_without_trial_encodings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the chosen encoding is encoded: one stream per coded plane, nothing else."""
-    calls = []
-    real = codec.huffman_encode
-    monkeypatch.setattr(codec, "huffman_encode", lambda symbols, *a, **k: calls.append(symbols.size) or real(symbols, *a, **k))
+    """Only the chosen encoding is encoded: one plane-coding call, no other stream."""
+    streams, planes = [], []
+    real_planes = codec.planes_encode
+    monkeypatch.setattr(codec, "huffman_encode", lambda symbols, *a, **k: streams.append(symbols.size))
+    monkeypatch.setattr(codec, "planes_encode", lambda e, **k: planes.append(e.size) or real_planes(e, **k))
     flat = _trained_like(100000).numpy()
     encoded = encodings.encode_tensor(flat, DTYPES["float32"])
     assert encoded.encoding == "planes"
-    assert calls == [100000] * sum(1 for n in encoded.plane_streams if n)
+    assert planes == [100000] and streams == []
+    assert any(encoded.plane_streams)
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +220,57 @@ def test_decoded_planes_count_against_the_budget() -> None:
     assert _bytes(loaded["w"]) == flat.tobytes()
     with pytest.raises(LimitExceededError):
         _decode(encoded, "float32", flat.size, budget=flat.size - 1)
+
+
+# ----------------------------------------------------------------- the native plane encoder
+
+
+def _reference_section(elements: np.ndarray, mask: int) -> tuple[bytes, tuple[int, ...]]:
+    """spec/dcz.md 5.7 written out: split into little-endian planes, Huffman-code the masked
+    ones, keep a stream only where it is shorter than its plane."""
+    width = elements.dtype.itemsize
+    planes = np.ascontiguousarray(elements.astype(elements.dtype.newbyteorder("<")).view(np.uint8)
+                                  .reshape(-1, width).T)
+    parts, lengths = [], []
+    for k, plane in enumerate(planes):
+        stream = codec.huffman_encode(plane) if mask >> k & 1 else None
+        keep = stream is not None and len(stream) < plane.size
+        parts.append(stream if keep else plane.tobytes())
+        lengths.append(len(stream) if keep else 0)
+    return b"".join(parts), tuple(lengths)
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_planes_encode_matches_the_spec_written_out(width: int, threads: int) -> None:
+    rng = np.random.default_rng(width * 10 + threads)
+    floats = {1: None, 2: np.float16, 4: np.float32, 8: np.float64}[width]
+    dense = rng.standard_normal(70_000) * 0.05
+    elements = (dense.astype(floats).view(f"u{width}") if floats else rng.integers(0, 9, 70_000).astype(np.uint8))
+    for mask in (0, (1 << width) - 1, 1 << (width - 1), rng.integers(0, 1 << width)):
+        got = codec.planes_encode(elements, plane_mask=int(mask), threads=threads)
+        assert got == _reference_section(elements, int(mask))
+
+
+def test_planes_encode_reads_big_endian_elements_as_their_values() -> None:
+    values = (np.random.default_rng(3).standard_normal(5000) * 0.1).astype(np.float32).view(np.uint32)
+    assert codec.planes_encode(values.astype(">u4"), plane_mask=0b1100) == codec.planes_encode(values, plane_mask=0b1100)
+
+
+def test_planes_encode_of_tiny_and_constant_planes_keeps_every_spill_out_of_the_next_plane() -> None:
+    # Single-symbol streams are a few bytes: a spill from one could reach two planes on.
+    elements = np.full(4096, 0x3F800000, np.uint32)
+    elements[::7] = 0x3F800001
+    for threads in (1, 4):
+        assert codec.planes_encode(elements, plane_mask=0b1111, threads=threads) == _reference_section(elements, 0b1111)
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"elements": np.zeros(8, np.float32), "plane_mask": 1}, "unsigned integer array"),
+    ({"elements": np.zeros(8, np.uint32), "plane_mask": 16}, "plane_mask"),
+    ({"elements": np.zeros(8, np.uint32), "plane_mask": 1, "threads": 0}, "threads"),
+    ({"elements": np.zeros(8, np.uint32), "plane_mask": 1, "max_code_length": 17}, "max_code_length"),
+])
+def test_planes_encode_refuses_bad_arguments(arguments: dict, message: str) -> None:
+    with pytest.raises(CodecError, match=message):
+        codec.planes_encode(**arguments)

@@ -17,6 +17,7 @@ is kept only if it beats ``raw``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -38,6 +39,10 @@ _GAP_ESTIMATE_MARGIN = 0.01
 #: Smaller tensors stay ``raw``: planes would save at most a few hundred bytes, while a raw
 #: section loads without decoding (and can be memory-mapped).
 PLANES_MIN_NUMEL = 1024
+#: A tensor's planes are coded on several threads from this size; below it, starting
+#: threads costs more than it saves.
+PLANES_PARALLEL_FROM_BYTES = 1 << 20
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def planes_header_bytes(itemsize: int) -> int:
@@ -246,20 +251,13 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
 
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:
     """Huffman-code the planes estimated to shrink, keeping a stream only if it is shorter
-    than the plane (W5); the others are stored raw. The planes are split in one
-    transposing copy; the section is joined from the streams and those rows."""
-    planes = np.ascontiguousarray(byte_planes(flat, dtype))
-    parts: list[bytes | np.ndarray] = []
-    lengths: list[int] = []
-    for plane, estimate in zip(planes, estimates, strict=True):
-        stream = codec.huffman_encode(plane) if estimate < plane.size else None
-        if stream is not None and len(stream) < plane.size:
-            parts.append(stream)
-            lengths.append(len(stream))
-        else:
-            parts.append(plane)
-            lengths.append(0)
-    return EncodedTensor("planes", {"planes": b"".join(parts)}, plane_streams=tuple(lengths))
+    than the plane (W5); the others are stored raw. One native call splits the planes,
+    codes them (several at once for a large tensor) and joins the section."""
+    mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)
+    threads = min(_CPUS, dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
+    bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns
+    section, lengths = codec.planes_encode(bits, plane_mask=mask, threads=threads)
+    return EncodedTensor("planes", {"planes": section}, plane_streams=lengths)
 
 
 def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: DType) -> list[_Candidate]:
