@@ -85,14 +85,32 @@ bool index_typed(const T* values, size_t n, size_t max_size, std::vector<uint64_
     return true;
 }
 
+// 8- and 16-bit values: a table over every possible value replaces the hashing, and
+// sorting the book is a walk over that table.
+template <class T>
+bool index_direct(const T* values, size_t n, size_t max_size, std::vector<uint64_t>& book, uint16_t* indices) {
+    constexpr size_t kValues = size_t{1} << (8 * sizeof(T));
+    std::vector<uint16_t> rank(kValues, 0);  // first a presence flag, then the value's rank
+    for (size_t i = 0; i < n; ++i) rank[values[i]] = 1;
+    book.clear();
+    for (size_t v = 0; v < kValues; ++v) {
+        if (!rank[v]) continue;
+        if (book.size() == max_size) return false;
+        rank[v] = static_cast<uint16_t>(book.size());
+        book.push_back(v);
+    }
+    for (size_t i = 0; i < n; ++i) indices[i] = rank[values[i]];
+    return true;
+}
+
 }  // namespace
 
 bool codebook_index(const void* values, size_t n, size_t width, size_t max_size, std::vector<uint64_t>& book,
                     uint16_t* indices) {
     if (max_size > kMaxCodebookSize) throw InvalidArgument("codebook size limit above 65536");
     switch (width) {
-        case 1: return index_typed(static_cast<const uint8_t*>(values), n, max_size, book, indices);
-        case 2: return index_typed(static_cast<const uint16_t*>(values), n, max_size, book, indices);
+        case 1: return index_direct(static_cast<const uint8_t*>(values), n, max_size, book, indices);
+        case 2: return index_direct(static_cast<const uint16_t*>(values), n, max_size, book, indices);
         case 4: return index_typed(static_cast<const uint32_t*>(values), n, max_size, book, indices);
         case 8: return index_typed(static_cast<const uint64_t*>(values), n, max_size, book, indices);
         default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");

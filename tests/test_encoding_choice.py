@@ -139,3 +139,23 @@ def test_choice_is_deterministic() -> None:
     flat = _trained_like(300000)
     first, second = (encodings.encode_tensor(flat, DTYPES["float32"]) for _ in range(2))
     assert first.plane_streams == second.plane_streams and _bytes(first) == _bytes(second)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_dense_small_element_codebooks_are_sized_from_the_pattern_counts(monkeypatch: pytest.MonkeyPatch,
+                                                                          dtype: str) -> None:
+    """A 1- or 2-byte tensor without zeros whose codebook may win is sized from the counts
+    of its every bit pattern, with no scan for non-zeros, and gets the same bytes."""
+    import torch
+
+    row = DTYPES[dtype]
+    values = _shared(_trained_like(100000, seed=5), 40)
+    values[values == 0] = values.max()
+    bits = torch.from_numpy(values).to(getattr(torch, dtype)).view(getattr(torch, f"uint{8 * row.itemsize}")).numpy().copy()
+    scans: list[int] = []
+    real = codec.nonzero_scan
+    monkeypatch.setattr(codec, "nonzero_scan", lambda *a, **k: scans.append(1) or real(*a, **k))
+    gated = encodings.encode_tensor(bits.view(row.storage), row)
+    assert gated.encoding == "codebook" and scans == []
+    monkeypatch.setattr(codec, "nonzero_scan", real)
+    _same_as_sizing_all(bits.view(row.storage), dtype)

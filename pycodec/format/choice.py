@@ -65,6 +65,8 @@ class Statistics:
     nnz: int
     planes: list[int] | None  # each plane's Huffman stream size, planned (planes_ok only)
     codebook_bound: float | None  # lower bound of codebook / sparse; None where they cannot apply
+    #: occurrences of every bit pattern (index = pattern), where every element was counted
+    pattern_counts: np.ndarray | None = None
 
     def planes_size(self, header_bytes: int) -> int | None:
         """The ``planes`` encoding's planned size (a plane costs at most its raw bytes)."""
@@ -152,7 +154,7 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     if dtype.codebook_ok:
         values = patterns[1:] if patterns is not None else _sorted_value_counts(bits)
         bound = codebook_bound(values, not full, nnz, dtype.itemsize)
-    return Statistics(flat.size, nnz, planes, bound)
+    return Statistics(flat.size, nnz, planes, bound, patterns if full else None)
 
 
 def needs_exact_sizing(stats: Statistics, dtype: DType, planes_bytes: int | None) -> bool:

@@ -206,12 +206,29 @@ def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
     else every candidate."""
     stats = choice.statistics(flat, dtype, planes_ok=dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL)
     size = stats.planes_size(planes_header_bytes(dtype.itemsize))
-    if choice.needs_exact_sizing(stats, dtype, size):
-        return _candidates(flat, dtype, stats.planes)
     coded = stats.planes
-    if coded is None or size is None:
+    planes = [] if coded is None or size is None else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
+    if not choice.needs_exact_sizing(stats, dtype, size):
+        return planes
+    if stats.nnz == stats.numel and stats.pattern_counts is not None:
+        return planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts)
+    return _candidates(flat, dtype, stats.planes)
+
+
+def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.ndarray) -> list[_Candidate]:
+    """The ``codebook`` candidate of a tensor without zeros, sized from the counts of its
+    every bit pattern (1- and 2-byte elements): no scan, the same size and bytes as the
+    scanning path gives."""
+    counts = patterns[patterns > 0]
+    if counts.size > limits.MAX_CODEBOOK_SIZE:
         return []
-    return [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
+    size = counts.size * dtype.itemsize + codec.huffman_plan_size(counts, index_symbol_bits(counts.size))
+
+    def make() -> EncodedTensor:
+        book, indices = find_codebook(flat.view(dtype.bits_dtype))  # type: ignore[misc]
+        return _encode_dense(book, indices, None, flat.size)
+
+    return [_Candidate(size, "codebook", make)]
 
 
 def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None) -> list[_Candidate]:
@@ -281,8 +298,9 @@ def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: D
     return out
 
 
-def _encode_dense(book: np.ndarray, indices: np.ndarray, positions: np.ndarray, numel: int) -> EncodedTensor:
-    if positions.size < numel:  # zero is the smallest bit pattern: prepending keeps the book sorted
+def _encode_dense(book: np.ndarray, indices: np.ndarray, positions: np.ndarray | None, numel: int) -> EncodedTensor:
+    """`positions`: of the values `indices` index, None where they are every element."""
+    if positions is not None and positions.size < numel:  # zero is the smallest bit pattern: prepending keeps the book sorted
         book = np.concatenate([np.zeros(1, book.dtype), book])
         all_indices = np.zeros(numel, dtype=np.uint16)
         all_indices[positions] = indices + 1
