@@ -32,6 +32,10 @@ from pycodec.compress import compress_model  # noqa: E402
 from pycodec.data import load_split  # noqa: E402
 
 
+#: What decides a compressed model: a finished one is reused only if these match.
+SETTINGS = ("model", "dataset", "density", "bits", "prune_steps", "finetune_images", "lr", "batch_size", "init")
+
+
 def parse_mapping(text: str, kind: type) -> object:
     """``0.05`` or ``features.*=0.04,features.0.*=0.5,classifier=0.2``: compress_model's
     mapping, where an exact name wins, then the LAST matching glob (general patterns first)."""
@@ -92,13 +96,19 @@ def main() -> None:
     log = (args.run_dir / f"compress-{args.out.stem}.log").open("a")
     print(f"baseline error {baseline_error:.4%}; density {density}; bits {bits}", file=log, flush=True)
     compressed = args.run_dir / f"compressed-{args.out.stem}.pt"
+    settings = {key: getattr(args, key) for key in SETTINGS} | {"baseline_error": baseline_error}
+    settings_file = compressed.with_suffix(".settings.json")
     if compressed.exists():  # compression finished earlier; only the saving is redone
+        stored = json.loads(settings_file.read_text()) if settings_file.exists() else None
+        if stored != settings:
+            sys.exit(f"{compressed} was made with other settings ({stored}); move it away or use another --out")
         model.load_state_dict(torch.load(compressed, weights_only=True))
         report = (args.run_dir / f"compressed-{args.out.stem}.txt").read_text()
     else:
         report = str(compress_model(model, density=density, bits=bits, prune_steps=args.prune_steps,
                                     init=args.init, finetune=make_finetune(train, args, log)))
         torch.save(model.state_dict(), compressed)
+        settings_file.write_text(json.dumps(settings) + "\n")
         (args.run_dir / f"compressed-{args.out.stem}.txt").write_text(report)
     print(report, file=log, flush=True)
     error = error_rate(model, args.test.images, args.test.labels)
