@@ -78,6 +78,13 @@ def test_pipeline_end_to_end_and_resume(tmp_path: Path, monkeypatch: pytest.Monk
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["report"]["file_bytes"] == len(first)
 
+    # --no-provenance only changes the saving: the same tensors, model/dataset kept.
+    bare = run_pipeline(_tiny_config(tmp_path, resume=True, provenance=False))
+    with pycodec.open(out) as f:
+        assert dict(f.metadata) == {"model": "lenet-300-100", "dataset": "embedded"}
+    assert bare.file_bytes == out.stat().st_size < len(first)
+    assert all(torch.equal(a, b) for a, b in zip(pycodec.load(out).values(), state.values(), strict=True))
+
     # A changed configuration neither resumes nor replaces this run's checkpoints.
     with pytest.raises(ConfigError, match=r"changed since this run started \(bits, finetune_lr\)"):
         run_pipeline(_tiny_config(tmp_path, resume=True, bits=5, finetune_lr=0.1))

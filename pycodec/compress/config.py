@@ -31,7 +31,8 @@ class ConfigError(ValueError):
 COMPRESS, TRAIN = ("compress",), ("train",)
 BOTH = ("compress", "train")
 # Fields that change how a run executes, not what it computes: --resume ignores them.
-RUN_ONLY = frozenset({"resume", "progress", "threads", "out", "report", "device", "run_dir", "plots", "plot_format"})
+RUN_ONLY = frozenset({"resume", "progress", "threads", "out", "report", "device", "run_dir", "plots", "plot_format",
+                      "provenance"})
 PLOT_FORMATS = ("png", "svg", "pdf")
 
 
@@ -53,6 +54,8 @@ class CompressConfig:
     data_dir: str | None = option(None, "folder with the dataset's files (default: $PYCODEC_DATA/DATASET)")
     out: str = option("model.dcz", "the file to write (.dcz for compress, .pt for train)")
     report: str | None = option(None, "also write the markdown report here", COMPRESS)
+    provenance: bool = option(True, "provenance in the file's metadata (pycodec.* keys: the version, these settings, "
+                              "the error after each stage; about 300-400 bytes)", COMPRESS)  # fmt: skip
     plots: str | None = option(None, "also draw each layer's weights before pruning, after retraining and after "
                                "sharing, and the error after every stage, into this folder (needs pycodec[plot])",
                                COMPRESS)  # fmt: skip

@@ -108,8 +108,11 @@ _RELOADED = "loaded from .dcz"
 
 
 def _provenance(run: Prepared, store: StageStore, report: CompressionReport) -> dict[str, str]:
-    """``model``/``dataset`` plus ``pycodec.*``: the result-deciding settings and errors."""
+    """``model``/``dataset`` plus ``pycodec.*``: the result-deciding settings and errors
+    (``--no-provenance``: ``model``/``dataset`` only)."""
     cfg = run.cfg
+    if not cfg.provenance:
+        return dict(run.metadata)
     record: dict[str, object] = {"via": "dcz compress"}
     record.update({name: getattr(cfg, name) for name in result_fields() if name != "data_dir"})
     record["weights"] = Path(cfg.weights).name if cfg.weights else None  # a name, not a machine's path
