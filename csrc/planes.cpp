@@ -114,4 +114,28 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
         if (plan.stream_bytes[k]) std::memcpy(out + offsets[k], streams[k].get(), plan.stream_bytes[k]);
 }
 
+namespace {
+
+// Each element assembled in a register from its bytes (little-endian), then stored whole:
+// the compiler vectorises this, where a byte-strided copy per plane would not.
+template <class T, int kWidth>
+void join_typed(const uint8_t* const* planes, size_t count, uint8_t* out) {
+    for (size_t i = 0; i < count; ++i) {
+        T element = 0;
+        for (int k = 0; k < kWidth; ++k) element |= static_cast<T>(planes[k][i]) << (8 * k);
+        for (int k = 0; k < kWidth; ++k) out[i * kWidth + k] = static_cast<uint8_t>(element >> (8 * k));
+    }
+}
+
+}  // namespace
+
+void join_planes(const uint8_t* const* planes, int width, size_t count, uint8_t* out) {
+    switch (width) {
+        case 1: std::memcpy(out, planes[0], count); return;
+        case 2: join_typed<uint16_t, 2>(planes, count, out); return;
+        case 4: join_typed<uint32_t, 4>(planes, count, out); return;
+        default: join_typed<uint64_t, 8>(planes, count, out); return;
+    }
+}
+
 }  // namespace pycodec

@@ -31,4 +31,8 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
 // Writes the section into `out` (total_bytes + 8 bytes: the bit writer's spill).
 void write_planes(const PlanesPlan& plan, uint8_t* out, int threads);
 
+// Decoding's last step: element j's byte k is byte j of plane k, for `width` planes of
+// `count` bytes each (1, 2, 4 or 8), written to `out` (count * width bytes).
+void join_planes(const uint8_t* const* planes, int width, size_t count, uint8_t* out);
+
 }  // namespace pycodec

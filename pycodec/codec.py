@@ -10,7 +10,8 @@ Three families of functions:
   filler entries for long gaps (Deep Compression, section 2): :func:`relative_index_encode`,
   :func:`relative_index_decode`.
 * Byte planes of floats (``spec/dcz.md`` 5.7): :func:`planes_encode` splits elements into
-  byte planes and Huffman-codes those that shrink, in one call.
+  byte planes and Huffman-codes those that shrink, in one call; :func:`planes_join` puts
+  decoded planes back together.
 * Scatter of codebook values back into a dense array: :func:`scatter` (positions known)
   and :func:`sparse_scatter` (straight from gap entries, no position array).
 
@@ -54,6 +55,7 @@ __all__ = [
     "huffman_parse",
     "huffman_plan_size",
     "planes_encode",
+    "planes_join",
     "ParsedStream",
     "nonzero_scan",
     "codebook_index",
@@ -401,6 +403,18 @@ def planes_encode(
     mask = _integer_in(plane_mask, "plane_mask", 0, (1 << array.dtype.itemsize) - 1)
     workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
     return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers)
+
+
+@_memory_limited
+def planes_join(planes: list[npt.ArrayLike] | tuple[npt.ArrayLike, ...]) -> np.ndarray:
+    """Decoded byte planes (1, 2, 4 or 8 equal-length uint8 arrays, plane k = byte k,
+    little-endian) joined into the elements' bytes: a uint8 array of numel × planes."""
+    if not isinstance(planes, (list, tuple)):
+        raise TypeError(f"planes must be a list of uint8 arrays, got {type(planes).__name__}")
+    arrays = [_as_array(plane, "planes") for plane in planes]
+    if any(a.dtype != np.uint8 or a.ndim != 1 for a in arrays):
+        raise CodecError("planes must be 1-D uint8 arrays")
+    return _core.planes_join([np.ascontiguousarray(a) for a in arrays])
 
 
 @_memory_limited

@@ -207,19 +207,20 @@ def test_plane_streams_outside_the_header_rules_are_rejected() -> None:
 
 
 def test_decoded_planes_count_against_the_budget() -> None:
-    """Output plus one decoded plane at a time: numel * 4 + numel bytes for float32."""
+    """Output plus every decoded plane (they are joined at once): numel * (4 + coded) bytes
+    for float32; raw planes are read in place."""
     flat = _trained_like(50000).numpy()
     encoded = encodings._encode_planes(flat, DTYPES["float32"], [0] * 4)
-    coded = [n for n in encoded.plane_streams if n]
+    coded = sum(1 for n in encoded.plane_streams if n)
     assert coded  # at least one Huffman plane is decoded into an intermediate
-    out_bytes = flat.nbytes
+    need = flat.nbytes + coded * flat.size
     data = pycodec.save_bytes({"w": torch.from_numpy(flat)})
     with pytest.raises(LimitExceededError):
-        pycodec.load_bytes(data, max_decoded_bytes=out_bytes + flat.size - 1)
-    loaded = pycodec.load_bytes(data, max_decoded_bytes=out_bytes + flat.size)
+        pycodec.load_bytes(data, max_decoded_bytes=need - 1)
+    loaded = pycodec.load_bytes(data, max_decoded_bytes=need)
     assert _bytes(loaded["w"]) == flat.tobytes()
     with pytest.raises(LimitExceededError):
-        _decode(encoded, "float32", flat.size, budget=flat.size - 1)
+        _decode(encoded, "float32", flat.size, budget=coded * flat.size - 1)
 
 
 # ----------------------------------------------------------------- the native plane encoder
@@ -274,3 +275,21 @@ def test_planes_encode_of_tiny_and_constant_planes_keeps_every_spill_out_of_the_
 def test_planes_encode_refuses_bad_arguments(arguments: dict, message: str) -> None:
     with pytest.raises(CodecError, match=message):
         codec.planes_encode(**arguments)
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+def test_planes_join_is_the_inverse_of_splitting(width: int) -> None:
+    data = np.random.default_rng(width).integers(0, 256, 3001 * width).astype(np.uint8)
+    planes = list(np.ascontiguousarray(data.reshape(-1, width).T))
+    assert np.array_equal(codec.planes_join(planes), data)
+
+
+@pytest.mark.parametrize(("planes", "message"), [
+    ([np.zeros(4, np.uint8)] * 3, "1, 2, 4 or 8"),
+    ([np.zeros(4, np.uint8), np.zeros(5, np.uint8)], "equal length"),
+    ([np.zeros(4, np.uint16)] * 2, "uint8"),
+    ([], "1, 2, 4 or 8"),
+])
+def test_planes_join_refuses_planes_that_do_not_fit(planes: list, message: str) -> None:
+    with pytest.raises(CodecError, match=message):
+        codec.planes_join(planes)

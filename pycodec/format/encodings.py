@@ -583,17 +583,18 @@ def _plane_streams(entry: TensorEntry, data: Payload) -> list[Payload | codec.Pa
 def decode_planes(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget) -> np.ndarray:
     """Decode a ``planes`` tensor (5.7): byte k of element j is byte j of plane k."""
     check_planes_entry(entry, dtype)
-    planes = _plane_streams(entry, payloads["planes"])
-    out = np.empty((entry.numel, dtype.itemsize), dtype=np.uint8)
-    for k, plane in enumerate(planes):
-        if not isinstance(plane, codec.ParsedStream):
-            out[:, k] = np.frombuffer(plane, dtype=np.uint8) if not isinstance(plane, np.ndarray) else plane
-        elif plane.single_symbol is not None:  # never decoded: its count is not bounded by its bytes
-            out[:, k] = plane.single_symbol
-        else:
-            with budget.held(_symbol_bytes(plane), f"tensor {entry.name!r}: plane {k}"):
-                out[:, k] = _decode(entry, f"plane {k}", plane)
-    return out.view(dtype.storage).reshape(-1)
+    streams = _plane_streams(entry, payloads["planes"])
+    planes: list[np.ndarray] = []
+    decoded = sum(isinstance(plane, codec.ParsedStream) for plane in streams)  # raw planes are views
+    with budget.held(entry.numel * decoded, f"tensor {entry.name!r}: {decoded} decoded plane(s)"):
+        for k, plane in enumerate(streams):
+            if not isinstance(plane, codec.ParsedStream):
+                planes.append(plane if isinstance(plane, np.ndarray) else np.frombuffer(plane, dtype=np.uint8))
+            elif plane.single_symbol is not None:  # never decoded: its count is not bounded by its bytes
+                planes.append(np.full(entry.numel, plane.single_symbol, dtype=np.uint8))
+            else:
+                planes.append(_decode(entry, f"plane {k}", plane))
+        return codec.planes_join(planes).view(dtype.storage)
 
 
 def decode_tensor(
