@@ -277,7 +277,7 @@ py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int m
         py::gil_scoped_release release;
         plan = plan_planes(src, count, static_cast<int>(width), coded_mask, max_length, threads);
     }
-    py::object out = new_bytes(plan.total_bytes + 8);  // + 8: the bit writer's spill
+    py::object out = new_bytes(plan.total_bytes() + 8);  // + 8: the bit writer's spill
     uint8_t* dst = bytes_data(out);
     {
         py::gil_scoped_release release;
@@ -285,7 +285,7 @@ py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int m
     }
     py::tuple lengths(width);
     for (size_t k = 0; k < width; ++k) lengths[k] = py::int_(plan.stream_bytes[k]);
-    return py::make_tuple(finish_bytes(std::move(out), plan.total_bytes), lengths);
+    return py::make_tuple(finish_bytes(std::move(out), plan.total_bytes()), lengths);
 }
 
 // Decoded planes (equal-length uint8 arrays, 1, 2, 4 or 8 of them) joined into elements.

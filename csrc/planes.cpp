@@ -69,7 +69,8 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
         plan.layouts[k] = plan_stream(plan.planes[k].get(), count, max_code_length);
         if (plan.layouts[k].total_bytes < count) plan.stream_bytes[k] = plan.layouts[k].total_bytes;
     });
-    for (size_t k = 0; k < s; ++k) plan.total_bytes += plan.stream_bytes[k] ? plan.stream_bytes[k] : count;
+    plan.offsets.assign(s + 1, 0);
+    for (size_t k = 0; k < s; ++k) plan.offsets[k + 1] = plan.offsets[k] + (plan.stream_bytes[k] ? plan.stream_bytes[k] : count);
     return plan;
 }
 
@@ -87,9 +88,7 @@ void write_raw_plane(const PlanesPlan& plan, size_t k, uint8_t* dst) {
 
 void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     const size_t s = plan.planes.size();
-    std::vector<size_t> offsets(s + 1, 0);
-    for (size_t k = 0; k < s; ++k)
-        offsets[k + 1] = offsets[k] + (plan.stream_bytes[k] ? plan.stream_bytes[k] : plan.count);
+    const std::vector<size_t>& offsets = plan.offsets;
     if (threads <= 1) {  // in plane order, each spill is overwritten by the plane after it
         for (size_t k = 0; k < s; ++k) {
             if (plan.stream_bytes[k])

@@ -19,7 +19,8 @@ struct PlanesPlan {
     std::vector<std::unique_ptr<uint8_t[]>> planes;  // the coded planes' bytes, split out
     std::vector<StreamLayout> layouts;         // planned streams (coded planes only)
     std::vector<uint64_t> stream_bytes;        // per plane: its stream's length, 0 = raw
-    size_t total_bytes = 0;                    // the section: every plane, coded or raw
+    std::vector<size_t> offsets;               // where each plane starts; back() = the section's size
+    size_t total_bytes() const { return offsets.back(); }
 };
 
 // Plans a stream for each plane of `count` elements of `itemsize` bytes (1, 2, 4 or 8)
@@ -28,7 +29,7 @@ struct PlanesPlan {
 PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsigned coded_mask,
                        int max_code_length, int threads);
 
-// Writes the section into `out` (total_bytes + 8 bytes: the bit writer's spill).
+// Writes the section into `out` (total_bytes() + 8 bytes: the bit writer's spill).
 void write_planes(const PlanesPlan& plan, uint8_t* out, int threads);
 
 // Decoding's last step: element j's byte k is byte j of plane k, for `width` planes of

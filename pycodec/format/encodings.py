@@ -252,12 +252,6 @@ def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None)
 # ----------------------------------------------------------------- planes (5.7)
 
 
-def byte_planes(flat: np.ndarray, dtype: DType) -> np.ndarray:
-    """The (s, numel) byte planes of a flat array: row k holds byte k (little-endian) of
-    every element. A strided view, not a copy."""
-    return flat.view(np.uint8).reshape(-1, dtype.itemsize).T
-
-
 def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
     """Each plane's estimated Huffman stream size, from the byte histograms of the elements
     :func:`choice.sample` picks, scaled to the whole tensor and sized by the encoder's
