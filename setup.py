@@ -9,6 +9,7 @@ from setuptools import setup
 # Listed, not globbed, so builds are reproducible.
 SOURCES = [
     "csrc/bindings.cpp",
+    "csrc/crc32.cpp",
     "csrc/huffman_code.cpp",
     "csrc/huffman_encode.cpp",
     "csrc/huffman_decode.cpp",

@@ -25,6 +25,8 @@ import gzip
 import io
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -209,6 +211,31 @@ def plane_decode_throughput(state: dict[str, torch.Tensor]) -> float:
     return nbytes / seconds / 1e6
 
 
+#: How each format is loaded in a fresh interpreter (`path` is the file).
+FIRST_LOADS = {
+    "dcz": ("m.dcz", "pycodec.load(path)"),
+    "dcz, threads=1": ("m.dcz", "pycodec.load(path, threads=1)"),
+    "torch.load": ("m.pt", "torch.load(path, weights_only=True)"),
+    "safetensors": ("m.safetensors", "safetensors.torch.load_file(path)"),
+}
+_FIRST_LOAD = ("import sys, time, torch, pycodec, safetensors.torch\n"
+               "path = sys.argv[1]\nstart = time.perf_counter()\n{load}\nprint(time.perf_counter() - start)")
+
+
+def first_loads(folder: Path, rounds: int) -> dict[str, float]:
+    """format -> median seconds of its first load in a fresh interpreter (imports done
+    before the clock starts), the formats alternating: what a program that loads its model
+    once pays, every page of the tensors' memory faulted in fresh (later loads in one
+    process reuse freed memory, which makes them depend on the allocator's history)."""
+    samples: dict[str, list[float]] = {name: [] for name in FIRST_LOADS}
+    for _ in range(rounds):
+        for name, (file, load) in FIRST_LOADS.items():
+            out = subprocess.run([sys.executable, "-c", _FIRST_LOAD.format(load=load), str(folder / file)],
+                                 check=True, capture_output=True, text=True).stdout
+            samples[name].append(float(out.split()[-1]))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
 # ----------------------------------------------------------------- pytest
 
 
@@ -276,6 +303,13 @@ def _peer_times(model: str, dtype: torch.dtype, measured: dict[str, dict[str, fl
         f"{measured[name]['save'] * 1e3:.1f} / {measured[name]['load'] * 1e3:.1f}" for name in ("dcz", *PEERS)) + " |"
 
 
+def _first_row(model: str, dtype: torch.dtype, seconds: dict[str, float]) -> str:
+    torch_load = seconds["torch.load"]
+    return (f"| {model} | {str(dtype).removeprefix('torch.')} | "
+            + " | ".join(f"{t * 1e3:.1f}" for t in seconds.values())
+            + f" | {seconds['dcz'] / torch_load:.2f}× | {seconds['dcz, threads=1'] / torch_load:.2f}× |")
+
+
 def main(folder: Path, rounds: int, weights: dict[str, Path], train_here: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median of {rounds} rounds")
@@ -283,7 +317,7 @@ def main(folder: Path, rounds: int, weights: dict[str, Path], train_here: bool) 
           "save dcz / torch.save | save dcz to a file object | load dcz / torch.load | load dcz, threads=1 | "
           "bit-exact |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    peers = []
+    peers, firsts = [], []
     for model, trained in trained_models(weights, train_here):
         for dtype in DTYPES:
             state = cast(trained, dtype)
@@ -291,12 +325,17 @@ def main(folder: Path, rounds: int, weights: dict[str, Path], train_here: bool) 
             measured = side_by_side(state, folder, rounds)
             print(_row(model, dtype, raw, measured, bit_exact(state, folder)), flush=True)
             peers.append(_peer_times(model, dtype, measured))
+            firsts.append(_first_row(model, dtype, first_loads(folder, rounds)))
         print(f"plane decode, {model} float32: {plane_decode_throughput(trained):.0f} MB/s", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print("\nsave / load ms, median of the same rounds:\n")
     print("| model | dtype | .dcz | safetensors | st+zstd -3 | st+zstd -19 | torch.save | torch.save+gzip -6 |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(peers))
+    print(f"\nfirst load in a fresh process, ms, median of {rounds}:\n")
+    print("| model | dtype | " + " | ".join(FIRST_LOADS) + " | dcz / torch.load | dcz threads=1 / torch.load |")
+    print("|---|---|" + "---|" * (len(FIRST_LOADS) + 2))
+    print("\n".join(firsts))
 
 
 def _weights(text: str) -> tuple[str, Path]:

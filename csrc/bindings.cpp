@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "codebook_index.hpp"
+#include "crc32.hpp"
 #include "huffman_code.hpp"
 #include "huffman_decode.hpp"
 #include "huffman_encode.hpp"
@@ -361,6 +362,55 @@ ParsedStream huffman_parse_py(const py::array& data, uint64_t max_symbols) {
     return parsed;
 }
 
+// zlib.crc32's result, computed without the GIL above a few KiB (the sections' checksums).
+uint32_t crc32_py(const py::buffer& data, uint32_t value) {
+    const py::buffer_info info = data.request();
+    py::ssize_t stride = info.itemsize;  // C order: the last axis varies fastest
+    for (py::ssize_t axis = info.ndim - 1; axis >= 0; --axis) {
+        if (info.shape[axis] > 1 && info.strides[axis] != stride) throw InvalidArgument("data must be a contiguous buffer");
+        stride *= info.shape[axis];
+    }
+    const auto* bytes = static_cast<const uint8_t*>(info.ptr);
+    const size_t size = static_cast<size_t>(info.size * info.itemsize);
+    if (size < (size_t{1} << 14)) return crc32_update(value, bytes, size);
+    py::gil_scoped_release release;
+    return crc32_update(value, bytes, size);
+}
+
+// A planes section decoded (spec/dcz.md 5.7): `planes` holds, per plane, its parsed stream
+// (ParsedStream of `count` 8-bit symbols) or its `count` raw bytes (uint8 array).
+py::array planes_decode_py(const py::list& planes, uint64_t count, int threads) {
+    const size_t width = planes.size();
+    if (width != 1 && width != 2 && width != 4 && width != 8) throw InvalidArgument("planes must hold 1, 2, 4 or 8 planes");
+    if (threads < 1) throw InvalidArgument("threads must be at least 1");
+    std::vector<PlaneSource> sources;
+    for (const py::handle& item : planes) {
+        if (py::isinstance<ParsedStream>(item)) {
+            const ParsedStream& parsed = item.cast<const ParsedStream&>();
+            if (parsed.layout.symbol_bits != 8 || parsed.layout.count != count)
+                throw InvalidArgument("each coded plane must be a stream of count 8-bit symbols");
+            sources.push_back({&parsed.layout, bytes_of(parsed.data), static_cast<size_t>(parsed.data.size())});
+        } else if (py::isinstance<py::array>(item)) {
+            const py::array raw = py::reinterpret_borrow<py::array>(item);
+            require_unsigned(raw, "each raw plane", 1);
+            require_contiguous(raw, "each raw plane");
+            if (raw.ndim() != 1 || static_cast<uint64_t>(raw.size()) != count)
+                throw InvalidArgument("each raw plane must be a 1-D array of count bytes");
+            sources.push_back({nullptr, bytes_of(raw), static_cast<size_t>(count)});
+        } else {
+            throw InvalidArgument("planes must hold parsed streams or uint8 arrays");
+        }
+    }
+    require_addressable(count, width, "decoded planes");
+    py::array out = new_array(static_cast<size_t>(count) * width, 1);
+    uint8_t* dst = static_cast<uint8_t*>(out.mutable_data());
+    {
+        py::gil_scoped_release release;  // `planes` (held by the caller) keeps every buffer alive
+        decode_planes(sources, static_cast<size_t>(count), dst, threads);
+    }
+    return out;
+}
+
 uint64_t huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>& counts, int symbol_bits, int max_length) {
     if (symbol_bits != 8 && symbol_bits != 16) throw InvalidArgument("symbol_bits must be 8 or 16");
     if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
@@ -589,6 +639,9 @@ PYBIND11_MODULE(_core, m) {
         })
         .def("decode", &ParsedStream::decode);
     m.def("huffman_parse", &huffman_parse_py, py::arg("data"), py::arg("max_symbols"));
+    m.def("crc32", &crc32_py, py::arg("data"), py::arg("value") = 0);
+    m.def("planes_decode", &planes_decode_py, py::arg("planes"), py::arg("count"), py::arg("threads"));
+    m.def("plane_worth_coding", &plane_worth_coding, py::arg("stream_bytes"), py::arg("count"));
     m.def("huffman_plan_size", &huffman_plan_size_py, py::arg("counts"), py::arg("symbol_bits"),
           py::arg("max_code_length"));
     py::dict limits;

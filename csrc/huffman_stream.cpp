@@ -212,17 +212,26 @@ void decode_stream(const StreamLayout& s, const uint8_t* data, size_t size, void
         return;
     }
     if (s.mode != StreamMode::kHuffman) return;
-    const DecodeTables tables = make_decode_tables(s.code, s.count);
+    decode_substream_range(s, stream_tables(s), data, size, out, 0, s.substreams);
+}
+
+DecodeTables stream_tables(const StreamLayout& s) { return make_decode_tables(s.code, s.count); }
+
+void decode_substream_range(const StreamLayout& s, const DecodeTables& tables, const uint8_t* data, size_t size,
+                            void* out, int first, int n) {
+    const size_t width = static_cast<size_t>(s.symbol_bits / 8);
     Substream subs[kMaxSubstreams];
     const uint8_t* cursor = data + s.header_bytes;
-    for (int i = 0; i < s.substreams; ++i) {
+    for (int i = 0; i < first; ++i) cursor += s.sizes[i];
+    for (int j = 0; j < n; ++j) {
+        const int i = first + j;
         const uint64_t begin = segment_start(s.count, s.substreams, i);
         const uint64_t end = segment_start(s.count, s.substreams, i + 1);
-        subs[i] = Substream{cursor, static_cast<size_t>(s.sizes[i]), static_cast<uint8_t*>(out) + begin * width,
+        subs[j] = Substream{cursor, static_cast<size_t>(s.sizes[i]), static_cast<uint8_t*>(out) + begin * width,
                             static_cast<size_t>(end - begin)};
         cursor += s.sizes[i];
     }
-    decode_substreams(tables, subs, s.substreams, data + size);
+    decode_substreams(tables, subs, n, data + size);
 }
 
 uint64_t payload_bytes(const StreamLayout& s) { return s.total_bytes - s.header_bytes; }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "huffman_code.hpp"
+#include "huffman_decode.hpp"
 #include "huffman_encode.hpp"
 
 namespace pycodec {
@@ -38,6 +39,12 @@ StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int sy
 // then decode into `out` (layout.count symbols of layout.symbol_bits bits).
 StreamLayout parse_stream(const uint8_t* data, size_t size, uint64_t max_symbols);
 void decode_stream(const StreamLayout& layout, const uint8_t* data, size_t size, void* out);
+// The same in parts, so that threads can share one Huffman-mode stream: its tables once,
+// then substreams [first, first + n) decoded into their places in `out` (the whole
+// stream's output). Parts write disjoint bytes of `out`.
+DecodeTables stream_tables(const StreamLayout& layout);
+void decode_substream_range(const StreamLayout& layout, const DecodeTables& tables, const uint8_t* data,
+                            size_t size, void* out, int first, int n);
 
 // Bytes of a parsed stream's substreams (everything after the header).
 uint64_t payload_bytes(const StreamLayout& layout);

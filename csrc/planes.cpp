@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <thread>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace pycodec {
 
@@ -67,7 +72,7 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
         plan.planes[k].reset(new uint8_t[count]);  // not zeroed: split_plane fills it
         split_plane(elements, count, itemsize, static_cast<int>(k), plan.planes[k].get());
         plan.layouts[k] = plan_stream(plan.planes[k].get(), count, max_code_length);
-        if (plan.layouts[k].total_bytes < count) plan.stream_bytes[k] = plan.layouts[k].total_bytes;
+        if (plane_worth_coding(plan.layouts[k].total_bytes, count)) plan.stream_bytes[k] = plan.layouts[k].total_bytes;
     });
     plan.offsets.assign(s + 1, 0);
     for (size_t k = 0; k < s; ++k) plan.offsets[k + 1] = plan.offsets[k] + (plan.stream_bytes[k] ? plan.stream_bytes[k] : count);
@@ -115,8 +120,7 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
 
 namespace {
 
-// Each element assembled in a register from its bytes (little-endian), then stored whole:
-// the compiler vectorises this, where a byte-strided copy per plane would not.
+// Each element assembled in a register from its bytes (little-endian), then stored whole.
 template <class T, int kWidth>
 void join_typed(const uint8_t* const* planes, size_t count, uint8_t* out) {
     for (size_t i = 0; i < count; ++i) {
@@ -126,15 +130,156 @@ void join_typed(const uint8_t* const* planes, size_t count, uint8_t* out) {
     }
 }
 
+#if defined(__SSE2__)
+// 16 elements at a time by byte interleaves (SSE2, which every x86-64 CPU has): 2, 4 or 8
+// plane registers in, as many output registers out, log2(width) rounds of unpacks.
+inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline void store16(uint8_t* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+
+// Interleaves a and b in units of 1, 2 or 4 bytes: the low halves, then the high halves.
+template <int kUnit>
+inline void zip(__m128i a, __m128i b, __m128i& lo, __m128i& hi) {
+    if (kUnit == 1) lo = _mm_unpacklo_epi8(a, b), hi = _mm_unpackhi_epi8(a, b);
+    if (kUnit == 2) lo = _mm_unpacklo_epi16(a, b), hi = _mm_unpackhi_epi16(a, b);
+    if (kUnit == 4) lo = _mm_unpacklo_epi32(a, b), hi = _mm_unpackhi_epi32(a, b);
+}
+
+// 16 elements of 2 bytes: planes (0, 1) zipped bytewise.
+inline void join16_w2(const __m128i* p, uint8_t* out) {
+    __m128i o[2];
+    zip<1>(p[0], p[1], o[0], o[1]);
+    for (int k = 0; k < 2; ++k) store16(out + 16 * k, o[k]);
+}
+
+// 16 elements of 4 bytes: byte pairs (0,1) and (2,3), then those pairs zipped 2 bytes wide.
+inline void join16_w4(const __m128i* p, uint8_t* out) {
+    __m128i u[4], o[4];
+    zip<1>(p[0], p[1], u[0], u[1]);
+    zip<1>(p[2], p[3], u[2], u[3]);
+    zip<2>(u[0], u[2], o[0], o[1]);
+    zip<2>(u[1], u[3], o[2], o[3]);
+    for (int k = 0; k < 4; ++k) store16(out + 16 * k, o[k]);
+}
+
+// 16 elements of 8 bytes: bytes 0-3 and 4-7 assembled as for 4-byte elements, then zipped
+// 4 bytes wide.
+inline void join16_w8(const __m128i* p, uint8_t* out) {
+    __m128i u[8], w[4], x[4], o[8];
+    for (int m = 0; m < 4; ++m) zip<1>(p[2 * m], p[2 * m + 1], u[2 * m], u[2 * m + 1]);
+    zip<2>(u[0], u[2], w[0], w[1]);
+    zip<2>(u[1], u[3], w[2], w[3]);
+    zip<2>(u[4], u[6], x[0], x[1]);
+    zip<2>(u[5], u[7], x[2], x[3]);
+    for (int k = 0; k < 4; ++k) zip<4>(w[k], x[k], o[2 * k], o[2 * k + 1]);
+    for (int k = 0; k < 8; ++k) store16(out + 16 * k, o[k]);
+}
+
+// The elements 16 at a time; returns how many it joined (the rest: join_typed).
+template <int kWidth>
+size_t join_sse2(const uint8_t* const* planes, size_t count, uint8_t* out) {
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i p[kWidth];
+        for (int k = 0; k < kWidth; ++k) p[k] = load16(planes[k] + i);
+        if (kWidth == 2) join16_w2(p, out + i * kWidth);
+        if (kWidth == 4) join16_w4(p, out + i * kWidth);
+        if (kWidth == 8) join16_w8(p, out + i * kWidth);
+    }
+    return i;
+}
+#endif
+
+template <class T, int kWidth>
+void join_width(const uint8_t* const* planes, size_t count, uint8_t* out) {
+    size_t done = 0;
+#if defined(__SSE2__)
+    done = join_sse2<kWidth>(planes, count, out);
+#endif
+    const uint8_t* rest[kWidth];
+    for (int k = 0; k < kWidth; ++k) rest[k] = planes[k] + done;
+    join_typed<T, kWidth>(rest, count - done, out + done * kWidth);
+}
+
 }  // namespace
 
 void join_planes(const uint8_t* const* planes, int width, size_t count, uint8_t* out) {
     switch (width) {
         case 1: std::memcpy(out, planes[0], count); return;
-        case 2: join_typed<uint16_t, 2>(planes, count, out); return;
-        case 4: join_typed<uint32_t, 4>(planes, count, out); return;
-        default: join_typed<uint64_t, 8>(planes, count, out); return;
+        case 2: join_width<uint16_t, 2>(planes, count, out); return;
+        case 4: join_width<uint32_t, 4>(planes, count, out); return;
+        default: join_width<uint64_t, 8>(planes, count, out); return;
     }
+}
+
+namespace {
+
+// A run of consecutive substreams of one coded plane: a unit of decoding work.
+struct DecodeTask {
+    size_t plane;
+    int first;
+    int n;
+};
+
+// The tasks for the coded planes: one per plane, or two halves of each plane's substreams
+// when there are more threads than coded planes.
+std::vector<DecodeTask> decode_tasks(const std::vector<PlaneSource>& planes, int threads) {
+    size_t coded = 0;
+    for (const PlaneSource& p : planes) coded += p.stream && p.stream->mode == StreamMode::kHuffman;
+    std::vector<DecodeTask> tasks;
+    for (size_t k = 0; k < planes.size(); ++k) {
+        const StreamLayout* s = planes[k].stream;
+        if (!s || s->mode != StreamMode::kHuffman) continue;
+        const int halves = static_cast<size_t>(threads) > coded && s->substreams >= 2 ? 2 : 1;
+        for (int h = 0; h < halves; ++h) {
+            const int first = s->substreams * h / halves;
+            tasks.push_back({k, first, s->substreams * (h + 1) / halves - first});
+        }
+    }
+    return tasks;
+}
+
+// Below this many output bytes, the join runs on one thread (starting threads costs more).
+constexpr size_t kParallelJoinBytes = size_t{1} << 20;
+
+}  // namespace
+
+void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t* out, int threads) {
+    const size_t width = planes.size();
+    std::vector<std::unique_ptr<uint8_t[]>> decoded(width);
+    std::vector<const uint8_t*> sources(width);
+    std::vector<DecodeTables> tables(width);
+    for (size_t k = 0; k < width; ++k) {
+        const PlaneSource& p = planes[k];
+        if (!p.stream) {
+            sources[k] = p.data;
+            continue;
+        }
+        decoded[k].reset(new uint8_t[count]);  // not zeroed: the decoder fills it
+        sources[k] = decoded[k].get();
+        if (p.stream->mode == StreamMode::kHuffman)
+            tables[k] = stream_tables(*p.stream);
+        else
+            decode_stream(*p.stream, p.data, p.size, decoded[k].get());  // single-symbol: a fill
+    }
+    const std::vector<DecodeTask> tasks = decode_tasks(planes, threads);
+    parallel_for(tasks.size(), threads, [&](size_t i) {
+        const DecodeTask& t = tasks[i];
+        const PlaneSource& p = planes[t.plane];
+        try {
+            decode_substream_range(*p.stream, tables[t.plane], p.data, p.size, decoded[t.plane].get(), t.first, t.n);
+        } catch (const LimitExceeded&) {
+            throw;
+        } catch (const CorruptStream& e) {
+            throw CorruptStream("plane " + std::to_string(t.plane) + " stream: " + e.what());
+        }
+    });
+    const size_t parts = count * width >= kParallelJoinBytes ? static_cast<size_t>(std::max(threads, 1)) : 1;
+    parallel_for(parts, threads, [&](size_t i) {
+        const size_t begin = count * i / parts, end = count * (i + 1) / parts;
+        std::vector<const uint8_t*> from(width);
+        for (size_t k = 0; k < width; ++k) from[k] = sources[k] + begin;
+        join_planes(from.data(), static_cast<int>(width), end - begin, out + begin * width);
+    });
 }
 
 }  // namespace pycodec

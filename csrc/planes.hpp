@@ -1,6 +1,7 @@
 // Byte planes of fixed-width elements (spec/dcz.md 5.7): plane k holds byte k (little-
 // endian) of every element. The chosen planes become Huffman streams, each kept only if
-// shorter than the plane; the others are stored raw; all in one section, in plane order.
+// it saves enough (plane_worth_coding); the others are stored raw; all in one section,
+// in plane order.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +12,14 @@
 #include "huffman_stream.hpp"
 
 namespace pycodec {
+
+// Whether a plane of `count` bytes is coded as a stream of `stream_bytes` (spec W5): it must
+// save at least count/128 + 2 bytes (zstd's rule for its literals at its strongest levels),
+// since a plane that barely shrinks (a float's high mantissa byte, ~0.05%) still costs a
+// full Huffman decode on every load.
+inline bool plane_worth_coding(uint64_t stream_bytes, uint64_t count) {
+    return stream_bytes + (count >> 7) + 2 <= count;
+}
 
 struct PlanesPlan {
     const uint8_t* elements = nullptr;
@@ -31,6 +40,19 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
 
 // Writes the section into `out` (total_bytes() + 8 bytes: the bit writer's spill).
 void write_planes(const PlanesPlan& plan, uint8_t* out, int threads);
+
+// One plane of a section to decode: a parsed stream of `count` 8-bit symbols (`stream`
+// set; `data`/`size` its bytes, the stream's header included), or `count` raw bytes.
+struct PlaneSource {
+    const StreamLayout* stream = nullptr;
+    const uint8_t* data = nullptr;
+    size_t size = 0;
+};
+
+// Decodes `width` planes (1, 2, 4 or 8) of `count` elements into `out` (count * width
+// bytes): the coded planes on up to `threads` threads (a plane split in two when threads
+// outnumber them), then the join, split by element ranges.
+void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t* out, int threads);
 
 // Decoding's last step: element j's byte k is byte j of plane k, for `width` planes of
 // `count` bytes each (1, 2, 4 or 8), written to `out` (count * width bytes).

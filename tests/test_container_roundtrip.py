@@ -307,9 +307,9 @@ def test_open_lists_and_decodes_one_tensor_without_reading_others(tmp_path: Path
         source = file._source
         original = source.read_at
 
-        def spy(offset: int, length: int):
+        def spy(offset: int, length: int, into=None):
             reads.append((offset, length))
-            return original(offset, length)
+            return original(offset, length, into)
 
         monkeypatch.setattr(source, "read_at", spy)
         tensor = file.tensor("4.bias")

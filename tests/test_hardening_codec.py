@@ -222,6 +222,9 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "planes_encode": (codec.planes_encode, {"elements": np.arange(2000, dtype=np.uint32), "plane_mask": 3,
                                             "max_code_length": 11, "threads": 2}),
     "planes_join": (codec.planes_join, {"planes": [np.arange(5, dtype=np.uint8)] * 2}),
+    "planes_decode": (codec.planes_decode, {"planes": [np.arange(5, dtype=np.uint8)] * 2, "count": 5, "threads": 2}),
+    "plane_worth_coding": (codec.plane_worth_coding, {"stream_bytes": 90, "count": 100}),
+    "crc32": (codec.crc32, {"data": STREAM, "value": 7}),
     "relative_index_encode": (codec.relative_index_encode, {"positions": POSITIONS, "bits": 4}),
     "relative_index_decode": (codec.relative_index_decode, {"entries": ENTRIES, "bits": 4, "numel": 21}),
     "scatter": (codec.scatter, {"codebook": BOOK, "indices": INDICES, "positions": POSITIONS, "numel": 21}),
@@ -233,7 +236,7 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
 }
 
 INTEGER_ARGUMENTS = {"max_code_length", "symbol_bits", "count", "max_symbols", "bits", "numel", "cap", "max_size",
-                     "plane_mask", "threads"}
+                     "plane_mask", "threads", "stream_bytes", "value"}
 ARRAY_ARGUMENTS = {"counts", "symbols", "positions", "entries", "codebook", "indices", "elements", "values", "planes"}
 BYTES_ARGUMENTS = {"data"}
 CODE_ARGUMENTS = {"code"}

@@ -91,7 +91,7 @@ def test_random_bit_patterns_round_trip_through_the_plane_codec(dtype: str, seed
     flat = raw.view(row.storage)
     encoded = encodings._encode_planes(flat, row, [0] * row.itemsize)  # try to code every plane
     assert len(encoded.plane_streams) == row.itemsize
-    assert all(0 < n < numel for n in encoded.plane_streams if n)  # W5: a coded plane is smaller
+    assert all(0 < n <= numel - numel // 128 - 2 for n in encoded.plane_streams if n)  # W5: a coded plane saves enough
     assert _decode(encoded, dtype, numel).tobytes() == flat.tobytes()
 
 
@@ -228,14 +228,14 @@ def test_decoded_planes_count_against_the_budget() -> None:
 
 def _reference_section(elements: np.ndarray, mask: int) -> tuple[bytes, tuple[int, ...]]:
     """spec/dcz.md 5.7 written out: split into little-endian planes, Huffman-code the masked
-    ones, keep a stream only where it is shorter than its plane."""
+    ones, keep a stream only where it saves at least numel // 128 + 2 bytes (W5)."""
     width = elements.dtype.itemsize
     planes = np.ascontiguousarray(elements.astype(elements.dtype.newbyteorder("<")).view(np.uint8)
                                   .reshape(-1, width).T)
     parts, lengths = [], []
     for k, plane in enumerate(planes):
         stream = codec.huffman_encode(plane) if mask >> k & 1 else None
-        keep = stream is not None and len(stream) < plane.size
+        keep = stream is not None and len(stream) + plane.size // 128 + 2 <= plane.size
         parts.append(stream if keep else plane.tobytes())
         lengths.append(len(stream) if keep else 0)
     return b"".join(parts), tuple(lengths)
@@ -293,3 +293,69 @@ def test_planes_join_is_the_inverse_of_splitting(width: int) -> None:
 def test_planes_join_refuses_planes_that_do_not_fit(planes: list, message: str) -> None:
     with pytest.raises(CodecError, match=message):
         codec.planes_join(planes)
+
+
+# ----------------------------------------------------------------- W5 and the native decoder
+
+
+def test_a_plane_is_coded_only_when_it_saves_a_128th() -> None:
+    assert codec.plane_worth_coding(1000 - 1000 // 128 - 2, 1000)
+    assert not codec.plane_worth_coding(1000 - 1000 // 128 - 1, 1000)
+    assert not codec.plane_worth_coding(0, 1)  # nothing is worth coding in a 1-byte plane
+
+
+def test_a_plane_that_barely_shrinks_is_stored_raw() -> None:
+    # like a trained float's high mantissa byte: near uniform, a few values a little more
+    # frequent; Huffman saves ~0.25% of it, under the 1/128 a coded plane must save
+    rng = np.random.default_rng(5)
+    elements = rng.integers(0, 1 << 32, 400_000, dtype=np.uint32)
+    elements[rng.random(elements.size) < 0.02] &= 0xFF00FFFF  # plane 2: 2% extra zeros
+    elements &= 0x0FFFFFFF  # plane 3: 16 values, 4 bits of entropy
+    plane = elements.view(np.uint8).reshape(-1, 4)[:, 2].copy()
+    assert plane.size - plane.size // 128 - 2 < len(codec.huffman_encode(plane)) < plane.size
+    _, lengths = codec.planes_encode(elements, plane_mask=0b1111)
+    assert lengths[:3] == (0, 0, 0) and lengths[3] > 0
+
+
+def _parsed_planes(section: bytes, lengths: tuple[int, ...], numel: int) -> list:
+    planes, start = [], 0
+    for length in lengths:
+        part = np.frombuffer(section, np.uint8)[start:start + (length or numel)]
+        planes.append(codec.huffman_parse(part, max_symbols=numel) if length else part)
+        start += length or numel
+    return planes
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+@pytest.mark.parametrize("threads", [1, 2, 3, 8])
+def test_planes_decode_inverts_planes_encode(width: int, threads: int) -> None:
+    rng = np.random.default_rng(width + threads)
+    floats = {1: None, 2: np.float16, 4: np.float32, 8: np.float64}[width]
+    numel = 300_001  # odd: threads split substreams and the join unevenly
+    elements = ((rng.standard_normal(numel) * 0.05).astype(floats).view(f"u{width}") if floats
+                else rng.integers(0, 9, numel).astype(np.uint8))
+    for mask in (0, (1 << width) - 1, 1 << (width - 1)):
+        section, lengths = codec.planes_encode(elements, plane_mask=mask)
+        joined = codec.planes_decode(_parsed_planes(section, lengths, numel), numel, threads=threads)
+        assert joined.tobytes() == elements.astype(elements.dtype.newbyteorder("<")).tobytes()
+
+
+def test_planes_decode_names_the_corrupt_plane() -> None:
+    numel = 100_000
+    elements = (np.random.default_rng(6).standard_normal(numel) * 0.05).astype(np.float32).view(np.uint32)
+    section, lengths = codec.planes_encode(elements, plane_mask=0b1000)
+    corrupt = bytearray(section)
+    corrupt[-1] ^= 0xFF  # the last substream's last byte: its padding or its codes break
+    planes = _parsed_planes(bytes(corrupt), lengths, numel)
+    with pytest.raises(CodecError, match="plane 3 stream"):
+        codec.planes_decode(planes, numel, threads=2)
+
+
+def test_planes_decode_rejects_mismatched_planes() -> None:
+    with pytest.raises(CodecError, match="1, 2, 4 or 8"):
+        codec.planes_decode([np.zeros(4, np.uint8)] * 3, 4)
+    with pytest.raises(CodecError, match="count bytes"):
+        codec.planes_decode([np.zeros(4, np.uint8), np.zeros(5, np.uint8)], 4)
+    stream = codec.huffman_parse(np.frombuffer(codec.huffman_encode(np.zeros(9, np.uint8)), np.uint8), max_symbols=9)
+    with pytest.raises(CodecError, match="8-bit symbols"):
+        codec.planes_decode([stream, np.zeros(4, np.uint8)], 4)

@@ -69,10 +69,16 @@ class Statistics:
     pattern_counts: np.ndarray | None = None
 
     def planes_size(self, header_bytes: int) -> int | None:
-        """The ``planes`` encoding's planned size (a plane costs at most its raw bytes)."""
+        """The ``planes`` encoding's planned size."""
         if self.planes is None:
             return None
-        return sum(min(size, self.numel) for size in self.planes) + header_bytes
+        return planes_bytes(self.planes, self.numel) + header_bytes
+
+
+def planes_bytes(streams: list[int], numel: int) -> int:
+    """A planes section's size for each plane's planned stream size: a plane not worth
+    coding (W5) is stored raw."""
+    return sum(size if codec.plane_worth_coding(size, numel) else numel for size in streams)
 
 
 def sample(flat: np.ndarray, dtype: DType) -> np.ndarray:

@@ -244,7 +244,7 @@ def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None)
         candidates += _codebook_candidates(found, flat.size, gaps, dtype)
     if dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL:
         coded = planes if planes is not None else plan_planes(flat, dtype)
-        size = sum(min(estimate, flat.size) for estimate in coded) + planes_header_bytes(dtype.itemsize)
+        size = choice.planes_bytes(coded, flat.size) + planes_header_bytes(dtype.itemsize)
         candidates.append(_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded)))
     return candidates
 
@@ -261,10 +261,10 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
 
 
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:
-    """Huffman-code the planes estimated to shrink, keeping a stream only if it is shorter
-    than the plane (W5); the others are stored raw. One native call splits the planes,
+    """Huffman-code the planes estimated to shrink enough, keeping a stream only if it saves
+    enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. One native call splits the planes,
     codes them (several at once for a large tensor) and joins the section."""
-    mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)
+    mask = sum(1 << k for k, estimate in enumerate(estimates) if codec.plane_worth_coding(estimate, flat.size))
     threads = min(_CPUS, dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
     bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns
     section, lengths = codec.planes_encode(bits, plane_mask=mask, threads=threads)
@@ -574,30 +574,29 @@ def _plane_streams(entry: TensorEntry, data: Payload) -> list[Payload | codec.Pa
     return out
 
 
-def decode_planes(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget) -> np.ndarray:
-    """Decode a ``planes`` tensor (5.7): byte k of element j is byte j of plane k."""
+def decode_planes(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget,
+                  threads: int = 1) -> np.ndarray:
+    """Decode a ``planes`` tensor (5.7): byte k of element j is byte j of plane k. The
+    coded planes decode natively on up to `threads` threads, straight into the join."""
     check_planes_entry(entry, dtype)
     streams = _plane_streams(entry, payloads["planes"])
-    planes: list[np.ndarray] = []
-    decoded = sum(isinstance(plane, codec.ParsedStream) for plane in streams)  # raw planes are views
+    planes = [p if isinstance(p, (codec.ParsedStream, np.ndarray)) else np.frombuffer(p, dtype=np.uint8) for p in streams]
+    decoded = sum(isinstance(plane, codec.ParsedStream) for plane in planes)  # raw planes are read in place
     with budget.held(entry.numel * decoded, f"tensor {entry.name!r}: {decoded} decoded plane(s)"):
-        for k, plane in enumerate(streams):
-            if not isinstance(plane, codec.ParsedStream):
-                planes.append(plane if isinstance(plane, np.ndarray) else np.frombuffer(plane, dtype=np.uint8))
-            elif plane.single_symbol is not None:  # never decoded: its count is not bounded by its bytes
-                planes.append(np.full(entry.numel, plane.single_symbol, dtype=np.uint8))
-            else:
-                planes.append(_decode(entry, f"plane {k}", plane))
-        return codec.planes_join(planes).view(dtype.storage)
+        try:
+            joined = codec.planes_decode(planes, entry.numel, threads=threads)
+        except CodecError as exc:
+            raise _fail(entry, str(exc)) from exc
+    return joined.view(dtype.storage)
 
 
 def decode_tensor(
-    entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget
+    entry: TensorEntry, dtype: DType, payloads: dict[str, Payload], budget: DecodeBudget, threads: int = 1
 ) -> np.ndarray:
     """Decode any non-alias tensor to a flat array of its storage dtype.
 
     The output is already counted by the caller; intermediates are held in `budget`
-    while they live.
+    while they live. A planes tensor decodes on up to `threads` threads.
     """
     if entry.encoding == "raw":
         return decode_raw(entry, dtype, payloads["data"])
@@ -606,5 +605,5 @@ def decode_tensor(
     if entry.encoding == "sparse_raw":
         return decode_sparse_raw(entry, dtype, payloads, budget)
     if entry.encoding == "planes":
-        return decode_planes(entry, dtype, payloads, budget)
+        return decode_planes(entry, dtype, payloads, budget, threads)
     return decode_sparse(entry, dtype, payloads, budget)

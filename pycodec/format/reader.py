@@ -9,7 +9,7 @@ but no tensor data. Each tensor is then read and checksummed only when it is ask
 from __future__ import annotations
 
 import os
-import zlib
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pycodec import codec
 from pycodec.errors import ClosedFileError, LimitExceededError, MalformedFileError
 from pycodec.format import encodings, limits
 from pycodec.format.budget import DecodeBudget
@@ -45,6 +46,20 @@ DEFAULT_THREADS = 2
 #: pool costs more than it saves on a small file (measured: LeNet-300-100, 2.6 ms in one
 #: thread, 82 ms with a fresh two-thread pool on a busy machine).
 PARALLEL_FROM_BYTES = 1 << 20
+
+
+class Scratch(threading.local):
+    """A buffer reused for section bytes that decoding copies out, one per thread: a
+    large file's planes sections are then read into memory already faulted in (on a VM,
+    fresh pages cost about as much as decoding them)."""
+
+    def __init__(self) -> None:
+        self.buffer = np.empty(0, np.uint8)
+
+    def take(self, length: int) -> np.ndarray:
+        if self.buffer.size < length:
+            self.buffer = np.empty(length, np.uint8)
+        return self.buffer[:length]
 
 
 @dataclass(frozen=True)
@@ -164,16 +179,19 @@ class DczReader:
         if end > size:
             raise MalformedFileError(f"header of {preamble.header_length} bytes runs past the end of the file")
         data = self._source.read_at(limits.PREAMBLE_SIZE, preamble.header_length).tobytes()
-        if zlib.crc32(data) != preamble.header_crc32:
+        if codec.crc32(data) != preamble.header_crc32:
             raise MalformedFileError("header checksum mismatch: the header is corrupt")
         return preamble, unpack_header(data, preamble.flags)
 
-    def read_section(self, entry: TensorEntry, role: str) -> np.ndarray:
-        """A section's bytes after checking its CRC32."""
+    def read_section(self, entry: TensorEntry, role: str, scratch: Scratch | None = None) -> np.ndarray:
+        """A section's bytes after checking its CRC32 (read into `scratch` when given: for
+        bytes that decoding copies out, so that a large file's reads reuse one buffer
+        instead of faulting in fresh memory for every section)."""
         section = entry.sections[role]
         self.check_length()
-        data = self._source.read_at(section.offset, section.length)
-        if zlib.crc32(data) != section.crc32:
+        into = scratch.take(section.length) if scratch is not None else None
+        data = self._source.read_at(section.offset, section.length, into)
+        if codec.crc32(data) != section.crc32:
             raise MalformedFileError(f"tensor {entry.name!r}: checksum mismatch in its {role} section")
         return data
 
@@ -230,16 +248,22 @@ class DczReader:
 
     # -------------------------------------------------------------- decoding
 
-    def _payloads(self, entry: TensorEntry) -> dict[str, np.ndarray]:
+    def _payloads(self, entry: TensorEntry, scratch: Scratch | None = None) -> dict[str, np.ndarray]:
+        # Only a planes section is wholly copied out by its decoding (a raw tensor is a
+        # view of its section, and the other encodings' sections are small beside it).
+        if entry.encoding == "planes" and scratch is not None:
+            return {"planes": self.read_section(entry, "planes", scratch)}
         return {role: self.read_section(entry, role) for role in SECTION_ROLES[entry.encoding]}
 
-    def read_array(self, name: str, budget: DecodeBudget | None = None) -> np.ndarray:
+    def read_array(self, name: str, budget: DecodeBudget | None = None, *, threads: int = 1,
+                   scratch: Scratch | None = None) -> np.ndarray:
         """Decode one tensor to a flat numpy array of its storage dtype (aliases resolved).
 
         Its output and intermediates count against `budget` (by default a fresh one of
         ``max_decoded_bytes``); running out of memory raises :class:`LimitExceededError`.
         A raw tensor of a memory-mapped file is a view of the map (copy-on-write); of a
-        bytes object, a read-only view.
+        bytes object, a read-only view. A planes tensor decodes on up to `threads` threads,
+        its section read into `scratch` when given.
         """
         entry = self.entry(name)
         if entry.encoding == "alias":
@@ -248,7 +272,7 @@ class DczReader:
         budget = budget if budget is not None else DecodeBudget(self.max_decoded_bytes)
         budget.reserve(entry.numel * dtype.itemsize, f"tensor {entry.name!r}")  # the output
         try:
-            return encodings.decode_tensor(entry, dtype, self._payloads(entry), budget)
+            return encodings.decode_tensor(entry, dtype, self._payloads(entry, scratch), budget, threads)
         except MemoryError as exc:
             raise LimitExceededError(
                 f"tensor {entry.name!r}: out of memory while decoding {entry.numel * dtype.itemsize} bytes "
@@ -263,12 +287,20 @@ class DczReader:
         # Largest first, so the pool does not end on one big tensor.
         order = sorted(stored, key=lambda e: -sum(s.length for s in e.sections.values()))
         budget = DecodeBudget(self.max_decoded_bytes)  # shared: every output stays alive
+        scratch = Scratch()
         coded = sum(s.length for e in order if e.encoding != "raw" for s in e.sections.values())
         if threads <= 1 or len(order) <= 1 or coded < PARALLEL_FROM_BYTES:
-            return {e.name: self.read_array(e.name, budget) for e in order}
+            # One tensor at a time; a large planes tensor decodes on `threads` threads itself.
+            return {e.name: self.read_array(e.name, budget, threads=self._tensor_threads(e, threads), scratch=scratch)
+                    for e in order}
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            decoded = pool.map(lambda e: self.read_array(e.name, budget), order)
+            decoded = pool.map(lambda e: self.read_array(e.name, budget, scratch=scratch), order)
             return dict(zip((e.name for e in order), decoded, strict=True))
+
+    @staticmethod
+    def _tensor_threads(entry: TensorEntry, threads: int) -> int:
+        big = entry.numel * DTYPES[entry.dtype].itemsize >= PARALLEL_FROM_BYTES
+        return threads if big and entry.encoding == "planes" else 1
 
     def verify(self) -> None:
         """Check every checksum and padding byte and decode every tensor; raise on failure."""

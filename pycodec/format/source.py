@@ -56,8 +56,10 @@ class FileSource:
     def size(self) -> int:
         return os.fstat(self._file.fileno()).st_size
 
-    def read_at(self, offset: int, length: int) -> np.ndarray:
-        buffer = np.empty(length, dtype=np.uint8)
+    def read_at(self, offset: int, length: int, into: np.ndarray | None = None) -> np.ndarray:
+        """`length` bytes at `offset`, in a fresh array or in `into` (at least `length`
+        bytes, for bytes the caller does not keep)."""
+        buffer = np.empty(length, dtype=np.uint8) if into is None else into[:length]
         with self._lock:
             self._file.seek(offset)
             got = self._file.readinto(memoryview(buffer)) if length else 0
@@ -86,7 +88,9 @@ class BufferSource:
     def size(self) -> int:
         return self._array.size
 
-    def read_at(self, offset: int, length: int) -> np.ndarray:
+    def read_at(self, offset: int, length: int, into: np.ndarray | None = None) -> np.ndarray:
+        """A view of `length` bytes at `offset` (`into` is not needed: nothing is copied)."""
+        del into
         if offset + length > self._array.size:
             raise MalformedFileError(f"section at {offset} runs past the end of the data")
         return self._array[offset : offset + length]

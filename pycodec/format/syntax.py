@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from pycodec import codec
 from pycodec.errors import MalformedFileError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES
@@ -65,7 +66,7 @@ class Preamble:
     def pack(self) -> bytes:
         values = {name: getattr(self, name) for name, _ in PREAMBLE_FIELDS[:-1]}
         head = PREAMBLE_STRUCT.pack(*values.values(), 0)[:CRC_COVERED]
-        return head + struct.pack("<I", zlib.crc32(head))
+        return head + struct.pack("<I", codec.crc32(head))
 
 
 def unpack_preamble(data: bytes) -> Preamble:
@@ -77,7 +78,7 @@ def unpack_preamble(data: bytes) -> Preamble:
     values = dict(zip((n for n, _ in PREAMBLE_FIELDS), PREAMBLE_STRUCT.unpack(data[:32]), strict=True))
     if values["magic"] != MAGIC:
         raise MalformedFileError(f"not a .dcz file: bad magic {values['magic']!r}")
-    if zlib.crc32(data[:CRC_COVERED]) != values["preamble_crc32"]:
+    if codec.crc32(data[:CRC_COVERED]) != values["preamble_crc32"]:
         raise MalformedFileError("preamble checksum mismatch: the first 32 bytes are corrupt")
     if values["version"] != VERSION:
         raise MalformedFileError(f"unsupported format version {values['version']} (this reader: 1)")

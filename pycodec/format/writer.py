@@ -13,13 +13,13 @@ import contextlib
 import math
 import os
 import stat
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from pycodec import codec
 from pycodec.errors import NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES
@@ -134,7 +134,7 @@ def plan_layout(
         for role in SECTION_ROLES[entry.encoding]:
             payload = payloads[entry.name][role]
             data = _payload_bytes(payload)
-            entry.sections[role] = Section(len(data), zlib.crc32(data))
+            entry.sections[role] = Section(len(data), codec.crc32(data))
             ordered.append((entry, role, data, payload))
     text = serialize_header(Header(metadata=metadata, tensors=entries))
     if len(text) > limits.MAX_HEADER_LENGTH:
@@ -182,7 +182,7 @@ def _write_all(file: BinaryIO, data: memoryview | bytes) -> None:
 def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
     preamble = Preamble(
         header_length=len(plan.header),
-        header_crc32=zlib.crc32(plan.header),
+        header_crc32=codec.crc32(plan.header),
         file_length=plan.file_length,
         flags=plan.flags,
     )
