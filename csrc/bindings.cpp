@@ -362,6 +362,24 @@ ParsedStream huffman_parse_py(const py::array& data, uint64_t max_symbols) {
     return parsed;
 }
 
+// Occurrences of every value of a uint8 or uint16 array (256 or 65,536 counts).
+py::array histogram_py(const py::array& symbols) {
+    const size_t width = static_cast<size_t>(symbols.itemsize());
+    if (symbols.dtype().kind() != 'u' || (width != 1 && width != 2)) throw InvalidArgument("symbols must be uint8 or uint16");
+    require_contiguous(symbols, "symbols");
+    py::array_t<uint64_t> counts(size_t{1} << (8 * width));
+    uint64_t* out = counts.mutable_data();
+    const size_t n = static_cast<size_t>(symbols.size());
+    const void* src = symbols.data();
+    py::gil_scoped_release release;
+    std::fill_n(out, size_t{1} << (8 * width), uint64_t{0});
+    if (width == 1)
+        histogram_u8(static_cast<const uint8_t*>(src), n, out);
+    else
+        histogram_u16(static_cast<const uint16_t*>(src), n, out);
+    return counts;
+}
+
 // zlib.crc32's result, computed without the GIL above a few KiB (the sections' checksums).
 uint32_t crc32_py(const py::buffer& data, uint32_t value) {
     const py::buffer_info info = data.request();
@@ -639,6 +657,7 @@ PYBIND11_MODULE(_core, m) {
         })
         .def("decode", &ParsedStream::decode);
     m.def("huffman_parse", &huffman_parse_py, py::arg("data"), py::arg("max_symbols"));
+    m.def("histogram", &histogram_py, py::arg("symbols"));
     m.def("crc32", &crc32_py, py::arg("data"), py::arg("value") = 0);
     m.def("planes_decode", &planes_decode_py, py::arg("planes"), py::arg("count"), py::arg("threads"));
     m.def("plane_worth_coding", &plane_worth_coding, py::arg("stream_bytes"), py::arg("count"));

@@ -246,7 +246,8 @@ constexpr size_t kParallelJoinBytes = size_t{1} << 20;
 void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t* out, int threads) {
     const size_t width = planes.size();
     std::vector<std::unique_ptr<uint8_t[]>> decoded(width);
-    std::vector<const uint8_t*> sources(width);
+    std::vector<const uint8_t*> sources(width);  // what the join reads
+    std::vector<uint8_t*> targets(width);         // where a coded plane decodes
     std::vector<DecodeTables> tables(width);
     for (size_t k = 0; k < width; ++k) {
         const PlaneSource& p = planes[k];
@@ -254,25 +255,31 @@ void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t
             sources[k] = p.data;
             continue;
         }
-        decoded[k].reset(new uint8_t[count]);  // not zeroed: the decoder fills it
-        sources[k] = decoded[k].get();
+        if (width == 1) {  // float8: the plane is the output
+            targets[k] = out;
+        } else {
+            decoded[k].reset(new uint8_t[count]);  // not zeroed: the decoder fills it
+            targets[k] = decoded[k].get();
+        }
+        sources[k] = targets[k];
         if (p.stream->mode == StreamMode::kHuffman)
             tables[k] = stream_tables(*p.stream);
         else
-            decode_stream(*p.stream, p.data, p.size, decoded[k].get());  // single-symbol: a fill
+            decode_stream(*p.stream, p.data, p.size, targets[k]);  // single-symbol: a fill
     }
     const std::vector<DecodeTask> tasks = decode_tasks(planes, threads);
     parallel_for(tasks.size(), threads, [&](size_t i) {
         const DecodeTask& t = tasks[i];
         const PlaneSource& p = planes[t.plane];
         try {
-            decode_substream_range(*p.stream, tables[t.plane], p.data, p.size, decoded[t.plane].get(), t.first, t.n);
+            decode_substream_range(*p.stream, tables[t.plane], p.data, p.size, targets[t.plane], t.first, t.n);
         } catch (const LimitExceeded&) {
             throw;
         } catch (const CorruptStream& e) {
             throw CorruptStream("plane " + std::to_string(t.plane) + " stream: " + e.what());
         }
     });
+    if (width == 1 && sources[0] == out) return;  // decoded in place
     const size_t parts = count * width >= kParallelJoinBytes ? static_cast<size_t>(std::max(threads, 1)) : 1;
     parallel_for(parts, threads, [&](size_t i) {
         const size_t begin = count * i / parts, end = count * (i + 1) / parts;

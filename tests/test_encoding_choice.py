@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from pycodec import codec
+from pycodec.errors import CodecError
 from pycodec.format import choice, encodings
 from pycodec.format.dtypes import DTYPES
 
@@ -159,3 +160,17 @@ def test_dense_small_element_codebooks_are_sized_from_the_pattern_counts(monkeyp
     assert gated.encoding == "codebook" and scans == []
     monkeypatch.setattr(codec, "nonzero_scan", real)
     _same_as_sizing_all(bits.view(row.storage), dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_native_histogram_is_bincount(dtype) -> None:
+    values = np.random.default_rng(1).integers(0, np.iinfo(dtype).max + 1, 100_001).astype(dtype)
+    counts = codec.histogram(values)
+    assert counts.dtype == np.int64 and counts.size == 1 << (8 * values.itemsize)
+    assert np.array_equal(counts, np.bincount(values, minlength=counts.size))
+    assert codec.histogram(values[::3]).sum() == values[::3].size  # strided: copied first
+
+
+def test_native_histogram_refuses_wider_values() -> None:
+    with pytest.raises(CodecError, match="uint8 or uint16"):
+        codec.histogram(np.arange(4, dtype=np.uint32))

@@ -225,6 +225,7 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "planes_decode": (codec.planes_decode, {"planes": [np.arange(5, dtype=np.uint8)] * 2, "count": 5, "threads": 2}),
     "plane_worth_coding": (codec.plane_worth_coding, {"stream_bytes": 90, "count": 100}),
     "crc32": (codec.crc32, {"data": STREAM, "value": 7}),
+    "histogram": (codec.histogram, {"symbols": SYMBOLS}),
     "relative_index_encode": (codec.relative_index_encode, {"positions": POSITIONS, "bits": 4}),
     "relative_index_decode": (codec.relative_index_decode, {"entries": ENTRIES, "bits": 4, "numel": 21}),
     "scatter": (codec.scatter, {"codebook": BOOK, "indices": INDICES, "positions": POSITIONS, "numel": 21}),

@@ -91,7 +91,7 @@ def sample(flat: np.ndarray, dtype: DType) -> np.ndarray:
 
 def _pattern_counts(bits: np.ndarray) -> np.ndarray:
     """Occurrences of every 8- or 16-bit pattern (index = pattern)."""
-    return np.bincount(bits, minlength=1 << (8 * bits.itemsize))
+    return codec.histogram(bits)
 
 
 def plane_histograms(bits: np.ndarray, itemsize: int, patterns: np.ndarray | None = None) -> np.ndarray:
