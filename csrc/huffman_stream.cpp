@@ -1,6 +1,11 @@
 #include "huffman_stream.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "huffman_decode.hpp"
@@ -90,17 +95,53 @@ StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
     return plan_counts(counts, n, symbol_bits, max_code_length, &seg_counts);
 }
 
+// Substreams [first, last) written from `out` on, in order: each one's spill past its end
+// is overwritten by the next. Returns the bytes written.
 template <class T>
-void write_payload(const StreamLayout& s, const T* src, uint8_t* out) {
-    const EncodeTable table = make_encode_table(s.code);
-    // substreams in order: each one's spill past its end is overwritten by the next
-    for (int i = 0; i < s.substreams; ++i) {
+size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T* src, int first, int last,
+                        uint8_t* out) {
+    size_t total = 0;
+    for (int i = first; i < last; ++i) {
         const uint64_t begin = segment_start(s.count, s.substreams, i);
         const uint64_t end = segment_start(s.count, s.substreams, i + 1);
-        const size_t written = encode_symbols(src + begin, static_cast<size_t>(end - begin), table, out);
+        const size_t written = encode_symbols(src + begin, static_cast<size_t>(end - begin), table, out + total);
         if (written != s.sizes[i]) throw std::logic_error("Huffman substream size differs from its plan");
-        out += written;
+        total += written;
     }
+    return total;
+}
+
+// With two threads, the second half of the substreams is coded on a thread of its own into
+// a buffer of its own (its spill would otherwise race with the first half's last bytes),
+// then copied into place.
+template <class T>
+void write_payload(const StreamLayout& s, const T* src, uint8_t* out, int threads) {
+    const EncodeTable table = make_encode_table(s.code);
+    const int half = threads >= 2 && s.substreams >= 2 ? s.substreams / 2 : s.substreams;
+    if (half == s.substreams) {
+        write_substreams(s, table, src, 0, s.substreams, out);
+        return;
+    }
+    size_t first_bytes = 0, second_bytes = 0;
+    for (int i = 0; i < s.substreams; ++i) (i < half ? first_bytes : second_bytes) += s.sizes[i];
+    std::unique_ptr<uint8_t[]> second(new uint8_t[second_bytes + 8]);
+    std::exception_ptr error;
+    std::thread worker([&] {
+        try {
+            write_substreams(s, table, src, half, s.substreams, second.get());
+        } catch (...) {
+            error = std::current_exception();
+        }
+    });
+    try {
+        write_substreams(s, table, src, 0, half, out);
+    } catch (...) {
+        worker.join();
+        throw;
+    }
+    worker.join();
+    if (error) std::rethrow_exception(error);
+    std::memcpy(out + first_bytes, second.get(), second_bytes);
 }
 
 }  // namespace
@@ -113,7 +154,7 @@ StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int sy
 }
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
 
-void write_stream(const StreamLayout& s, const void* src, uint8_t* out) {
+void write_stream(const StreamLayout& s, const void* src, uint8_t* out, int threads) {
     ByteWriter w(out);
     w.u8(flags_byte(s.symbol_bits, s.mode));
     w.varint(s.count);
@@ -128,9 +169,9 @@ void write_stream(const StreamLayout& s, const void* src, uint8_t* out) {
     w.u8(static_cast<uint8_t>(s.substreams));
     for (int i = 0; i + 1 < s.substreams; ++i) w.varint(s.sizes[i]);
     if (s.symbol_bits == 16)
-        write_payload(s, static_cast<const uint16_t*>(src), w.position());
+        write_payload(s, static_cast<const uint16_t*>(src), w.position(), threads);
     else
-        write_payload(s, static_cast<const uint8_t*>(src), w.position());
+        write_payload(s, static_cast<const uint8_t*>(src), w.position(), threads);
 }
 
 // ------------------------------------------------------------------ decoding

@@ -104,7 +104,11 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
         return;
     }
     // A stream's bit writer may spill up to 8 bytes past its end: threads write the streams
-    // into buffers of their own, copied into place afterwards.
+    // into buffers of their own, copied into place afterwards. Threads beyond one per
+    // coded plane split each stream's substreams (fp32 weights code one plane of four).
+    size_t coded = 0;
+    for (size_t k = 0; k < s; ++k) coded += plan.stream_bytes[k] != 0;
+    const int per_stream = coded && static_cast<size_t>(threads) > coded ? threads / static_cast<int>(coded) : 1;
     std::vector<std::unique_ptr<uint8_t[]>> streams(s);
     parallel_for(s, threads, [&](size_t k) {
         if (!plan.stream_bytes[k]) {
@@ -112,7 +116,7 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
             return;
         }
         streams[k].reset(new uint8_t[plan.stream_bytes[k] + 8]);
-        write_stream(plan.layouts[k], plan.planes[k].get(), streams[k].get());
+        write_stream(plan.layouts[k], plan.planes[k].get(), streams[k].get(), per_stream);
     });
     for (size_t k = 0; k < s; ++k)
         if (plan.stream_bytes[k]) std::memcpy(out + offsets[k], streams[k].get(), plan.stream_bytes[k]);
