@@ -44,3 +44,16 @@ def test_a_large_coded_file_decodes_the_same_in_a_pool(tmp_path, monkeypatch) ->
     for name, tensor in state.items():
         assert np.array_equal(one[name].numpy().view(np.uint32), tensor.numpy().view(np.uint32))
         assert np.array_equal(two[name].numpy().view(np.uint32), tensor.numpy().view(np.uint32))
+
+
+def test_planes_sections_share_one_read_buffer_yet_decode_exactly(tmp_path) -> None:
+    # sections of several sizes, read into one reused buffer (grown, then reused smaller)
+    generator = torch.Generator().manual_seed(1)
+    state = {f"w{i}": torch.randn(n, generator=generator) * 0.05 for i, n in enumerate([300_000, 100_000, 500_000, 7])}
+    pycodec.save(state, tmp_path / "sizes.dcz")
+    with pycodec.open(tmp_path / "sizes.dcz") as file:
+        assert sum(file.info(name).encoding == "planes" for name in state) == 3
+    for threads in (1, 2):
+        loaded = pycodec.load(tmp_path / "sizes.dcz", threads=threads)
+        for name, tensor in state.items():
+            assert np.array_equal(loaded[name].numpy().view(np.uint32), tensor.numpy().view(np.uint32))
