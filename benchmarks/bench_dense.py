@@ -11,7 +11,10 @@ required). Each is measured in float32, bfloat16, float16 and float8_e4m3fn (eve
 floating tensor cast).
 
 Times: every format is saved and loaded once per round, the rounds alternating them so
-that a busy machine slows all alike; the table gives the median of the rounds.
+that a busy machine slows all alike; the table gives the median of the rounds. A last
+table times the first load in a fresh interpreter (what a program loading its model once
+pays), where every page of the tensors' memory is faulted in fresh; loads repeated in one
+process reuse freed memory and depend on the allocator's history.
 
     python3 benchmarks/bench_dense.py [DIR] [--rounds N] [--weights NAME=FILE.pt ...] [--no-train]
     python3 -m pytest benchmarks/bench_dense.py --benchmark-columns=min,median,max

@@ -35,6 +35,7 @@ def test_a_small_file_is_decoded_without_a_pool(tmp_path, monkeypatch) -> None:
 
 def test_a_large_coded_file_decodes_the_same_in_a_pool(tmp_path, monkeypatch) -> None:
     started = _spy_pool(monkeypatch)
+    monkeypatch.setattr(reader, "PARALLEL_FROM_BYTES", 1 << 20)  # a pool from 1 MiB, for a small test
     state = _state(400_000)  # planes-coded float32: ~1.3 MB coded per tensor
     pycodec.save(state, tmp_path / "large.dcz")
     one = pycodec.load(tmp_path / "large.dcz", threads=1)

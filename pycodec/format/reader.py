@@ -42,10 +42,12 @@ Source = FileSource | BufferSource
 
 #: Tensors decoded at once by :meth:`DczReader.read_all`; the codec releases the GIL.
 DEFAULT_THREADS = 2
-#: Coded (non-raw) bytes below which read_all decodes in the calling thread: starting a
-#: pool costs more than it saves on a small file (measured: LeNet-300-100, 2.6 ms in one
-#: thread, 82 ms with a fresh two-thread pool on a busy machine).
-PARALLEL_FROM_BYTES = 1 << 20
+#: Coded (non-raw) bytes below which read_all decodes in the calling thread (a large planes
+#: tensor still decodes on `threads` native threads): starting a pool costs more than it
+#: saves on a small file. Measured on 2 idle cores: the squeezed VGG-19 (6 MB coded) loads
+#: in 10-13 ms in one thread, 20 ms with a two-thread pool; VGG-19 (67 MB) in 26-41 ms
+#: with the pool, 45-64 ms without.
+PARALLEL_FROM_BYTES = 16 << 20
 
 
 class Scratch(threading.local):
