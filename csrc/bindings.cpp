@@ -289,31 +289,6 @@ py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int m
     return py::make_tuple(finish_bytes(std::move(out), plan.total_bytes()), lengths);
 }
 
-// Decoded planes (equal-length uint8 arrays, 1, 2, 4 or 8 of them) joined into elements.
-py::array planes_join_py(const py::list& planes) {
-    const size_t width = planes.size();
-    if (width != 1 && width != 2 && width != 4 && width != 8) throw InvalidArgument("planes must hold 1, 2, 4 or 8 planes");
-    std::vector<py::array> arrays;
-    std::vector<const uint8_t*> pointers;
-    for (const py::handle& item : planes) {
-        if (!py::isinstance<py::array>(item)) throw InvalidArgument("planes must hold uint8 arrays");
-        arrays.push_back(py::reinterpret_borrow<py::array>(item));
-        require_unsigned(arrays.back(), "each plane", 1);
-        if (arrays.back().ndim() != 1 || arrays.back().size() != arrays.front().size())
-            throw InvalidArgument("planes must be 1-D and of equal length");
-        pointers.push_back(bytes_of(arrays.back()));
-    }
-    const size_t count = static_cast<size_t>(arrays.front().size());
-    require_addressable(count, width, "joined planes");
-    py::array out = new_array(count * width, 1);
-    uint8_t* dst = static_cast<uint8_t*>(out.mutable_data());
-    {
-        py::gil_scoped_release release;
-        join_planes(pointers.data(), static_cast<int>(width), count, dst);
-    }
-    return out;
-}
-
 py::array huffman_decode_py(const py::array& data, uint64_t max_symbols) {
     require_unsigned(data, "data", 1);
     const uint8_t* bytes = bytes_of(data);
@@ -381,15 +356,11 @@ py::array histogram_py(const py::array& symbols) {
 }
 
 // zlib.crc32's result, computed without the GIL above a few KiB (the sections' checksums).
-uint32_t crc32_py(const py::buffer& data, uint32_t value) {
-    const py::buffer_info info = data.request();
-    py::ssize_t stride = info.itemsize;  // C order: the last axis varies fastest
-    for (py::ssize_t axis = info.ndim - 1; axis >= 0; --axis) {
-        if (info.shape[axis] > 1 && info.strides[axis] != stride) throw InvalidArgument("data must be a contiguous buffer");
-        stride *= info.shape[axis];
-    }
-    const auto* bytes = static_cast<const uint8_t*>(info.ptr);
-    const size_t size = static_cast<size_t>(info.size * info.itemsize);
+uint32_t crc32_py(const py::array& data, uint32_t value) {
+    require_unsigned(data, "data", 1);
+    require_contiguous(data, "data");
+    const uint8_t* bytes = bytes_of(data);
+    const size_t size = static_cast<size_t>(data.size());
     if (size < (size_t{1} << 14)) return crc32_update(value, bytes, size);
     py::gil_scoped_release release;
     return crc32_update(value, bytes, size);
@@ -640,7 +611,6 @@ PYBIND11_MODULE(_core, m) {
     m.def("huffman_encode", &huffman_encode_py, py::arg("symbols"), py::arg("max_code_length"));
     m.def("planes_encode", &planes_encode_py, py::arg("elements"), py::arg("plane_mask"), py::arg("max_code_length"),
           py::arg("threads"));
-    m.def("planes_join", &planes_join_py, py::arg("planes"));
     m.def("huffman_decode", &huffman_decode_py, py::arg("data"), py::arg("max_symbols"));
     py::class_<ParsedStream>(m, "ParsedStream")
         .def_property_readonly("symbol_bits", [](const ParsedStream& p) { return p.layout.symbol_bits; })

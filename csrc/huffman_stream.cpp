@@ -2,13 +2,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
 #include <memory>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 #include "huffman_decode.hpp"
+#include "parallel.hpp"
 
 namespace pycodec {
 
@@ -117,30 +116,20 @@ size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T
 template <class T>
 void write_payload(const StreamLayout& s, const T* src, uint8_t* out, int threads) {
     const EncodeTable table = make_encode_table(s.code);
-    const int half = threads >= 2 && s.substreams >= 2 ? s.substreams / 2 : s.substreams;
-    if (half == s.substreams) {
+    if (threads < 2 || s.substreams < 2) {
         write_substreams(s, table, src, 0, s.substreams, out);
         return;
     }
+    const int half = s.substreams / 2;
     size_t first_bytes = 0, second_bytes = 0;
     for (int i = 0; i < s.substreams; ++i) (i < half ? first_bytes : second_bytes) += s.sizes[i];
     std::unique_ptr<uint8_t[]> second(new uint8_t[second_bytes + 8]);
-    std::exception_ptr error;
-    std::thread worker([&] {
-        try {
+    parallel_for(2, 2, [&](size_t part) {
+        if (part == 0)
+            write_substreams(s, table, src, 0, half, out);
+        else
             write_substreams(s, table, src, half, s.substreams, second.get());
-        } catch (...) {
-            error = std::current_exception();
-        }
     });
-    try {
-        write_substreams(s, table, src, 0, half, out);
-    } catch (...) {
-        worker.join();
-        throw;
-    }
-    worker.join();
-    if (error) std::rethrow_exception(error);
     std::memcpy(out + first_bytes, second.get(), second_bytes);
 }
 

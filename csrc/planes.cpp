@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
 #include <string>
-#include <thread>
+
+#include "parallel.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -13,32 +13,6 @@
 namespace pycodec {
 
 namespace {
-
-// Runs task(k) for k in 0..n-1 on up to `threads` threads (the caller's included); the
-// first exception is rethrown once all have finished.
-template <class Task>
-void parallel_for(size_t n, int threads, const Task& task) {
-    const size_t workers = std::min(n, static_cast<size_t>(std::max(threads, 1)));
-    if (workers <= 1) {
-        for (size_t k = 0; k < n; ++k) task(k);
-        return;
-    }
-    std::vector<std::exception_ptr> errors(workers);
-    auto run = [&](size_t w) {
-        try {
-            for (size_t k = w; k < n; k += workers) task(k);
-        } catch (...) {
-            errors[w] = std::current_exception();
-        }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(workers - 1);
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
-    run(0);
-    for (std::thread& t : pool) t.join();
-    for (const std::exception_ptr& e : errors)
-        if (e) std::rethrow_exception(e);
-}
 
 template <int kWidth>
 void split_plane(const uint8_t* elements, size_t count, int k, uint8_t* plane) {
@@ -143,9 +117,9 @@ inline void store16(uint8_t* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<_
 // Interleaves a and b in units of 1, 2 or 4 bytes: the low halves, then the high halves.
 template <int kUnit>
 inline void zip(__m128i a, __m128i b, __m128i& lo, __m128i& hi) {
-    if (kUnit == 1) lo = _mm_unpacklo_epi8(a, b), hi = _mm_unpackhi_epi8(a, b);
-    if (kUnit == 2) lo = _mm_unpacklo_epi16(a, b), hi = _mm_unpackhi_epi16(a, b);
-    if (kUnit == 4) lo = _mm_unpacklo_epi32(a, b), hi = _mm_unpackhi_epi32(a, b);
+    if constexpr (kUnit == 1) lo = _mm_unpacklo_epi8(a, b), hi = _mm_unpackhi_epi8(a, b);
+    if constexpr (kUnit == 2) lo = _mm_unpacklo_epi16(a, b), hi = _mm_unpackhi_epi16(a, b);
+    if constexpr (kUnit == 4) lo = _mm_unpacklo_epi32(a, b), hi = _mm_unpackhi_epi32(a, b);
 }
 
 // 16 elements of 2 bytes: planes (0, 1) zipped bytewise.
@@ -185,9 +159,9 @@ size_t join_sse2(const uint8_t* const* planes, size_t count, uint8_t* out) {
     for (; i + 16 <= count; i += 16) {
         __m128i p[kWidth];
         for (int k = 0; k < kWidth; ++k) p[k] = load16(planes[k] + i);
-        if (kWidth == 2) join16_w2(p, out + i * kWidth);
-        if (kWidth == 4) join16_w4(p, out + i * kWidth);
-        if (kWidth == 8) join16_w8(p, out + i * kWidth);
+        if constexpr (kWidth == 2) join16_w2(p, out + i * kWidth);
+        if constexpr (kWidth == 4) join16_w4(p, out + i * kWidth);
+        if constexpr (kWidth == 8) join16_w8(p, out + i * kWidth);
     }
     return i;
 }
@@ -204,8 +178,8 @@ void join_width(const uint8_t* const* planes, size_t count, uint8_t* out) {
     join_typed<T, kWidth>(rest, count - done, out + done * kWidth);
 }
 
-}  // namespace
-
+// Decoding's last step: element j's byte k is byte j of plane k, for `width` planes of
+// `count` bytes each (1, 2, 4 or 8), written to `out` (count * width bytes).
 void join_planes(const uint8_t* const* planes, int width, size_t count, uint8_t* out) {
     switch (width) {
         case 1: std::memcpy(out, planes[0], count); return;
@@ -214,8 +188,6 @@ void join_planes(const uint8_t* const* planes, int width, size_t count, uint8_t*
         default: join_width<uint64_t, 8>(planes, count, out); return;
     }
 }
-
-namespace {
 
 // A run of consecutive substreams of one coded plane: a unit of decoding work.
 struct DecodeTask {

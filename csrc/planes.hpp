@@ -54,8 +54,4 @@ struct PlaneSource {
 // outnumber them), then the join, split by element ranges.
 void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t* out, int threads);
 
-// Decoding's last step: element j's byte k is byte j of plane k, for `width` planes of
-// `count` bytes each (1, 2, 4 or 8), written to `out` (count * width bytes).
-void join_planes(const uint8_t* const* planes, int width, size_t count, uint8_t* out);
-
 }  // namespace pycodec

@@ -451,10 +451,14 @@ def planes_join(planes: list[npt.ArrayLike] | tuple[npt.ArrayLike, ...]) -> np.n
     little-endian) joined into the elements' bytes: a uint8 array of numel × planes."""
     if not isinstance(planes, (list, tuple)):
         raise TypeError(f"planes must be a list of uint8 arrays, got {type(planes).__name__}")
+    if len(planes) not in (1, 2, 4, 8):
+        raise CodecError("planes must hold 1, 2, 4 or 8 planes")
     arrays = [_as_array(plane, "planes") for plane in planes]
     if any(a.dtype != np.uint8 or a.ndim != 1 for a in arrays):
         raise CodecError("planes must be 1-D uint8 arrays")
-    return _core.planes_join([np.ascontiguousarray(a) for a in arrays])
+    if any(a.size != arrays[0].size for a in arrays):
+        raise CodecError("planes must be 1-D and of equal length")
+    return _core.planes_decode([np.ascontiguousarray(a) for a in arrays], arrays[0].size, 1)  # all raw: a join
 
 
 @_memory_limited

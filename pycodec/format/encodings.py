@@ -262,8 +262,9 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
 
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:
     """Huffman-code the planes estimated to shrink enough, keeping a stream only if it saves
-    enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. One native call splits the planes,
-    codes them (several at once for a large tensor) and joins the section."""
+    enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. One native
+    call splits the planes, codes them (several at once for a large tensor) and joins the
+    section."""
     mask = sum(1 << k for k, estimate in enumerate(estimates) if codec.plane_worth_coding(estimate, flat.size))
     threads = min(_CPUS, dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
     bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns
