@@ -88,8 +88,9 @@ def save(
     `f` is a path or a binary file object opened for writing. Each floating tensor with
     few distinct values (weight sharing) and/or many zeros (pruning) is stored in the
     smallest of the ``codebook``, ``sparse`` and ``sparse_raw`` encodings when that beats
-    raw bytes; a mostly-zero tensor of any dtype may be stored ``sparse_raw``; everything
-    else is stored raw. Values round-trip bit for bit. Tensors sharing storage, offset,
+    raw bytes, dense floats as Huffman-coded byte ``planes``; a mostly-zero tensor of any
+    dtype may be stored ``sparse_raw``, a tensor made of repeats (or an integer tensor
+    that compresses) ``zstd``; everything else is stored raw. Values round-trip bit for bit. Tensors sharing storage, offset,
     shape, strides and conjugate/negative bits are stored once (``alias``); conjugate and
     negative views are saved with their own values. `metadata` maps str to str.
     ``compress=False`` stores every tensor raw. The JSON header is stored zlib-compressed

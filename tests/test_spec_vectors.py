@@ -66,7 +66,7 @@ def test_vector_decodes_to_documented_contents(name: str) -> None:
 def test_vectors_cover_every_encoding_and_stream_kind() -> None:
     tensors = [t for name in NAMES for t in _expected(name)["tensors"]]
     streams = [s for name in NAMES for s in _expected(name)["streams"]]
-    assert {t["encoding"] for t in tensors} == {"raw", "codebook", "sparse", "sparse_raw", "planes", "alias"}
+    assert {t["encoding"] for t in tensors} == {"raw", "codebook", "sparse", "sparse_raw", "planes", "zstd", "alias"}
     assert {s["mode"] for s in streams} == {0, 1, 2}
     assert {s["symbol_bits"] for s in streams} == {8, 16}
     assert any(s["substreams"] > 1 for s in streams)

@@ -41,7 +41,8 @@ LEGEND = (
     ("encoding", "raw: the values as they are; codebook: Huffman-coded indices into a table of shared "
                  "values; sparse: only the non-zeros, as codebook indices, and their positions as "
                  "Huffman-coded gaps; sparse_raw: the non-zeros as they are, and their gaps; planes: the "
-                 "values' bytes as Huffman-coded byte planes (lossless); alias: an earlier tensor's data, "
+                 "values' bytes as Huffman-coded byte planes (lossless); zstd: the values' bytes as one "
+                 "Zstandard frame (repeats, lossless); alias: an earlier tensor's data, "
                  "stored once (listed under the table)"),  # fmt: skip
     ("nz %", "share of the elements that are not zero (by bit pattern: -0.0 counts as non-zero)"),
     ("book", "codebook size: the number of shared values"),

@@ -25,7 +25,7 @@ import numpy as np
 
 from pycodec import codec
 from pycodec.errors import CodecError, MalformedFileError
-from pycodec.format import choice, limits
+from pycodec.format import choice, limits, zstd_frames
 from pycodec.format.budget import DecodeBudget
 from pycodec.format.dtypes import DType
 from pycodec.format.syntax import TensorEntry
@@ -191,6 +191,9 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     gated = not size_all and dtype.itemsize <= 8  # 16-byte elements: no planes, no codebook
     candidates = _gated_candidates(flat, dtype) if gated else _candidates(flat, dtype)
     best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
+    framed = _zstd_if_smaller(flat, dtype, flat.nbytes if best is None else min(best.size, flat.nbytes))
+    if framed is not None:
+        return framed
     if best is None or best.size >= flat.nbytes:
         return raw
     encoded = best.make()
@@ -199,6 +202,16 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     if encoded.plane_streams is not None:
         stored += planes_header_bytes(dtype.itemsize)
     return encoded if stored < flat.nbytes else raw
+
+
+def _zstd_if_smaller(flat: np.ndarray, dtype: DType, best_other: int) -> EncodedTensor | None:
+    """The ``zstd`` encoding (5.8) where the probe says it may win and its frame is smaller
+    than `best_other` bytes (the best other candidate's size, raw included)."""
+    data = flat.view(np.uint8)
+    if not zstd_frames.worth_trying(data, best_other, floats=dtype.planes_ok):
+        return None
+    frame = zstd_frames.encode(memoryview(data))
+    return EncodedTensor("zstd", {"frame": frame}) if len(frame) < best_other else None
 
 
 def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
@@ -353,6 +366,8 @@ def describe(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]) -> 
         return Facts(nnz=values.size)
     if entry.encoding == "planes":
         _plane_streams(entry, payloads["planes"])
+    if entry.encoding == "zstd":
+        zstd_frames.check_frame(payloads["frame"], entry.numel * dtype.itemsize, f"tensor {entry.name!r}")
     return Facts()
 
 
@@ -540,6 +555,13 @@ def decode_raw(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
     return array
 
 
+def decode_zstd(entry: TensorEntry, dtype: DType, data: Payload) -> np.ndarray:
+    """Decode a ``zstd`` tensor (5.8, R29): its frame holds the raw bytes."""
+    array = zstd_frames.decode(data, entry.numel * dtype.itemsize, f"tensor {entry.name!r}").view(dtype.storage)
+    _check_bool(entry, dtype, array)
+    return array
+
+
 def check_planes_entry(entry: TensorEntry, dtype: DType) -> None:
     """The table checks of a ``planes`` tensor (5.7, R27): a floating dtype, one
     `plane_streams` entry per byte of the element, and a section that holds exactly the
@@ -607,4 +629,6 @@ def decode_tensor(
         return decode_sparse_raw(entry, dtype, payloads, budget)
     if entry.encoding == "planes":
         return decode_planes(entry, dtype, payloads, budget, threads)
+    if entry.encoding == "zstd":
+        return decode_zstd(entry, dtype, payloads["frame"])
     return decode_sparse(entry, dtype, payloads, budget)

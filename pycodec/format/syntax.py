@@ -258,7 +258,7 @@ def _tensors_rule(value: Any, where: str) -> list[TensorEntry]:
 Rule = Callable[[Any, str], Any]
 
 NAME = _string_rule(1, limits.MAX_NAME_BYTES)
-ENCODINGS = ("raw", "codebook", "sparse", "sparse_raw", "planes", "alias")
+ENCODINGS = ("raw", "codebook", "sparse", "sparse_raw", "planes", "zstd", "alias")
 
 #: Section object members (4.3).
 SECTION_MEMBERS: tuple[tuple[str, Rule], ...] = (
@@ -293,6 +293,7 @@ ENCODING_MEMBERS: dict[str, tuple[tuple[str, Rule], ...]] = {
         ("index_bits", _int_rule(limits.MIN_INDEX_BITS, limits.MAX_INDEX_BITS)),
     ),
     "planes": (("planes", _section_rule), ("plane_streams", _plane_streams_rule)),
+    "zstd": (("frame", _section_rule),),
     "alias": (("alias_of", NAME),),
 }
 SECTION_ROLES: dict[str, tuple[str, ...]] = {

@@ -18,7 +18,9 @@ one rule; its JSON names the reject condition of spec/dcz.md section 8 (``"rejec
 says what was changed. Every conforming reader rejects every one of them.
 
 The stored header of ``zlib-header`` is zlib's DEFLATE at level 9; another DEFLATE
-implementation may compress differently and still conform.
+implementation may compress differently and still conform. The ``zstd`` vector's frames
+are fixed bytes (one made once by libzstd at level 19, the others built here from RFC
+8878's block formats), so they do not change with the installed zstd.
 """
 
 from __future__ import annotations
@@ -76,10 +78,12 @@ def _many_substreams() -> torch.Tensor:
 
 
 def _wide_codebook() -> torch.Tensor:
-    """300 distinct values (16-bit indices), each used at least twice; values with full
-    mantissas, so that byte planes (5.7) do not beat the codebook."""
-    book = torch.from_numpy(np.random.default_rng(3).standard_normal(300).astype(np.float32))
-    return book[torch.arange(1200) % 300].reshape(30, 40)
+    """300 distinct values (16-bit indices), each used four times in a shuffled order;
+    values with full mantissas, so that byte planes (5.7) do not beat the codebook, and
+    no repeated runs, so that zstd (5.8) does not either."""
+    rng = np.random.default_rng(3)
+    book = torch.from_numpy(rng.standard_normal(300).astype(np.float32))
+    return book[torch.from_numpy(rng.permutation(1200) % 300)].reshape(30, 40)
 
 
 def _codebook_dtypes() -> dict[str, torch.Tensor]:
@@ -328,9 +332,55 @@ def _planes() -> Assembled:
             [x for _, _, x in rows])
 
 
+ZSTD_MAGIC = bytes.fromhex("28b52ffd")
+#: float32 [4, 16]: a 16-value row (-1.5, -1.25, ..., 2.25) four times, as libzstd 1.5.7 at
+#: level 19 framed it (content size, content checksum, compressed blocks).
+ZSTD_TABLE_FRAME = bytes.fromhex(
+    "28b52ffd64000075010002040910d0a5310003b2b8420480c0f682a6c329039eaf3cf2c4a337ef81fe41d76b2eba"
+    "c4450e0100406fa04214ada911ad")
+
+
+def _zstd_table() -> bytes:
+    return np.tile(np.arange(16, dtype="<f4") * 0.25 - 1.5, 4).astype("<f4").tobytes()
+
+
+def _zstd_block(kind: int, content: bytes, size: int, last: bool = True) -> bytes:
+    """RFC 8878 3.1.1.2: a Raw (kind 0) or RLE (kind 1) block of `size` bytes."""
+    return (int(last) | kind << 1 | size << 3).to_bytes(3, "little") + content
+
+
+def zstd_rle_frame(byte: int, size: int, declared: int | None = None) -> bytes:
+    """A single-segment frame (1-byte content size, so size < 256) of one RLE block."""
+    declared = size if declared is None else declared
+    return ZSTD_MAGIC + bytes([0x20, declared]) + _zstd_block(1, bytes([byte]), size)
+
+
+def zstd_raw_frame(content: bytes) -> bytes:
+    """A frame with a Window_Descriptor (1 KiB) and a 2-byte content size (256 .. 65791
+    bytes, stored minus 256) holding one Raw block."""
+    return ZSTD_MAGIC + bytes([0x40, 0x00]) + (len(content) - 256).to_bytes(2, "little") + \
+        _zstd_block(0, content, len(content))
+
+
+def _zstd_row(name: str, dtype: str, shape: list[int], frame: bytes) -> tuple[dict[str, Any], dict[str, bytes]]:
+    return {"name": name, "dtype": dtype, "shape": shape, "encoding": "zstd"}, {"frame": frame}
+
+
+def _zstd() -> Assembled:
+    """zstd (5.8): a compressed frame with a checksum (float32), an RLE block (int16) and a
+    raw block behind a window descriptor and a 2-byte content size (bool)."""
+    flags = bytes(np.random.default_rng(7).integers(0, 2, 300, dtype=np.uint8))
+    rows = [_zstd_row("table", "float32", [4, 16], ZSTD_TABLE_FRAME),
+            _zstd_row("sevens", "int16", [50], zstd_rle_frame(7, 100)),
+            _zstd_row("mask", "bool", [300], zstd_raw_frame(flags))]
+    contents = [_zstd_table(), b"\x07" * 100, flags]
+    return ([r for r in rows], {"purpose": "zstd: compressed, RLE and raw blocks; float32, int16, bool"},
+            [{**_expected_row(e), "hex": c.hex()} for (e, _), c in zip(rows, contents, strict=True)])
+
+
 def assembled() -> dict[str, Assembled]:
     return {"example": _example(), "sparse-fillers": _sparse_fillers(), "sparse-raw-wide-gaps": _sparse_raw_wide_gaps(),
-            "empty-streams": _empty_streams(), "planes": _planes()}
+            "empty-streams": _empty_streams(), "planes": _planes(), "zstd": _zstd()}
 
 
 # ----------------------------------------------------------------- negative vectors
@@ -488,6 +538,27 @@ NEGATIVE: dict[str, tuple[str, str, Callable[[], bytes]]] = {
                      lambda: assemble([_planes_neg(plane=(0, stream([0, 0], 16)))])),
     "planes-count": ("R28", "a plane stream of 3 symbols for 2 elements",
                      lambda: assemble([_planes_neg(plane=(3, stream([0x3F, 0x40, 0x40])))])),
+    "zstd-trailing": ("R29", "a byte after the zstd frame",
+                      lambda: assemble([_zstd_row("w", "float32", [4, 16], ZSTD_TABLE_FRAME + b"\x00")])),
+    "zstd-two-frames": ("R29", "a second frame after the first",
+                        lambda: assemble([_zstd_row("w", "int16", [2], zstd_rle_frame(7, 4) + zstd_rle_frame(7, 4))])),
+    "zstd-skippable": ("R29", "a skippable frame before the frame",
+                       lambda: assemble([_zstd_row("w", "int16", [2], bytes.fromhex("502a4d1801000000") + b"\x00"
+                                                   + zstd_rle_frame(7, 4))])),
+    "zstd-content-size": ("R29", "a frame of 100 bytes for 40 int16 elements",
+                          lambda: assemble([_zstd_row("w", "int16", [40], zstd_rle_frame(7, 100))])),
+    "zstd-no-content-size": ("R29", "a frame header without Frame_Content_Size",
+                             lambda: assemble([_zstd_row("w", "int16", [2], ZSTD_MAGIC + b"\x00\x00"
+                                                         + _zstd_block(1, b"\x07", 4))])),
+    "zstd-dictionary": ("R29", "a frame naming dictionary 5",
+                        lambda: assemble([_zstd_row("w", "int16", [2], ZSTD_MAGIC + b"\x21\x05\x04"
+                                                    + _zstd_block(1, b"\x07", 4))])),
+    "zstd-short": ("R29", "a frame declaring 100 bytes whose block holds 99",
+                   lambda: assemble([_zstd_row("w", "int16", [50], zstd_rle_frame(7, 99, declared=100))])),
+    "zstd-checksum": ("R29", "a content checksum that does not match",
+                      lambda: assemble([_zstd_row("w", "float32", [4, 16], ZSTD_TABLE_FRAME[:-1] + b"\x00")])),
+    "zstd-bool": ("R19", "a zstd bool tensor holding 0x02",
+                  lambda: assemble([_zstd_row("w", "bool", [4], zstd_rle_frame(2, 4))])),
     "stream-reserved-flags": ("S1", "reserved stream flag bits set",
                               lambda: assemble([_codebook_row(indices=b"\x14" + stream([0, 0, 0, 0])[1:])])),
     "stream-mode-3": ("S2", "stream mode 3 (reserved)",

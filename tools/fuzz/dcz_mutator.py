@@ -28,7 +28,7 @@ import huffman_fields as hf
 
 MAGIC = b"\x89DCZ\r\n\x1a\n"
 ROLES = {"raw": ("data",), "codebook": ("codebook", "indices"), "sparse": ("codebook", "indices", "gaps"),
-         "sparse_raw": ("values", "gaps"), "planes": ("planes",),
+         "sparse_raw": ("values", "gaps"), "planes": ("planes",), "zstd": ("frame",),
          "alias": ()}  # fmt: skip
 SECTION_FIELDS = ("crc32", "length")
 DTYPE_SIZES = {
@@ -308,7 +308,7 @@ def mutate_encoding(rng: random.Random, model: DczModel) -> str | None:
     entry = _tensors(model)[i]
     target = rng.choice(list(ROLES))
     entry["encoding"] = target
-    for role in ("codebook", "indices", "gaps", "data", "values", "planes"):
+    for role in ("codebook", "indices", "gaps", "data", "values", "planes", "frame"):
         if role in ROLES[target]:
             entry.setdefault(role, {"crc32": 0, "length": 0})
             model.payloads[i].setdefault(role, rng.choice([b"", b"\x00" * 4, b"\x04\x05\x07"]))

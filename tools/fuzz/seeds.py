@@ -1,7 +1,7 @@
 """Seed files for the fuzzers: the spec vectors, the committed results, and generated files
 that cover every dtype with `raw`, every floating dtype with `codebook` and `sparse`
 (8- and 16-bit index and gap streams, single-symbol and 4-substream streams), `planes`
-for every floating dtype (float8 included), `alias`,
+for every floating dtype (float8 included), `zstd` (a float table, integers, bool), `alias`,
 rank 0, zero elements, special float bit patterns, and both header forms.
 Generation is deterministic (fixed torch seed)."""
 
@@ -87,6 +87,13 @@ def planes_tensors() -> dict[str, torch.Tensor]:
     return out
 
 
+def zstd_tensors() -> dict[str, torch.Tensor]:
+    """Tensors of repeated rows and of integers: stored zstd."""
+    row = torch.randn(256)
+    return {"table": row.repeat(64, 1), "positions": torch.arange(4096).repeat(2),
+            "mask": torch.rand(64, 128) < 0.5}
+
+
 def generated_states() -> dict[str, tuple[dict[str, torch.Tensor], bool]]:
     """name -> (state dict, compress_header)."""
     torch.manual_seed(0)
@@ -97,6 +104,7 @@ def generated_states() -> dict[str, tuple[dict[str, torch.Tensor], bool]]:
         states[f"sparse_{short}"] = (sparse_tensors(dtype), short == "float16")
     states["sparse_raw"] = (sparse_raw_tensors(), False)
     states["planes"] = (planes_tensors(), False)
+    states["zstd"] = (zstd_tensors(), False)
     tied = torch.randn(4, 4)
     states["alias"] = ({"embed": tied, "out": tied, "bias": torch.zeros(4)}, True)
     return states

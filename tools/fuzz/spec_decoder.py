@@ -1,6 +1,8 @@
 """A `.dcz` decoder written from spec/dcz.md and spec/huffman-stream.md alone.
 
-It imports nothing from pycodec (numpy, json, struct and zlib only), so it can serve as a
+It imports nothing from pycodec (numpy, json, struct and zlib; for the `zstd` encoding's
+blocks the zstandard library, since RFC 8878's entropy stages are not worth re-deriving
+here: the frame header checks of R29 are parsed from the RFC below), so it can serve as a
 differential oracle: on any input it must accept or reject exactly when pycodec does, and
 decode to the same bytes. It checks every MUST of the two documents it can check on a
 whole file; it is written for clarity, not speed (streams are decoded symbol by symbol).
@@ -48,11 +50,11 @@ CODEBOOK_DTYPES = {"float64", "float32", "float16", "bfloat16"}
 PLANES_DTYPES = {name for name in DTYPE_SIZES if name.startswith(("float", "bfloat"))}  # 4.4
 SECTION_ROLES = {"raw": ("data",), "codebook": ("codebook", "indices"),
                  "sparse": ("codebook", "indices", "gaps"), "sparse_raw": ("values", "gaps"),
-                 "planes": ("planes",), "alias": ()}  # fmt: skip
+                 "planes": ("planes",), "zstd": ("frame",), "alias": ()}  # fmt: skip
 EXTRA_MEMBERS = {"raw": {"data"}, "codebook": {"codebook", "indices"},
                  "sparse": {"codebook", "indices", "gaps", "index_bits"},
                  "sparse_raw": {"values", "gaps", "index_bits"}, "planes": {"planes", "plane_streams"},
-                 "alias": {"alias_of"}}  # fmt: skip
+                 "zstd": {"frame"}, "alias": {"alias_of"}}  # fmt: skip
 MAX_DEPTH = 4  # dcz.md 4.1: object > array > object > object or array
 
 
@@ -536,8 +538,48 @@ def decode_planes_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
     return out.tobytes()
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 3.1.1: 0xFD2FB528, little-endian
+
+
+def zstd_content_size(frame: bytes) -> int:
+    """RFC 8878 3.1.1.1: the frame header's Frame_Content_Size; rejects a frame without one
+    or with a Dictionary_ID (dcz.md 5.8, R29)."""
+    require(frame[:4] == ZSTD_MAGIC, "zstd frame magic")
+    require(len(frame) >= 5, "zstd frame header truncated")
+    descriptor = frame[4]
+    fcs_flag, single_segment, dict_flag = descriptor >> 6, (descriptor >> 5) & 1, descriptor & 3
+    require(descriptor & 0x08 == 0, "zstd frame header reserved bit")
+    at = 5 + (0 if single_segment else 1)  # Window_Descriptor
+    dict_size = (0, 1, 2, 4)[dict_flag]
+    require(len(frame) >= at + dict_size, "zstd frame header truncated")
+    require(int.from_bytes(frame[at:at + dict_size], "little") == 0, "zstd frame names a dictionary")
+    at += dict_size
+    fcs_size = (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
+    require(fcs_size > 0, "zstd frame without a content size")
+    require(len(frame) >= at + fcs_size, "zstd frame header truncated")
+    value = int.from_bytes(frame[at:at + fcs_size], "little")
+    return value + 256 if fcs_size == 2 else value
+
+
+def decode_zstd_tensor(data: bytes, t: dict[str, Any], size: int) -> bytes:
+    """5.8: one frame (no bytes around it) of exactly numel * s declared and decoded bytes."""
+    import zstandard  # only this encoding needs it
+
+    frame = section_bytes(data, t, "frame")
+    expected = t["numel"] * size
+    require(zstd_content_size(frame) == expected, "zstd content size differs from numel * s")
+    try:
+        out = zstandard.ZstdDecompressor(max_window_size=1 << 31).decompress(frame, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise SpecReject(f"zstd frame: {exc}") from exc
+    require(len(out) == expected, "zstd frame decodes to another length")
+    if t["dtype"] == "bool":
+        require(out.translate(None, b"\x00\x01") == b"", "bool byte other than 0 or 1")
+    return out
+
+
 DECODERS = {"raw": decode_raw_tensor, "codebook": decode_codebook_tensor, "sparse": decode_sparse_tensor,
-            "sparse_raw": decode_sparse_raw_tensor, "planes": decode_planes_tensor}
+            "sparse_raw": decode_sparse_raw_tensor, "planes": decode_planes_tensor, "zstd": decode_zstd_tensor}
 
 
 def decode_bytes(
