@@ -42,38 +42,65 @@ void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts) {
 
 namespace {
 
-// A package holds each of at most 2^16 leaves at most 16 times (once per level), so it
-// weighs under 2^84: 128 bits sum exactly where 64-bit sums wrapped once the counts
-// passed 2^64, broke the merge order and gave incomplete codes.
-__extension__ typedef unsigned __int128 Weight;
-
-struct Item {
-    Weight weight;
-    int32_t leaf;  // symbol index into the sorted leaves, or -1 for a package
-};
-
 int ceil_log2(size_t n) {
     int bits = 0;
     while ((size_t{1} << bits) < n) ++bits;
     return bits;
 }
 
-// One merge step: packages of adjacent pairs of `prev`, merged with the leaves.
-std::vector<Item> package_and_merge(const std::vector<Item>& prev, const std::vector<Item>& leaves) {
-    std::vector<Item> merged;
-    merged.reserve(leaves.size() + prev.size() / 2);
-    size_t li = 0, pi = 0;
-    const size_t packages = prev.size() / 2;
-    while (li < leaves.size() || pi < packages) {
-        const Weight package = pi < packages ? prev[2 * pi].weight + prev[2 * pi + 1].weight : 0;
-        if (pi >= packages || (li < leaves.size() && leaves[li].weight <= package)) {
-            merged.push_back(leaves[li++]);
-        } else {
-            merged.push_back({package, -1});
-            ++pi;
+// Package-merge over `limit` levels. Each level merges the leaves (ascending) with the
+// packages of adjacent pairs of the level below, leaves first on ties; leaves keep their
+// order, so the leaves among a level's first items are always leaves 0, 1, 2, ... and a
+// level is fully described by which of its items are packages. Only two levels of weights
+// are kept; the backtrack needs just those flags.
+//
+// Weights: every item of level j weighs at most j times the leaves' total, so 64 bits hold
+// them while the total stays under 2^59; beyond that (counts are uint64) 128 bits do.
+template <class Weight>
+std::vector<uint32_t> package_merge_depths(const std::vector<uint64_t>& sorted_counts, int limit) {
+    const size_t n = sorted_counts.size();
+    std::vector<Weight> leaves(sorted_counts.begin(), sorted_counts.end());
+    std::vector<Weight> prev = leaves, merged;
+    std::vector<std::vector<uint8_t>> package_flags(static_cast<size_t>(limit));
+    package_flags[0].assign(n, 0);
+    merged.reserve(2 * n);
+    for (int level = 1; level < limit; ++level) {
+        std::vector<uint8_t>& flags = package_flags[static_cast<size_t>(level)];
+        flags.reserve(2 * n);
+        merged.clear();
+        size_t li = 0, pi = 0;
+        const size_t packages = prev.size() / 2;
+        while (li < n || pi < packages) {
+            const Weight package = pi < packages ? prev[2 * pi] + prev[2 * pi + 1] : 0;
+            if (pi >= packages || (li < n && leaves[li] <= package)) {
+                merged.push_back(leaves[li++]);
+                flags.push_back(0);
+            } else {
+                merged.push_back(package);
+                flags.push_back(1);
+                ++pi;
+            }
         }
+        prev.swap(merged);
     }
-    return merged;
+    // The 2n-2 cheapest top-level items; each leaf among a level's chosen items gains a
+    // bit of length (the chosen leaves of a level are a prefix, counted in a difference
+    // array), each chosen package chooses two items of the level below.
+    std::vector<int64_t> starts(n + 1, 0);
+    size_t take = 2 * n - 2;
+    for (int level = limit - 1; level >= 0; --level) {
+        const std::vector<uint8_t>& flags = package_flags[static_cast<size_t>(level)];
+        size_t packages = 0;
+        for (size_t i = 0; i < take; ++i) packages += flags[i];
+        ++starts[0];
+        --starts[take - packages];
+        take = 2 * packages;
+    }
+    std::vector<uint32_t> depth;
+    depth.reserve(n);
+    int64_t running = 0;
+    for (size_t i = 0; i < n; ++i) depth.push_back(static_cast<uint32_t>(running += starts[i]));
+    return depth;
 }
 
 }  // namespace
@@ -93,29 +120,13 @@ std::vector<uint8_t> limited_code_lengths(const std::vector<uint64_t>& counts, i
 
     std::stable_sort(used.begin(), used.end(),
                      [&](uint32_t a, uint32_t b) { return counts[a] < counts[b]; });
-    std::vector<Item> leaves(used.size());
-    for (size_t i = 0; i < used.size(); ++i) leaves[i] = {counts[used[i]], static_cast<int32_t>(i)};
-
-    // levels[0] holds the deepest denomination (2^-limit), levels[limit-1] the top (2^-1).
-    std::vector<std::vector<Item>> levels;
-    levels.reserve(static_cast<size_t>(limit));
-    levels.push_back(leaves);
-    for (int level = 1; level < limit; ++level) levels.push_back(package_and_merge(levels.back(), leaves));
-
-    // The 2n-2 cheapest top-level items; each leaf occurrence adds one bit to its length.
-    std::vector<uint32_t> depth(used.size(), 0);
-    size_t take = 2 * used.size() - 2;
-    for (int level = limit - 1; level >= 0; --level) {
-        size_t packages = 0;
-        for (size_t i = 0; i < take; ++i) {
-            const Item& item = levels[static_cast<size_t>(level)][i];
-            if (item.leaf >= 0)
-                ++depth[static_cast<size_t>(item.leaf)];
-            else
-                ++packages;
-        }
-        take = 2 * packages;
-    }
+    std::vector<uint64_t> sorted_counts(used.size());
+    unsigned __int128 total = 0;
+    for (size_t i = 0; i < used.size(); ++i) total += sorted_counts[i] = counts[used[i]];
+    __extension__ typedef unsigned __int128 Wide;
+    const std::vector<uint32_t> depth = total < (Wide{1} << 59)
+                                            ? package_merge_depths<uint64_t>(sorted_counts, limit)
+                                            : package_merge_depths<Wide>(sorted_counts, limit);
     for (size_t i = 0; i < used.size(); ++i) lengths[used[i]] = static_cast<uint8_t>(depth[i]);
     return lengths;
 }

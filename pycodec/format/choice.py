@@ -163,6 +163,17 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     return Statistics(flat.size, nnz, planes, bound, patterns if full else None)
 
 
+def lower_bound(stats: Statistics, dtype: DType, best: int) -> float:
+    """The fewest bytes exact sizing could find, given `best` bytes already in hand: the
+    bounds of ``sparse_raw`` and the codebook family."""
+    floor = float(best)
+    if 0 < stats.nnz < stats.numel:
+        floor = min(floor, stats.nnz * dtype.itemsize)
+    if stats.codebook_bound is not None:
+        floor = min(floor, stats.codebook_bound)
+    return floor
+
+
 def needs_exact_sizing(stats: Statistics, dtype: DType, planes_bytes: int | None) -> bool:
     """Whether ``sparse_raw``, ``codebook`` or ``sparse`` could beat the best of ``planes``
     (`planes_bytes`) and ``raw``; if not, they are neither sized nor encoded."""

@@ -189,11 +189,8 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     if not compress or flat.size == 0:
         return raw
     gated = not size_all and dtype.itemsize <= 8  # 16-byte elements: no planes, no codebook
-    candidates = _gated_candidates(flat, dtype) if gated else _candidates(flat, dtype)
+    candidates = _gated_candidates(flat, dtype) if gated else _with_zstd(flat, dtype, _candidates(flat, dtype))
     best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
-    framed = _zstd_if_smaller(flat, dtype, flat.nbytes if best is None else min(best.size, flat.nbytes))
-    if framed is not None:
-        return framed
     if best is None or best.size >= flat.nbytes:
         return raw
     encoded = best.make()
@@ -204,14 +201,23 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     return encoded if stored < flat.nbytes else raw
 
 
-def _zstd_if_smaller(flat: np.ndarray, dtype: DType, best_other: int) -> EncodedTensor | None:
-    """The ``zstd`` encoding (5.8) where the probe says it may win and its frame is smaller
-    than `best_other` bytes (the best other candidate's size, raw included)."""
+def _zstd_candidate(flat: np.ndarray, dtype: DType, best_other: float) -> _Candidate | None:
+    """The ``zstd`` encoding (5.8), encoded, where the probe says it may beat `best_other`
+    bytes; None where it cannot."""
     data = flat.view(np.uint8)
     if not zstd_frames.worth_trying(data, best_other, floats=dtype.planes_ok):
         return None
     frame = zstd_frames.encode(memoryview(data))
-    return EncodedTensor("zstd", {"frame": frame}) if len(frame) < best_other else None
+    return _Candidate(len(frame), "zstd", lambda: EncodedTensor("zstd", {"frame": frame}))
+
+
+def _with_zstd(flat: np.ndarray, dtype: DType, candidates: list[_Candidate],
+               framed: _Candidate | None = None) -> list[_Candidate]:
+    """`candidates` and, where it may beat them (and raw), the ``zstd`` one (`framed` when
+    already made)."""
+    if framed is None:
+        framed = _zstd_candidate(flat, dtype, min([c.size for c in candidates] + [flat.nbytes]))
+    return candidates + ([framed] if framed is not None else [])
 
 
 def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
@@ -222,10 +228,15 @@ def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
     coded = stats.planes
     planes = [] if coded is None or size is None else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
     if not choice.needs_exact_sizing(stats, dtype, size):
-        return planes
+        return _with_zstd(flat, dtype, planes)
+    # a frame below every bound makes exact sizing (the costly part) pointless
+    floor = choice.lower_bound(stats, dtype, min([c.size for c in planes] + [flat.nbytes]))
+    framed = _zstd_candidate(flat, dtype, floor)
+    if framed is not None and framed.size < floor:
+        return planes + [framed]
     if stats.nnz == stats.numel and stats.pattern_counts is not None:
-        return planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts)
-    return _candidates(flat, dtype, stats.planes)
+        return _with_zstd(flat, dtype, planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts), framed)
+    return _with_zstd(flat, dtype, _candidates(flat, dtype, stats.planes), framed)
 
 
 def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.ndarray) -> list[_Candidate]:
