@@ -174,6 +174,23 @@ def lower_bound(stats: Statistics, dtype: DType, best: int) -> float:
     return floor
 
 
+def sparse_family_bound(stats: Statistics, dtype: DType, bits: np.ndarray) -> float:
+    """A lower bound of ``sparse`` and ``sparse_raw`` (infinite without zeros): their
+    non-zeros (raw, or the codebook bound) plus their gap stream. With fewer zeros than
+    non-zeros, not all of them at the end, the gaps cannot all be equal, so their stream
+    holds two symbols or more: at least one bit for each of its `nnz` or more entries.
+    `bits`: the tensor's bit patterns."""
+    zeros = stats.numel - stats.nnz
+    if stats.nnz == 0 or zeros == 0:
+        return float("inf")
+    trailing = int(np.count_nonzero(bits[:stats.nnz])) == stats.nnz
+    gaps = stats.nnz / 8 if zeros < stats.nnz - 1 and not trailing else 0.0
+    values = float(stats.nnz * dtype.itemsize)
+    if stats.codebook_bound is not None:
+        values = min(values, stats.codebook_bound)
+    return values + gaps
+
+
 def needs_exact_sizing(stats: Statistics, dtype: DType, planes_bytes: int | None) -> bool:
     """Whether ``sparse_raw``, ``codebook`` or ``sparse`` could beat the best of ``planes``
     (`planes_bytes`) and ``raw``; if not, they are neither sized nor encoded."""

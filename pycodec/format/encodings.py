@@ -234,15 +234,18 @@ def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
     framed = _zstd_candidate(flat, dtype, floor)
     if framed is not None and framed.size < floor:
         return planes + [framed]
-    if stats.nnz == stats.numel and stats.pattern_counts is not None:
-        return _with_zstd(flat, dtype, planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts), framed)
+    if stats.pattern_counts is not None and dtype.codebook_ok:  # every element counted: the codebook sized exactly
+        known = planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts)
+        best = min([c.size for c in known] + [flat.nbytes])
+        if choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > best:
+            return _with_zstd(flat, dtype, known, framed)
     return _with_zstd(flat, dtype, _candidates(flat, dtype, stats.planes), framed)
 
 
 def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.ndarray) -> list[_Candidate]:
-    """The ``codebook`` candidate of a tensor without zeros, sized from the counts of its
-    every bit pattern (1- and 2-byte elements): no scan, the same size and bytes as the
-    scanning path gives."""
+    """The ``codebook`` candidate sized from the counts of every bit pattern (2-byte
+    elements): no scan, the same size and bytes as the scanning path gives (zero, where
+    present, is the smallest pattern: first in the book there too)."""
     counts = patterns[patterns > 0]
     if counts.size > limits.MAX_CODEBOOK_SIZE:
         return []
