@@ -293,7 +293,8 @@ def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> Enco
     call splits the planes, codes them (several at once for a large tensor) and joins the
     section."""
     mask = sum(1 << k for k, estimate in enumerate(estimates) if codec.plane_worth_coding(estimate, flat.size))
-    threads = min(_CPUS, dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
+    # a thread per plane, and a coded plane's stream may split between two (float8 has one plane)
+    threads = min(_CPUS, 2 * dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
     bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns
     section, lengths = codec.planes_encode(bits, plane_mask=mask, threads=threads)
     return EncodedTensor("planes", {"planes": section}, plane_streams=lengths)
