@@ -20,13 +20,90 @@ void split_plane(const uint8_t* elements, size_t count, int k, uint8_t* plane) {
     for (size_t i = 0; i < count; ++i) plane[i] = src[i * kWidth];
 }
 
-void split_plane(const uint8_t* elements, size_t count, int itemsize, int k, uint8_t* plane) {
-    switch (itemsize) {
-        case 1: std::memcpy(plane, elements, count); return;
-        case 2: split_plane<2>(elements, count, k, plane); return;
-        case 4: split_plane<4>(elements, count, k, plane); return;
-        default: split_plane<8>(elements, count, k, plane); return;
+#if defined(__SSE2__)
+inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+inline void store16(uint8_t* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+
+// The even and the odd bytes of a then b, in order (16 each): a mask or a shift keeps one
+// byte of each 16-bit lane, and a saturating pack (exact on 0..255) gathers them.
+inline void unzip(__m128i a, __m128i b, __m128i& even, __m128i& odd) {
+    const __m128i low = _mm_set1_epi16(0x00FF);
+    even = _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low));
+    odd = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
+}
+
+// 16 elements of kWidth bytes (kWidth registers) into one register per plane: each round
+// splits by one more bit of the byte index (even/odd, then bit 1, then bit 2).
+template <int kWidth>
+inline void split16(const uint8_t* in, __m128i* p) {
+    __m128i r[kWidth];
+    for (int k = 0; k < kWidth; ++k) r[k] = load16(in + 16 * k);
+    if constexpr (kWidth == 2) {
+        unzip(r[0], r[1], p[0], p[1]);
+    } else if constexpr (kWidth == 4) {
+        __m128i e[2], o[2];
+        unzip(r[0], r[1], e[0], o[0]);
+        unzip(r[2], r[3], e[1], o[1]);
+        unzip(e[0], e[1], p[0], p[2]);
+        unzip(o[0], o[1], p[1], p[3]);
+    } else {
+        __m128i e[4], o[4], ee[2], eo[2], oe[2], oo[2];
+        for (int j = 0; j < 4; ++j) unzip(r[2 * j], r[2 * j + 1], e[j], o[j]);
+        unzip(e[0], e[1], ee[0], eo[0]);
+        unzip(e[2], e[3], ee[1], eo[1]);
+        unzip(o[0], o[1], oe[0], oo[0]);
+        unzip(o[2], o[3], oe[1], oo[1]);
+        unzip(ee[0], ee[1], p[0], p[4]);
+        unzip(eo[0], eo[1], p[2], p[6]);
+        unzip(oe[0], oe[1], p[1], p[5]);
+        unzip(oo[0], oo[1], p[3], p[7]);
     }
+}
+
+// Elements [0, count) split into the planes whose destination is not null, 16 at a time;
+// returns how many it split (the rest: split_plane).
+template <int kWidth>
+size_t split_sse2(const uint8_t* elements, size_t count, uint8_t* const* dst) {
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m128i p[kWidth];
+        split16<kWidth>(elements + i * kWidth, p);
+        for (int k = 0; k < kWidth; ++k)
+            if (dst[k]) store16(dst[k] + i, p[k]);
+    }
+    return i;
+}
+#endif
+
+// Elements [0, count) split into every plane whose destination is not null, in one pass.
+template <int kWidth>
+void split_planes_width(const uint8_t* elements, size_t count, uint8_t* const* dst) {
+    size_t done = 0;
+#if defined(__SSE2__)
+    done = split_sse2<kWidth>(elements, count, dst);
+#endif
+    for (int k = 0; k < kWidth; ++k)
+        if (dst[k]) split_plane<kWidth>(elements + done * kWidth, count - done, k, dst[k] + done);
+}
+
+// The planes of elements [0, count) whose destination is not null, split on up to
+// `threads` threads by element ranges.
+void split_planes(const uint8_t* elements, size_t count, int itemsize, uint8_t* const* dst, int threads) {
+    constexpr size_t kMinRange = size_t{1} << 16;
+    const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
+                                                              count / kMinRange));
+    parallel_for(parts, threads, [&](size_t part) {
+        const size_t begin = (count * part / parts) & ~size_t{15}, end = part + 1 == parts ? count : (count * (part + 1) / parts) & ~size_t{15};
+        uint8_t* shifted[8] = {};
+        for (int k = 0; k < itemsize; ++k) shifted[k] = dst[k] ? dst[k] + begin : nullptr;
+        const uint8_t* from = elements + begin * static_cast<size_t>(itemsize);
+        switch (itemsize) {
+            case 1: if (shifted[0]) std::memcpy(shifted[0], from, end - begin); return;
+            case 2: split_planes_width<2>(from, end - begin, shifted); return;
+            case 4: split_planes_width<4>(from, end - begin, shifted); return;
+            default: split_planes_width<8>(from, end - begin, shifted); return;
+        }
+    });
 }
 
 }  // namespace
@@ -41,10 +118,12 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
     plan.planes.resize(s);
     plan.layouts.resize(s);
     plan.stream_bytes.assign(s, 0);
+    uint8_t* coded[8] = {};
+    for (size_t k = 0; k < s; ++k)
+        if (coded_mask >> k & 1u) coded[k] = (plan.planes[k].reset(new uint8_t[count]), plan.planes[k].get());  // split fills it
+    split_planes(elements, count, itemsize, coded, threads);
     parallel_for(s, threads, [&](size_t k) {
-        if (!(coded_mask >> k & 1u)) return;
-        plan.planes[k].reset(new uint8_t[count]);  // not zeroed: split_plane fills it
-        split_plane(elements, count, itemsize, static_cast<int>(k), plan.planes[k].get());
+        if (!coded[k]) return;
         plan.layouts[k] = plan_stream(plan.planes[k].get(), count, max_code_length);
         if (plane_worth_coding(plan.layouts[k].total_bytes, count)) plan.stream_bytes[k] = plan.layouts[k].total_bytes;
     });
@@ -55,12 +134,18 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
 
 namespace {
 
-// Plane k stored raw: from its split copy when it was planned, else from the elements.
-void write_raw_plane(const PlanesPlan& plan, size_t k, uint8_t* dst) {
-    if (plan.planes[k])
-        std::memcpy(dst, plan.planes[k].get(), plan.count);
-    else
-        split_plane(plan.elements, plan.count, plan.itemsize, static_cast<int>(k), dst);
+// The planes stored raw: a planned plane from its split copy, the others split from the
+// elements in one pass.
+void write_raw_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
+    uint8_t* unplanned[8] = {};
+    for (size_t k = 0; k < plan.planes.size(); ++k) {
+        if (plan.stream_bytes[k]) continue;
+        if (plan.planes[k])
+            std::memcpy(out + plan.offsets[k], plan.planes[k].get(), plan.count);
+        else
+            unplanned[k] = out + plan.offsets[k];
+    }
+    split_planes(plan.elements, plan.count, plan.itemsize, unplanned, threads);
 }
 
 }  // namespace
@@ -69,12 +154,9 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     const size_t s = plan.planes.size();
     const std::vector<size_t>& offsets = plan.offsets;
     if (threads <= 1) {  // in plane order, each spill is overwritten by the plane after it
-        for (size_t k = 0; k < s; ++k) {
-            if (plan.stream_bytes[k])
-                write_stream(plan.layouts[k], plan.planes[k].get(), out + offsets[k]);
-            else
-                write_raw_plane(plan, k, out + offsets[k]);
-        }
+        for (size_t k = 0; k < s; ++k)
+            if (plan.stream_bytes[k]) write_stream(plan.layouts[k], plan.planes[k].get(), out + offsets[k]);
+        write_raw_planes(plan, out, 1);  // after the streams: a spill into a raw plane is overwritten
         return;
     }
     // A stream's bit writer may spill up to 8 bytes past its end: threads write the streams
@@ -85,13 +167,11 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     const int per_stream = coded && static_cast<size_t>(threads) > coded ? threads / static_cast<int>(coded) : 1;
     std::vector<std::unique_ptr<uint8_t[]>> streams(s);
     parallel_for(s, threads, [&](size_t k) {
-        if (!plan.stream_bytes[k]) {
-            write_raw_plane(plan, k, out + offsets[k]);
-            return;
-        }
+        if (!plan.stream_bytes[k]) return;
         streams[k].reset(new uint8_t[plan.stream_bytes[k] + 8]);
         write_stream(plan.layouts[k], plan.planes[k].get(), streams[k].get(), per_stream);
     });
+    write_raw_planes(plan, out, threads);
     for (size_t k = 0; k < s; ++k)
         if (plan.stream_bytes[k]) std::memcpy(out + offsets[k], streams[k].get(), plan.stream_bytes[k]);
 }
@@ -111,8 +191,6 @@ void join_typed(const uint8_t* const* planes, size_t count, uint8_t* out) {
 #if defined(__SSE2__)
 // 16 elements at a time by byte interleaves (SSE2, which every x86-64 CPU has): 2, 4 or 8
 // plane registers in, as many output registers out, log2(width) rounds of unpacks.
-inline __m128i load16(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-inline void store16(uint8_t* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
 
 // Interleaves a and b in units of 1, 2 or 4 bytes: the low halves, then the high halves.
 template <int kUnit>

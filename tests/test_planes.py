@@ -253,6 +253,22 @@ def test_planes_encode_matches_the_spec_written_out(width: int, threads: int) ->
         assert got == _reference_section(elements, int(mask))
 
 
+@pytest.mark.parametrize("width", [2, 4, 8])
+@pytest.mark.parametrize("numel", [1, 15, 17, 70_003, 262_147])
+def test_planes_encode_splits_every_range_and_tail_as_the_spec_says(width: int, numel: int) -> None:
+    """The one-pass split (16 elements at a time, element ranges on threads, a scalar tail)
+    gives the planes of the spec for raw and coded planes alike."""
+    rng = np.random.default_rng(numel + width)
+    floats = {2: np.float16, 4: np.float32, 8: np.float64}[width]
+    weights = (rng.standard_normal(numel) * 0.05).astype(floats).view(f"u{width}")
+    noise = rng.integers(0, 1 << 63, numel, dtype=np.uint64).astype(f"u{width}")
+    for elements in (weights, noise):
+        for threads in (1, 2, 3):
+            for mask in (0, (1 << width) - 1, 1 << (width - 1), 0b101 & ((1 << width) - 1)):
+                got = codec.planes_encode(elements, plane_mask=mask, threads=threads)
+                assert got == _reference_section(elements, mask), (threads, mask)
+
+
 def test_planes_encode_reads_big_endian_elements_as_their_values() -> None:
     values = (np.random.default_rng(3).standard_normal(5000) * 0.1).astype(np.float32).view(np.uint32)
     assert codec.planes_encode(values.astype(">u4"), plane_mask=0b1100) == codec.planes_encode(values, plane_mask=0b1100)
