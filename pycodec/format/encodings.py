@@ -189,7 +189,8 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     if not compress or flat.size == 0:
         return raw
     gated = not size_all and dtype.itemsize <= 8  # 16-byte elements: no planes, no codebook
-    candidates = _gated_candidates(flat, dtype) if gated else _with_zstd(flat, dtype, _candidates(flat, dtype))
+    candidates = (_gated_candidates(flat, dtype) if gated
+                  else _with_zstd(flat, _candidates(flat, dtype), _probe(flat, dtype)))
     best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
     if best is None or best.size >= flat.nbytes:
         return raw
@@ -201,22 +202,30 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     return encoded if stored < flat.nbytes else raw
 
 
-def _zstd_candidate(flat: np.ndarray, dtype: DType, best_other: float) -> _Candidate | None:
-    """The ``zstd`` encoding (5.8), encoded, where the probe says it may beat `best_other`
-    bytes; None where it cannot."""
-    data = flat.view(np.uint8)
-    if not zstd_frames.worth_trying(data, best_other, floats=dtype.planes_ok):
+def _best_size(flat: np.ndarray, candidates: list[_Candidate]) -> int:
+    """The smallest of the candidates' sizes and raw."""
+    return min([c.size for c in candidates] + [flat.nbytes])
+
+
+def _zstd_candidate(flat: np.ndarray, estimate: float | None, best_other: float) -> _Candidate | None:
+    """The ``zstd`` encoding (5.8), encoded, where the probe's `estimate`
+    (:func:`zstd_frames.probe_estimate`) says it may beat `best_other` bytes; else None."""
+    if not zstd_frames.worth_trying(estimate, best_other):
         return None
-    frame = zstd_frames.encode(memoryview(data))
+    frame = zstd_frames.encode(memoryview(flat.view(np.uint8)))
     return _Candidate(len(frame), "zstd", lambda: EncodedTensor("zstd", {"frame": frame}))
 
 
-def _with_zstd(flat: np.ndarray, dtype: DType, candidates: list[_Candidate],
+def _probe(flat: np.ndarray, dtype: DType) -> float | None:
+    return zstd_frames.probe_estimate(flat.view(np.uint8), floats=dtype.planes_ok)
+
+
+def _with_zstd(flat: np.ndarray, candidates: list[_Candidate], estimate: float | None,
                framed: _Candidate | None = None) -> list[_Candidate]:
     """`candidates` and, where it may beat them (and raw), the ``zstd`` one (`framed` when
     already made)."""
     if framed is None:
-        framed = _zstd_candidate(flat, dtype, min([c.size for c in candidates] + [flat.nbytes]))
+        framed = _zstd_candidate(flat, estimate, _best_size(flat, candidates))
     return candidates + ([framed] if framed is not None else [])
 
 
@@ -227,19 +236,19 @@ def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
     size = stats.planes_size(planes_header_bytes(dtype.itemsize))
     coded = stats.planes
     planes = [] if coded is None or size is None else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
+    estimate = _probe(flat, dtype)
     if not choice.needs_exact_sizing(stats, dtype, size):
-        return _with_zstd(flat, dtype, planes)
+        return _with_zstd(flat, planes, estimate)
     # a frame below every bound makes exact sizing (the costly part) pointless
-    floor = choice.lower_bound(stats, dtype, min([c.size for c in planes] + [flat.nbytes]))
-    framed = _zstd_candidate(flat, dtype, floor)
+    floor = choice.lower_bound(stats, dtype, _best_size(flat, planes))
+    framed = _zstd_candidate(flat, estimate, floor)
     if framed is not None and framed.size < floor:
         return planes + [framed]
     if stats.pattern_counts is not None and dtype.codebook_ok:  # every element counted: the codebook sized exactly
         known = planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts)
-        best = min([c.size for c in known] + [flat.nbytes])
-        if choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > best:
-            return _with_zstd(flat, dtype, known, framed)
-    return _with_zstd(flat, dtype, _candidates(flat, dtype, stats.planes), framed)
+        if choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, known):
+            return _with_zstd(flat, known, estimate, framed)
+    return _with_zstd(flat, _candidates(flat, dtype, stats.planes), estimate, framed)
 
 
 def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.ndarray) -> list[_Candidate]:

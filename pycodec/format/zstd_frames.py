@@ -85,13 +85,19 @@ def repeats(data: np.ndarray) -> bool:
     return distinct < REPEAT_GATE * sample.size
 
 
-def worth_trying(data: np.ndarray, best_other: int, *, floats: bool) -> bool:
-    """Whether a full ``zstd`` encode of `data` (uint8) may beat `best_other` bytes (the
-    best other candidate, raw included). A float tensor is probed only when it
-    :func:`repeats`; other dtypes have no entropy coder but this one, so are always probed."""
+def probe_estimate(data: np.ndarray, *, floats: bool) -> float | None:
+    """The fast probe's estimate of a frame of `data` (uint8), in bytes; None where not
+    worth probing. A float tensor is probed only when it :func:`repeats`; other dtypes have
+    no entropy coder but this one, so are always probed."""
     if data.size < MIN_BYTES or (floats and not repeats(data)):
-        return False
-    return probe_ratio(memoryview(data)) * data.size < PROBE_MARGIN * best_other
+        return None
+    return probe_ratio(memoryview(data)) * data.size
+
+
+def worth_trying(estimate: float | None, best_other: float) -> bool:
+    """Whether a full ``zstd`` encode with the probe's `estimate` may beat `best_other`
+    bytes (the best other candidate, raw included)."""
+    return estimate is not None and estimate < PROBE_MARGIN * best_other
 
 
 def encode(data: memoryview) -> bytes:
