@@ -93,7 +93,9 @@ void split_planes(const uint8_t* elements, size_t count, int itemsize, uint8_t* 
     const size_t parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
                                                               count / kMinRange));
     parallel_for(parts, threads, [&](size_t part) {
-        const size_t begin = (count * part / parts) & ~size_t{15}, end = part + 1 == parts ? count : (count * (part + 1) / parts) & ~size_t{15};
+        // 16-element aligned ranges, the last one running to the end
+        const size_t begin = (count * part / parts) & ~size_t{15};
+        const size_t end = part + 1 == parts ? count : (count * (part + 1) / parts) & ~size_t{15};
         uint8_t* shifted[8] = {};
         for (int k = 0; k < itemsize; ++k) shifted[k] = dst[k] ? dst[k] + begin : nullptr;
         const uint8_t* from = elements + begin * static_cast<size_t>(itemsize);
@@ -118,13 +120,21 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
     plan.planes.resize(s);
     plan.layouts.resize(s);
     plan.stream_bytes.assign(s, 0);
-    uint8_t* coded[8] = {};
-    for (size_t k = 0; k < s; ++k)
-        if (coded_mask >> k & 1u) coded[k] = (plan.planes[k].reset(new uint8_t[count]), plan.planes[k].get());  // split fills it
-    split_planes(elements, count, itemsize, coded, threads);
+    plan.data.assign(s, nullptr);
+    uint8_t* split_into[8] = {};
+    for (size_t k = 0; k < s; ++k) {
+        if (!(coded_mask >> k & 1u)) continue;
+        if (itemsize == 1) {  // the one plane is the elements themselves
+            plan.data[k] = elements;
+            continue;
+        }
+        plan.planes[k].reset(new uint8_t[count]);  // not zeroed: the split fills it
+        plan.data[k] = split_into[k] = plan.planes[k].get();
+    }
+    split_planes(elements, count, itemsize, split_into, threads);
     parallel_for(s, threads, [&](size_t k) {
-        if (!coded[k]) return;
-        plan.layouts[k] = plan_stream(plan.planes[k].get(), count, max_code_length);
+        if (!plan.data[k]) return;
+        plan.layouts[k] = plan_stream(plan.data[k], count, max_code_length);
         if (plane_worth_coding(plan.layouts[k].total_bytes, count)) plan.stream_bytes[k] = plan.layouts[k].total_bytes;
     });
     plan.offsets.assign(s + 1, 0);
@@ -134,14 +144,14 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
 
 namespace {
 
-// The planes stored raw: a planned plane from its split copy, the others split from the
+// The planes stored raw: a planned plane from its bytes, the others split from the
 // elements in one pass.
 void write_raw_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     uint8_t* unplanned[8] = {};
     for (size_t k = 0; k < plan.planes.size(); ++k) {
         if (plan.stream_bytes[k]) continue;
-        if (plan.planes[k])
-            std::memcpy(out + plan.offsets[k], plan.planes[k].get(), plan.count);
+        if (plan.data[k])
+            std::memcpy(out + plan.offsets[k], plan.data[k], plan.count);
         else
             unplanned[k] = out + plan.offsets[k];
     }
@@ -155,7 +165,7 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     const std::vector<size_t>& offsets = plan.offsets;
     if (threads <= 1) {  // in plane order, each spill is overwritten by the plane after it
         for (size_t k = 0; k < s; ++k)
-            if (plan.stream_bytes[k]) write_stream(plan.layouts[k], plan.planes[k].get(), out + offsets[k]);
+            if (plan.stream_bytes[k]) write_stream(plan.layouts[k], plan.data[k], out + offsets[k]);
         write_raw_planes(plan, out, 1);  // after the streams: a spill into a raw plane is overwritten
         return;
     }
@@ -169,7 +179,7 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     parallel_for(s, threads, [&](size_t k) {
         if (!plan.stream_bytes[k]) return;
         streams[k].reset(new uint8_t[plan.stream_bytes[k] + 8]);
-        write_stream(plan.layouts[k], plan.planes[k].get(), streams[k].get(), per_stream);
+        write_stream(plan.layouts[k], plan.data[k], streams[k].get(), per_stream);
     });
     write_raw_planes(plan, out, threads);
     for (size_t k = 0; k < s; ++k)

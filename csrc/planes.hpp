@@ -25,7 +25,8 @@ struct PlanesPlan {
     const uint8_t* elements = nullptr;
     size_t count = 0;                          // elements
     int itemsize = 0;
-    std::vector<std::unique_ptr<uint8_t[]>> planes;  // the coded planes' bytes, split out
+    std::vector<std::unique_ptr<uint8_t[]>> planes;  // the coded planes' split copies (2+-byte elements)
+    std::vector<const uint8_t*> data;          // each coded plane's bytes: its copy, or the 1-byte elements
     std::vector<StreamLayout> layouts;         // planned streams (coded planes only)
     std::vector<uint64_t> stream_bytes;        // per plane: its stream's length, 0 = raw
     std::vector<size_t> offsets;               // where each plane starts; back() = the section's size
