@@ -374,7 +374,7 @@ def _zstd() -> Assembled:
             _zstd_row("sevens", "int16", [50], zstd_rle_frame(7, 100)),
             _zstd_row("mask", "bool", [300], zstd_raw_frame(flags))]
     contents = [_zstd_table(), b"\x07" * 100, flags]
-    return ([r for r in rows], {"purpose": "zstd: compressed, RLE and raw blocks; float32, int16, bool"},
+    return (rows, {"purpose": "zstd: compressed, RLE and raw blocks; float32, int16, bool"},
             [{**_expected_row(e), "hex": c.hex()} for (e, _), c in zip(rows, contents, strict=True)])
 
 
