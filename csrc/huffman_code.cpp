@@ -29,6 +29,21 @@ void histogram_u8(const uint8_t* data, size_t n, uint64_t* counts) {
     }
 }
 
+// Every `stride`-th byte (a byte plane of wider elements), four tables interleaved.
+void histogram_u8_strided(const uint8_t* data, size_t n, size_t stride, uint64_t* counts) {
+    constexpr size_t kChunk = size_t{1} << 30;
+    for (size_t start = 0; start < n; start += kChunk) {
+        const size_t end = std::min(n, start + kChunk);
+        uint32_t sub[4][256] = {};
+        size_t i = start;
+        for (; i + 4 <= end; i += 4)
+            for (int b = 0; b < 4; ++b) ++sub[b][data[(i + static_cast<size_t>(b)) * stride]];
+        for (; i < end; ++i) ++sub[0][data[i * stride]];
+        for (int s = 0; s < 256; ++s)
+            for (int b = 0; b < 4; ++b) counts[s] += sub[b][s];
+    }
+}
+
 void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts) {
     size_t i = 0;
     for (; i + 2 <= n; i += 2) {

@@ -27,4 +27,8 @@ uint64_t coded_bits(const uint64_t* counts, const uint8_t* lengths, size_t alpha
 size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out);
 size_t encode_symbols(const uint16_t* src, size_t n, const EncodeTable& table, uint8_t* out);
 
+// The same for byte symbols `stride` bytes apart (1, 2, 4 or 8): a byte plane of wider
+// elements, read in place.
+size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out);
+
 }  // namespace pycodec

@@ -36,8 +36,13 @@ size_t header_size(const StreamLayout& s) {
     return size;
 }
 
-void histogram(const uint8_t* src, size_t n, uint64_t* counts) { histogram_u8(src, n, counts); }
-void histogram(const uint16_t* src, size_t n, uint64_t* counts) { histogram_u16(src, n, counts); }
+void histogram(const uint8_t* src, size_t n, size_t stride, uint64_t* counts) {
+    if (stride == 1)
+        histogram_u8(src, n, counts);
+    else
+        histogram_u8_strided(src, n, stride, counts);
+}
+void histogram(const uint16_t* src, size_t n, size_t /*stride: 1*/, uint64_t* counts) { histogram_u16(src, n, counts); }
 
 // The plan from whole-stream counts: mode, code and header. Substream sizes are the
 // per-segment totals when the caller has them (encoding), else an even split of the
@@ -78,7 +83,7 @@ StreamLayout plan_counts(const std::vector<uint64_t>& counts, uint64_t n, int sy
 }
 
 template <class T>
-StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
+StreamLayout plan_typed(const T* src, size_t n, int max_code_length, size_t stride = 1) {
     const int symbol_bits = 8 * static_cast<int>(sizeof(T));
     const size_t alphabet = size_t{1} << symbol_bits;
     const int k = substream_count(n);
@@ -86,7 +91,7 @@ StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
     std::vector<uint64_t> seg_counts(alphabet * static_cast<size_t>(k), 0);
     for (int i = 0; i < k; ++i) {
         const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
-        histogram(src + begin, static_cast<size_t>(end - begin), &seg_counts[alphabet * static_cast<size_t>(i)]);
+        histogram(src + begin * stride, static_cast<size_t>(end - begin), stride, &seg_counts[alphabet * static_cast<size_t>(i)]);
     }
     std::vector<uint64_t> counts(alphabet, 0);
     for (int i = 0; i < k; ++i)
@@ -94,16 +99,23 @@ StreamLayout plan_typed(const T* src, size_t n, int max_code_length) {
     return plan_counts(counts, n, symbol_bits, max_code_length, &seg_counts);
 }
 
+size_t encode_segment(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out) {
+    return encode_symbols_strided(src, stride, n, table, out);
+}
+size_t encode_segment(const uint16_t* src, size_t /*stride: 1*/, size_t n, const EncodeTable& table, uint8_t* out) {
+    return encode_symbols(src, n, table, out);
+}
+
 // Substreams [first, last) written from `out` on, in order: each one's spill past its end
 // is overwritten by the next. Returns the bytes written.
 template <class T>
-size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T* src, int first, int last,
-                        uint8_t* out) {
+size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T* src, size_t stride, int first,
+                        int last, uint8_t* out) {
     size_t total = 0;
     for (int i = first; i < last; ++i) {
         const uint64_t begin = segment_start(s.count, s.substreams, i);
         const uint64_t end = segment_start(s.count, s.substreams, i + 1);
-        const size_t written = encode_symbols(src + begin, static_cast<size_t>(end - begin), table, out + total);
+        const size_t written = encode_segment(src + begin * stride, stride, static_cast<size_t>(end - begin), table, out + total);
         if (written != s.sizes[i]) throw std::logic_error("Huffman substream size differs from its plan");
         total += written;
     }
@@ -114,10 +126,10 @@ size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T
 // a buffer of its own (its spill would otherwise race with the first half's last bytes),
 // then copied into place.
 template <class T>
-void write_payload(const StreamLayout& s, const T* src, uint8_t* out, int threads) {
+void write_payload(const StreamLayout& s, const T* src, size_t stride, uint8_t* out, int threads) {
     const EncodeTable table = make_encode_table(s.code);
     if (threads < 2 || s.substreams < 2) {
-        write_substreams(s, table, src, 0, s.substreams, out);
+        write_substreams(s, table, src, stride, 0, s.substreams, out);
         return;
     }
     const int half = s.substreams / 2;
@@ -126,16 +138,18 @@ void write_payload(const StreamLayout& s, const T* src, uint8_t* out, int thread
     std::unique_ptr<uint8_t[]> second(new uint8_t[second_bytes + 8]);
     parallel_for(2, 2, [&](size_t part) {
         if (part == 0)
-            write_substreams(s, table, src, 0, half, out);
+            write_substreams(s, table, src, stride, 0, half, out);
         else
-            write_substreams(s, table, src, half, s.substreams, second.get());
+            write_substreams(s, table, src, stride, half, s.substreams, second.get());
     });
     std::memcpy(out + first_bytes, second.get(), second_bytes);
 }
 
 }  // namespace
 
-StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
+StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length, size_t stride) {
+    return plan_typed(src, n, max_code_length, stride);
+}
 StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length) {
     uint64_t n = 0;
     for (uint64_t c : counts) n += c;
@@ -143,7 +157,7 @@ StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int sy
 }
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
 
-void write_stream(const StreamLayout& s, const void* src, uint8_t* out, int threads) {
+void write_stream(const StreamLayout& s, const void* src, uint8_t* out, int threads, size_t stride) {
     ByteWriter w(out);
     w.u8(flags_byte(s.symbol_bits, s.mode));
     w.varint(s.count);
@@ -158,9 +172,9 @@ void write_stream(const StreamLayout& s, const void* src, uint8_t* out, int thre
     w.u8(static_cast<uint8_t>(s.substreams));
     for (int i = 0; i + 1 < s.substreams; ++i) w.varint(s.sizes[i]);
     if (s.symbol_bits == 16)
-        write_payload(s, static_cast<const uint16_t*>(src), w.position(), threads);
+        write_payload(s, static_cast<const uint16_t*>(src), 1, w.position(), threads);
     else
-        write_payload(s, static_cast<const uint8_t*>(src), w.position(), threads);
+        write_payload(s, static_cast<const uint8_t*>(src), stride, w.position(), threads);
 }
 
 // ------------------------------------------------------------------ decoding

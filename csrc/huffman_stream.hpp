@@ -28,10 +28,12 @@ struct StreamLayout {
 };
 
 // Encoding: plan (histograms, code, exact sizes), then write into total_bytes + 8 bytes.
-StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length);
+// 8-bit symbols may be `stride` bytes apart (a byte plane read in place from its elements).
+StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length, size_t stride = 1);
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length);
-// `threads` >= 2: the second half of the substreams is coded on another thread.
-void write_stream(const StreamLayout& layout, const void* src, uint8_t* out, int threads = 1);
+// `threads` >= 2: the second half of the substreams is coded on another thread. `stride`:
+// as planned (8-bit symbols only).
+void write_stream(const StreamLayout& layout, const void* src, uint8_t* out, int threads = 1, size_t stride = 1);
 // Sizing without the symbols: the same plan from whole-stream counts (alphabet entries),
 // its substream sizes split evenly (total_bytes exact up to a byte per substream).
 StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length);

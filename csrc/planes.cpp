@@ -117,24 +117,12 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
     plan.elements = elements;
     plan.count = count;
     plan.itemsize = itemsize;
-    plan.planes.resize(s);
     plan.layouts.resize(s);
     plan.stream_bytes.assign(s, 0);
-    plan.data.assign(s, nullptr);
-    uint8_t* split_into[8] = {};
-    for (size_t k = 0; k < s; ++k) {
-        if (!(coded_mask >> k & 1u)) continue;
-        if (itemsize == 1) {  // the one plane is the elements themselves
-            plan.data[k] = elements;
-            continue;
-        }
-        plan.planes[k].reset(new uint8_t[count]);  // not zeroed: the split fills it
-        plan.data[k] = split_into[k] = plan.planes[k].get();
-    }
-    split_planes(elements, count, itemsize, split_into, threads);
+    // each plane is read in place, `itemsize` bytes apart: no copy of it is made
     parallel_for(s, threads, [&](size_t k) {
-        if (!plan.data[k]) return;
-        plan.layouts[k] = plan_stream(plan.data[k], count, max_code_length);
+        if (!(coded_mask >> k & 1u)) return;
+        plan.layouts[k] = plan_stream(elements + k, count, max_code_length, s);
         if (plane_worth_coding(plan.layouts[k].total_bytes, count)) plan.stream_bytes[k] = plan.layouts[k].total_bytes;
     });
     plan.offsets.assign(s + 1, 0);
@@ -144,28 +132,27 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
 
 namespace {
 
-// The planes stored raw: a planned plane from its bytes, the others split from the
-// elements in one pass.
+// The planes stored raw, split from the elements in one pass.
 void write_raw_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
-    uint8_t* unplanned[8] = {};
-    for (size_t k = 0; k < plan.planes.size(); ++k) {
-        if (plan.stream_bytes[k]) continue;
-        if (plan.data[k])
-            std::memcpy(out + plan.offsets[k], plan.data[k], plan.count);
-        else
-            unplanned[k] = out + plan.offsets[k];
-    }
-    split_planes(plan.elements, plan.count, plan.itemsize, unplanned, threads);
+    uint8_t* raw[8] = {};
+    for (size_t k = 0; k < plan.layouts.size(); ++k)
+        if (!plan.stream_bytes[k]) raw[k] = out + plan.offsets[k];
+    split_planes(plan.elements, plan.count, plan.itemsize, raw, threads);
+}
+
+// Plane k's stream, read in place from the elements.
+void write_plane_stream(const PlanesPlan& plan, size_t k, uint8_t* out, int threads) {
+    write_stream(plan.layouts[k], plan.elements + k, out, threads, static_cast<size_t>(plan.itemsize));
 }
 
 }  // namespace
 
 void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
-    const size_t s = plan.planes.size();
+    const size_t s = plan.layouts.size();
     const std::vector<size_t>& offsets = plan.offsets;
     if (threads <= 1) {  // in plane order, each spill is overwritten by the plane after it
         for (size_t k = 0; k < s; ++k)
-            if (plan.stream_bytes[k]) write_stream(plan.layouts[k], plan.data[k], out + offsets[k]);
+            if (plan.stream_bytes[k]) write_plane_stream(plan, k, out + offsets[k], 1);
         write_raw_planes(plan, out, 1);  // after the streams: a spill into a raw plane is overwritten
         return;
     }
@@ -179,7 +166,7 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     parallel_for(s, threads, [&](size_t k) {
         if (!plan.stream_bytes[k]) return;
         streams[k].reset(new uint8_t[plan.stream_bytes[k] + 8]);
-        write_stream(plan.layouts[k], plan.data[k], streams[k].get(), per_stream);
+        write_plane_stream(plan, k, streams[k].get(), per_stream);
     });
     write_raw_planes(plan, out, threads);
     for (size_t k = 0; k < s; ++k)

@@ -25,8 +25,6 @@ struct PlanesPlan {
     const uint8_t* elements = nullptr;
     size_t count = 0;                          // elements
     int itemsize = 0;
-    std::vector<std::unique_ptr<uint8_t[]>> planes;  // the coded planes' split copies (2+-byte elements)
-    std::vector<const uint8_t*> data;          // each coded plane's bytes: its copy, or the 1-byte elements
     std::vector<StreamLayout> layouts;         // planned streams (coded planes only)
     std::vector<uint64_t> stream_bytes;        // per plane: its stream's length, 0 = raw
     std::vector<size_t> offsets;               // where each plane starts; back() = the section's size
@@ -35,7 +33,7 @@ struct PlanesPlan {
 
 // Plans a stream for each plane of `count` elements of `itemsize` bytes (1, 2, 4 or 8)
 // whose bit is set in `coded_mask`, on up to `threads` threads. The elements must outlive
-// the plan: planes stored raw are split from them straight into the output.
+// the plan: streams are coded from them in place, raw planes split straight into the output.
 PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsigned coded_mask,
                        int max_code_length, int threads);
 
