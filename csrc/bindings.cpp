@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -411,6 +412,40 @@ uint64_t huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>& c
     return plan_stream_from_counts(all, symbol_bits, max_length).total_bytes;
 }
 
+// The writer's estimate of each plane's stream (pycodec.format.choice.plan_planes): a
+// sample's byte counts scaled by `scale` (rounded half to even, a count seen once kept at
+// 1 or more), then planned; a plane that W5 rules out on its entropy alone (no stream is
+// shorter) is not planned and reported at its raw size, `numel`.
+py::list plan_plane_sizes_py(const py::array_t<uint64_t, py::array::c_style>& histograms, double scale,
+                             uint64_t numel, int max_length) {
+    if (histograms.ndim() != 2 || histograms.shape(1) != 256) throw InvalidArgument("histograms must be (planes, 256)");
+    if (!(scale >= 1.0) || !std::isfinite(scale)) throw InvalidArgument("scale must be a finite number >= 1");
+    if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    const size_t planes = static_cast<size_t>(histograms.shape(0));
+    const uint64_t* rows = histograms.data();
+    std::vector<uint64_t> sizes(planes);
+    {
+        py::gil_scoped_release release;
+        for (size_t k = 0; k < planes; ++k) {
+            std::vector<uint64_t> counts(256);
+            double total = 0;
+            for (size_t s = 0; s < 256; ++s) {
+                const uint64_t c = rows[256 * k + s];
+                counts[s] = c ? std::max<uint64_t>(1, static_cast<uint64_t>(std::nearbyint(static_cast<double>(c) * scale))) : 0;
+                total += static_cast<double>(counts[s]);
+            }
+            double bits = 0;
+            for (uint64_t c : counts)
+                if (c) bits += static_cast<double>(c) * std::log2(total / static_cast<double>(c));
+            const uint64_t floor = static_cast<uint64_t>(std::ceil(bits / 8 * (1 - 1e-9)));
+            sizes[k] = plane_worth_coding(floor, numel) ? plan_stream_from_counts(counts, 8, max_length).total_bytes : numel;
+        }
+    }
+    py::list out;
+    for (uint64_t size : sizes) out.append(py::int_(size));
+    return out;
+}
+
 // ------------------------------------------------------------------ relative indices
 
 py::object codebook_index_py(const py::array& values, size_t max_size) {
@@ -433,6 +468,40 @@ py::object codebook_index_py(const py::array& values, size_t max_size) {
     uint8_t* dst = static_cast<uint8_t*>(sorted.mutable_data());
     for (size_t i = 0; i < book.size(); ++i) std::memcpy(dst + i * width, &book[i], width);  // little-endian host
     return py::make_tuple(sorted, indices);
+}
+
+py::object value_counts_py(const py::array& values, bool skip_zero, size_t limit) {
+    if (values.dtype().kind() != 'u' || !(values.flags() & py::array::c_style) || values.ndim() != 1)
+        throw InvalidArgument("values must be a 1-D C-contiguous unsigned integer array");
+    if (limit > (size_t{1} << 32)) throw InvalidArgument("limit must be at most 2^32");
+    const size_t n = static_cast<size_t>(values.size());
+    const size_t width = static_cast<size_t>(values.itemsize());
+    const void* src = values.data();
+    std::vector<uint64_t> counts;
+    bool complete;
+    {
+        py::gil_scoped_release release;
+        complete = value_counts(src, n, width, skip_zero, limit, counts);
+    }
+    if (!complete) return py::none();
+    py::array_t<uint64_t> out(static_cast<py::ssize_t>(counts.size()));
+    std::copy(counts.begin(), counts.end(), out.mutable_data());
+    return out;
+}
+
+// Byte histograms of each plane (byte k, little-endian) of a contiguous array of elements.
+py::array plane_histograms_py(const py::array& elements) {
+    if (elements.dtype().kind() != 'u' || !(elements.flags() & py::array::c_style) || elements.ndim() != 1)
+        throw InvalidArgument("elements must be a 1-D C-contiguous unsigned integer array");
+    const size_t width = static_cast<size_t>(elements.itemsize());
+    const size_t n = static_cast<size_t>(elements.size());
+    const uint8_t* src = static_cast<const uint8_t*>(elements.data());
+    py::array_t<uint64_t> out({static_cast<py::ssize_t>(width), py::ssize_t{256}});
+    uint64_t* counts = out.mutable_data();
+    std::fill_n(counts, width * 256, uint64_t{0});
+    py::gil_scoped_release release;
+    for (size_t k = 0; k < width; ++k) histogram_u8_strided(src + k, n, width, counts + 256 * k);
+    return out;
 }
 
 py::tuple nonzero_scan_py(const py::array& bits, size_t cap) {
@@ -638,6 +707,10 @@ PYBIND11_MODULE(_core, m) {
     m.attr("LIMITS") = limits;
     m.def("nonzero_scan", &nonzero_scan_py, py::arg("bits"), py::arg("cap"));
     m.def("codebook_index", &codebook_index_py, py::arg("values"), py::arg("max_size"));
+    m.def("value_counts", &value_counts_py, py::arg("values"), py::arg("skip_zero"), py::arg("limit"));
+    m.def("plan_plane_sizes", &plan_plane_sizes_py, py::arg("histograms"), py::arg("scale"), py::arg("numel"),
+          py::arg("max_code_length"));
+    m.def("plane_histograms", &plane_histograms_py, py::arg("elements"));
     m.def("relative_index_encode", &relative_index_encode_py, py::arg("positions"), py::arg("bits"));
     m.def("relative_index_decode", &relative_index_decode_py, py::arg("entries"), py::arg("bits"), py::arg("numel"));
     m.def("gather", &gather_py, py::arg("codebook"), py::arg("indices"), py::arg("numel"));

@@ -103,7 +103,40 @@ bool index_direct(const T* values, size_t n, size_t max_size, std::vector<uint64
     return true;
 }
 
+template <class T>
+bool counts_typed(const T* values, size_t n, bool skip_zero, size_t limit, std::vector<uint64_t>& counts) {
+    // sized for up to 8192 values at first (a sample's), grown 4x when half full
+    int bits = kFirstSlotBits;
+    while (bits < 14 && (size_t{1} << bits) < 2 * n) ++bits;
+    ValueTable table(bits);
+    std::vector<uint64_t> keys;  // by id: what a rebuild reinserts
+    counts.clear();
+    for (size_t i = 0; i < n; ++i) {
+        if (skip_zero && values[i] == 0) continue;
+        bool added;
+        const uint32_t id = table.find_or_add(values[i], static_cast<uint32_t>(counts.size()), added);
+        if (added) {
+            if (limit && counts.size() == limit) return false;
+            counts.push_back(0);
+            keys.push_back(values[i]);
+            if (keys.size() == table.capacity()) table.rebuild(table.slot_bits() + 2, keys);
+        }
+        ++counts[id];
+    }
+    return true;
+}
+
 }  // namespace
+
+bool value_counts(const void* values, size_t n, size_t width, bool skip_zero, size_t limit, std::vector<uint64_t>& counts) {
+    switch (width) {
+        case 1: return counts_typed(static_cast<const uint8_t*>(values), n, skip_zero, limit, counts);
+        case 2: return counts_typed(static_cast<const uint16_t*>(values), n, skip_zero, limit, counts);
+        case 4: return counts_typed(static_cast<const uint32_t*>(values), n, skip_zero, limit, counts);
+        case 8: return counts_typed(static_cast<const uint64_t*>(values), n, skip_zero, limit, counts);
+        default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
+    }
+}
 
 bool codebook_index(const void* values, size_t n, size_t width, size_t max_size, std::vector<uint64_t>& book,
                     uint16_t* indices) {

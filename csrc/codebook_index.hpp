@@ -15,4 +15,10 @@ namespace pycodec {
 bool codebook_index(const void* values, size_t n, size_t width, size_t max_size, std::vector<uint64_t>& book,
                     uint16_t* indices);
 
+// How often each distinct value of `values` occurs, in `counts` (in order of first
+// appearance), zero left out when `skip_zero`: one hashing pass, for the writer's
+// statistics. Returns false as soon as more than `limit` distinct values are seen (0: no
+// limit), leaving `counts` unspecified.
+bool value_counts(const void* values, size_t n, size_t width, bool skip_zero, size_t limit, std::vector<uint64_t>& counts);
+
 }  // namespace pycodec

@@ -425,6 +425,44 @@ def histogram(symbols: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return _core.histogram(_symbols_array(symbols)).astype(np.int64)
 
 
+def plane_histograms(elements: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """The (itemsize, 256) byte histograms of the planes of a 1-D unsigned integer array
+    (row k: byte k of every element, little-endian), read in place."""
+    array = np.ascontiguousarray(_as_array(elements, "elements").reshape(-1))
+    if array.dtype.kind != "u" or array.dtype.itemsize not in (1, 2, 4, 8):
+        raise CodecError(f"elements must be an unsigned integer array of 1, 2, 4 or 8 bytes, got {array.dtype}")
+    return _core.plane_histograms(array.astype(array.dtype.newbyteorder("<"), copy=False)).astype(np.int64)
+
+
+def plan_plane_sizes(histograms: npt.ArrayLike, numel: int, *, scale: float = 1.0,
+                     max_code_length: int = DEFAULT_MAX_CODE_LENGTH) -> list[int]:
+    """Each byte plane's Huffman stream size, as :func:`huffman_plan_size` gives it, for
+    its row of (planes, 256) byte `histograms` scaled by `scale` (a sample's counts scaled to
+    the whole tensor: rounded half to even, a byte seen once counted at least once). A
+    plane that :func:`plane_worth_coding` rules out on its entropy alone, for `numel`
+    elements, is not planned and reported at `numel` (its raw size)."""
+    array = np.ascontiguousarray(_as_array(histograms, "histograms"), dtype=np.uint64)
+    if array.ndim != 2 or array.shape[1] != 256:
+        raise CodecError(f"histograms must have shape (planes, 256), got {array.shape}")
+    if not (isinstance(scale, (int, float)) and 1.0 <= scale < float("inf")):
+        raise CodecError(f"scale must be a finite number >= 1, got {scale!r}")
+    return _core.plan_plane_sizes(array, float(scale), _count(numel, "numel"), _check_code_length(max_code_length))
+
+
+def value_counts(values: npt.ArrayLike, *, skip_zero: bool = False,
+                 limit: int | None = None) -> npt.NDArray[np.int64] | None:
+    """How often each distinct value of a 1-D unsigned integer array occurs, in order of
+    first appearance (zero left out when `skip_zero`): one hashing pass, where
+    ``np.unique(..., return_counts=True)`` sorts. None as soon as more than `limit`
+    distinct values are seen."""
+    array = np.ascontiguousarray(_as_array(values, "values").reshape(-1))
+    if array.dtype.kind != "u":
+        raise CodecError(f"values must be an unsigned integer array, got {array.dtype}")
+    cap = 0 if limit is None else _integer_in(limit, "limit", 1, 1 << 32)
+    counts = _core.value_counts(array, bool(skip_zero), cap)
+    return None if counts is None else counts.astype(np.int64)
+
+
 def plane_worth_coding(stream_bytes: int, count: int) -> bool:
     """Whether a plane of `count` bytes is worth coding as a stream of `stream_bytes`: it
     must save at least count/128 + 2 bytes (``spec/dcz.md`` W5), since a plane that barely

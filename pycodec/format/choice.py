@@ -28,7 +28,10 @@ tensors of up to ``2 * SAMPLE - 1`` elements) the bounds are true ones and the c
 the one that sizing every candidate gives. For a sampled tensor D and H are the sample's,
 on average lower than the tensor's, so the bound errs on the side of sizing; and a sample
 whose non-zeros are more than :data:`DISTINCT_GATE` distinct is taken to come from a
-tensor with more than the 65,536 values a codebook may hold.
+tensor with more than the 65,536 values a codebook may hold. Before counting a sample of
+4- or 8-byte elements, a first look at :data:`FIRST_LOOK` of them rules the codebook
+family out when all differ (all of a tensor that short: then every value is distinct and
+a codebook, storing each, is larger than raw).
 """
 from __future__ import annotations
 
@@ -53,6 +56,12 @@ DISTINCT_GATE = 0.95
 TABLE_BYTES_PER_SYMBOL = 1.5
 #: 2-byte elements are counted over all 65,536 patterns from this many on (else sorted).
 _COUNT_FROM = 1 << 14
+#: A first look at this many evenly spaced elements of a 4- or 8-byte sample: when all
+#: are distinct, the codebook family is ruled out without counting the whole sample. Had
+#: the tensor at most 65,536 values, 2048 draws from them would all differ with
+#: probability below e^-32; trained weights' draws differ (their bit patterns rarely
+#: repeat), weight-shared and pruned tensors' collide at once.
+FIRST_LOOK = 2048
 #: Bytes of float rounding the bound may carry; ties go to exact sizing.
 _SLACK = 1.0
 
@@ -67,6 +76,7 @@ class Statistics:
     codebook_bound: float | None  # lower bound of codebook / sparse; None where they cannot apply
     #: occurrences of every bit pattern (index = pattern), where every element was counted
     pattern_counts: np.ndarray | None = None
+    sampled: bool = False  # from a sample of the elements, not all of them
 
     def planes_size(self, header_bytes: int) -> int | None:
         """The ``planes`` encoding's planned size."""
@@ -78,7 +88,13 @@ class Statistics:
 def planes_bytes(streams: list[int], numel: int) -> int:
     """A planes section's size for each plane's planned stream size: a plane not worth
     coding (W5) is stored raw."""
-    return sum(size if codec.plane_worth_coding(size, numel) else numel for size in streams)
+    return sum(size if worth_coding(size, numel) else numel for size in streams)
+
+
+def worth_coding(stream_bytes: int, count: int) -> bool:
+    """:func:`codec.plane_worth_coding` (spec W5) without its argument checks: the
+    writer's own sizes."""
+    return stream_bytes + (count >> 7) + 2 <= count
 
 
 def sample(flat: np.ndarray, dtype: DType) -> np.ndarray:
@@ -99,34 +115,30 @@ def plane_histograms(bits: np.ndarray, itemsize: int, patterns: np.ndarray | Non
     little-endian) of `bits`: the marginals of the 8- or 16-bit `patterns` counts when
     given, else one 256-bin count per plane."""
     if patterns is None:
-        planes = bits.view(np.uint8).reshape(-1, itemsize).T
-        return np.stack([np.bincount(plane, minlength=256) for plane in planes])
+        return codec.plane_histograms(bits)
     if itemsize == 1:
         return patterns.reshape(1, 256)
     pairs = patterns.reshape(256, 256)  # [high byte, low byte]
     return np.stack([pairs.sum(axis=0), pairs.sum(axis=1)])
 
 
-def scaled(histograms: np.ndarray, scale: float) -> np.ndarray:
-    """Sampled counts scaled to the whole tensor; a byte seen once counts at least once."""
-    counts = histograms.astype(np.float64) * scale
-    return np.where(counts > 0, np.maximum(np.rint(counts), 1), 0)
+def plan_planes(histograms: np.ndarray, numel: int, scale: float = 1.0) -> list[int]:
+    """Each plane's Huffman stream size for its byte counts scaled by `scale` (a sample's to
+    the whole tensor), by the encoder's own planner; a plane whose entropy alone rules
+    coding out (W5) is not planned and reported at its raw size, `numel`."""
+    return codec.plan_plane_sizes(histograms, numel, scale=scale)
 
 
-def plan_planes(histograms: np.ndarray) -> list[int]:
-    """Each plane's Huffman stream size for its (scaled) byte counts, by the encoder's own
-    planner."""
-    return [codec.huffman_plan_size(row.astype(np.int64), 8) for row in histograms]
+def _value_counts(bits: np.ndarray) -> np.ndarray:
+    """How often each distinct non-zero bit pattern occurs in `bits` (one hashing pass)."""
+    return codec.value_counts(bits, skip_zero=True)
 
 
-def _sorted_value_counts(bits: np.ndarray) -> np.ndarray:
-    """How often each distinct non-zero bit pattern occurs in `bits` (one sort)."""
-    ordered = np.sort(bits)
-    ordered = ordered[np.searchsorted(ordered, 0, side="right"):]  # zero sorts first
-    if ordered.size == 0:
-        return np.zeros(0, np.int64)
-    ends = np.flatnonzero(ordered[1:] != ordered[:-1])
-    return np.diff(np.concatenate([[-1], ends, [ordered.size - 1]]))
+def all_distinct_at_first_look(values: np.ndarray) -> bool:
+    """Whether :data:`FIRST_LOOK` evenly spaced elements of `values` (all of a shorter
+    array) are all distinct."""
+    look = values[::max(1, values.size // FIRST_LOOK)]
+    return codec.value_counts(look).size == look.size
 
 
 def codebook_bound(counts: np.ndarray, sampled: bool, nnz: int, itemsize: int) -> float | None:
@@ -156,11 +168,18 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     patterns = _pattern_counts(bits) if counted and (planes_ok or dtype.codebook_ok) else None
     planes = bound = None
     if planes_ok:
-        planes = plan_planes(scaled(plane_histograms(bits, dtype.itemsize, patterns), flat.size / bits.size))
-    if dtype.codebook_ok:
-        values = patterns[1:] if patterns is not None else _sorted_value_counts(bits)
+        planes = plan_planes(plane_histograms(bits, dtype.itemsize, patterns), flat.size, flat.size / bits.size)
+    if dtype.codebook_ok and (patterns is not None or not all_distinct_at_first_look(bits)):
+        values = patterns[1:] if patterns is not None else _value_counts(bits)
         bound = codebook_bound(values, not full, nnz, dtype.itemsize)
-    return Statistics(flat.size, nnz, planes, bound, patterns if full else None)
+    return Statistics(flat.size, nnz, planes, bound, patterns if full else None, not full)
+
+
+def exact_codebook_bound(flat: np.ndarray, dtype: DType, nnz: int) -> float | None:
+    """The codebook family's bound from every element's value, not a sample's (a true
+    lower bound); None past the 65,536 values a codebook may hold."""
+    counts = codec.value_counts(flat.view(dtype.bits_dtype), skip_zero=True, limit=limits.MAX_CODEBOOK_SIZE)
+    return None if counts is None else codebook_bound(counts, False, nnz, dtype.itemsize)
 
 
 def lower_bound(stats: Statistics, dtype: DType, best: int) -> float:

@@ -17,6 +17,7 @@ is kept only if it beats ``raw``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,9 +40,11 @@ _GAP_ESTIMATE_MARGIN = 0.01
 #: Smaller tensors stay ``raw``: planes would save at most a few hundred bytes, while a raw
 #: section loads without decoding (and can be memory-mapped).
 PLANES_MIN_NUMEL = 1024
-#: A tensor's planes are coded on several threads from this size; below it, starting
-#: threads costs more than it saves.
-PLANES_PARALLEL_FROM_BYTES = 1 << 20
+#: A tensor's planes are coded on several threads from this size (the reader's threshold,
+#: :data:`pycodec.format.reader.PARALLEL_FROM_BYTES`); below it, starting threads costs more
+#: than it saves: on a 2-core VM a 1 MiB float32 tensor took 0.5 ms on one thread and 1.6 ms
+#: on two, a 16 MiB one about the same either way.
+PLANES_PARALLEL_FROM_BYTES = 16 << 20
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -239,6 +242,13 @@ def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
     estimate = _probe(flat, dtype)
     if not choice.needs_exact_sizing(stats, dtype, size):
         return _with_zstd(flat, planes, estimate)
+    if stats.sampled and dtype.codebook_ok and zstd_frames.worth_trying(estimate, _best_size(flat, planes)):
+        # A frame may win, and a sample's codebook bound can be far below the tensor's (a
+        # Fourier basis: 77 KB, against 164 KB from every value and a 166 KB codebook):
+        # counting every value costs far less than sizing every candidate.
+        stats = dataclasses.replace(stats, codebook_bound=choice.exact_codebook_bound(flat, dtype, stats.nnz))
+        if not choice.needs_exact_sizing(stats, dtype, size):
+            return _with_zstd(flat, planes, estimate)
     # a frame below every bound makes exact sizing (the costly part) pointless
     floor = choice.lower_bound(stats, dtype, _best_size(flat, planes))
     framed = _zstd_candidate(flat, estimate, floor)
@@ -293,7 +303,7 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
     :func:`choice.sample` picks, scaled to the whole tensor and sized by the encoder's
     planner. No plane is encoded to decide."""
     bits = choice.sample(flat, dtype)
-    return choice.plan_planes(choice.scaled(choice.plane_histograms(bits, dtype.itemsize), flat.size / bits.size))
+    return choice.plan_planes(choice.plane_histograms(bits, dtype.itemsize), flat.size, flat.size / bits.size)
 
 
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:
@@ -301,7 +311,7 @@ def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> Enco
     enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. One native
     call splits the planes, codes them (several at once for a large tensor) and joins the
     section."""
-    mask = sum(1 << k for k, estimate in enumerate(estimates) if codec.plane_worth_coding(estimate, flat.size))
+    mask = sum(1 << k for k, estimate in enumerate(estimates) if choice.worth_coding(estimate, flat.size))
     # a thread per plane, and a coded plane's stream may split between two (float8 has one plane)
     threads = min(_CPUS, 2 * dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
     bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns

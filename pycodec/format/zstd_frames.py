@@ -18,6 +18,7 @@ import threading
 import numpy as np
 import zstandard
 
+from pycodec import codec
 from pycodec.errors import MalformedFileError
 
 #: Tensors smaller than this are not probed: a frame's header and block headers take a
@@ -33,6 +34,10 @@ PROBE_CHUNKS = 4
 #: float8, while a Fourier basis's float32 words were 93% distinct.
 REPEAT_GATE = 0.99
 REPEAT_SAMPLE = 1 << 14
+#: First, this many of the sampled words: when all differ, the tensor is taken to hold no
+#: repeats without counting the whole sample (a Fourier basis's first 2048 words in
+#: float32, bfloat16, float16 and float8 each held repeats: 78-99% distinct).
+FIRST_LOOK = 2048
 #: A full encode is tried only when the probe's ratio is below this share of the best
 #: other candidate's: the probe sees a sample with the fastest matching, so near ties
 #: (integer weights whose entropy a Huffman code of the literals already takes) would
@@ -76,13 +81,15 @@ def probe_ratio(data: memoryview) -> float:
 
 def repeats(data: np.ndarray) -> bool:
     """Whether about :data:`REPEAT_SAMPLE` evenly spaced aligned 8-byte words of `data`
-    (uint8) hold fewer than :data:`REPEAT_GATE` distinct ones (one small sort)."""
+    (uint8) hold fewer than :data:`REPEAT_GATE` distinct ones (one hashing pass)."""
     words = data[:data.size // 8 * 8].view(np.uint64)
-    sample = np.sort(words[::max(1, words.size // REPEAT_SAMPLE)])
+    sample = words[::max(1, words.size // REPEAT_SAMPLE)]
     if sample.size < 2:
         return False
-    distinct = 1 + np.count_nonzero(sample[1:] != sample[:-1])
-    return distinct < REPEAT_GATE * sample.size
+    look = sample[::max(1, sample.size // FIRST_LOOK)]
+    if codec.value_counts(look).size == look.size:  # trained weights: no repeat at all
+        return False
+    return codec.value_counts(sample).size < REPEAT_GATE * sample.size
 
 
 def probe_estimate(data: np.ndarray, *, floats: bool) -> float | None:
