@@ -1,0 +1,118 @@
+"""The native statistics behind the writer's choice (issue 12, item 2): value counts by
+hashing, byte-plane histograms read in place, planned plane sizes with the entropy gate,
+and the first look that rules codebooks and zstd repeats out for trained weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pycodec import codec
+from pycodec.errors import CodecError
+from pycodec.format import choice, encodings, zstd_frames
+from pycodec.format.dtypes import DTYPES
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("numel", [0, 1, 5000, 70_000])
+def test_value_counts_match_numpy_unique(dtype: type, numel: int) -> None:
+    rng = np.random.default_rng(numel)
+    high = min(np.iinfo(dtype).max, 40_000)
+    values = rng.integers(0, high, numel).astype(dtype)
+    for skip_zero in (False, True):
+        kept = values[values != 0] if skip_zero else values
+        _, expected = np.unique(kept, return_counts=True)
+        got = codec.value_counts(values, skip_zero=skip_zero)
+        assert sorted(got.tolist()) == sorted(expected.tolist())
+
+
+def test_value_counts_come_in_order_of_first_appearance() -> None:
+    values = np.array([7, 3, 7, 0, 3, 9, 7], np.uint32)
+    assert codec.value_counts(values).tolist() == [3, 2, 1, 1]
+    assert codec.value_counts(values, skip_zero=True).tolist() == [3, 2, 1]
+
+
+def test_value_counts_stop_past_the_limit() -> None:
+    values = np.arange(1, 100_001, dtype=np.uint64)
+    assert codec.value_counts(values, limit=65_536) is None
+    assert codec.value_counts(values[:65_536], limit=65_536).size == 65_536
+    assert codec.value_counts(np.zeros(10, np.uint32), skip_zero=True, limit=1).size == 0
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3, np.float32), np.zeros(3, np.int16)])
+def test_value_counts_refuse_non_unsigned_arrays(bad: np.ndarray) -> None:
+    with pytest.raises(CodecError, match="unsigned"):
+        codec.value_counts(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
+def test_plane_histograms_count_each_byte_of_the_elements(dtype: type) -> None:
+    rng = np.random.default_rng(1)
+    elements = rng.integers(0, np.iinfo(dtype).max, 10_001, dtype=np.uint64).astype(dtype)
+    planes = elements.view(np.uint8).reshape(-1, elements.itemsize).T
+    expected = np.stack([np.bincount(plane, minlength=256) for plane in planes])
+    assert np.array_equal(codec.plane_histograms(elements), expected)
+    assert np.array_equal(codec.plane_histograms(elements.astype(elements.dtype.newbyteorder(">"))), expected)
+
+
+def test_plan_plane_sizes_plan_the_scaled_counts_or_report_raw() -> None:
+    rng = np.random.default_rng(2)
+    weights = (rng.standard_normal(20_000) * 0.05).astype(np.float32).view(np.uint32)
+    histograms = codec.plane_histograms(weights)
+    numel, scale = 80_000, 4.0
+    sizes = codec.plan_plane_sizes(histograms, numel, scale=scale)
+    for row, size in zip(histograms, sizes):
+        counts = np.where(row > 0, np.maximum(np.rint(row * scale), 1), 0).astype(np.int64)
+        planned = codec.huffman_plan_size(counts, 8)
+        # a plane is reported raw only where its plan could not be worth coding
+        assert size == planned if codec.plane_worth_coding(planned, numel) else size in (planned, numel)
+    assert sizes[0] == numel and sizes[3] < numel // 2  # a random low mantissa byte; the sign/exponent byte
+
+
+@pytest.mark.parametrize("histograms, scale, message", [
+    (np.zeros((2, 255), np.uint64), 1.0, "shape"),
+    (np.zeros((2, 256), np.uint64), 0.5, "scale"),
+    (np.zeros((2, 256), np.uint64), float("inf"), "scale"),
+])
+def test_plan_plane_sizes_refuse_bad_arguments(histograms: np.ndarray, scale: float, message: str) -> None:
+    with pytest.raises(CodecError, match=message):
+        codec.plan_plane_sizes(histograms, 100, scale=scale)
+
+
+def test_first_look_separates_trained_weights_from_shared_ones() -> None:
+    rng = np.random.default_rng(3)
+    trained = (rng.standard_normal(200_000) * 0.05).astype(np.float32).view(np.uint32)
+    shared = rng.choice(trained[:256], 200_000)
+    assert choice.all_distinct_at_first_look(trained)
+    assert not choice.all_distinct_at_first_look(shared)
+    assert not zstd_frames.repeats(trained.view(np.uint8))
+
+
+def test_the_gate_keeps_the_choice_of_sizing_every_candidate() -> None:
+    """Trained, weight-shared, pruned and repeating float32 tensors: the statistics' gate
+    chooses the encoding that sizing every candidate chooses, at the same size."""
+    rng = np.random.default_rng(4)
+    trained = (rng.standard_normal(100_000) * 0.05).astype(np.float32)
+    shared = rng.choice(trained[:200], 100_000)
+    pruned = np.where(np.abs(trained) > 0.08, trained, 0).astype(np.float32)
+    basis = np.tile(np.cos(np.arange(1024) * 0.01).astype(np.float32), 100)
+    dtype = DTYPES["float32"]
+    for flat in (trained, shared, pruned, basis):
+        gated = encodings.encode_tensor(flat, dtype)
+        every = encodings.encode_tensor(flat, dtype, size_all=True)
+        assert gated.encoding == every.encoding
+        assert sum(np.asarray(p).nbytes if isinstance(p, np.ndarray) else len(p) for p in gated.payloads.values()) == \
+            sum(np.asarray(p).nbytes if isinstance(p, np.ndarray) else len(p) for p in every.payloads.values())
+
+
+def test_a_sampled_fourier_basis_is_framed_without_sizing_every_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sampled tensor of repeats whose sample bound is low: every value is counted, and
+    the frame wins without the scan that exact sizing needs."""
+    n = torch.arange(256, dtype=torch.float64)
+    window = torch.hann_window(256, periodic=True, dtype=torch.float64)
+    rows = [wave(2 * torch.pi * k * n / 256) * window for wave in (torch.cos, torch.sin) for k in range(129)]
+    basis = torch.stack(rows).float().numpy().reshape(-1)  # an STFT basis, as Silero VAD ships one
+    assert choice.statistics(basis, DTYPES["float32"], planes_ok=True).sampled
+    monkeypatch.setattr(encodings, "scan", lambda *a: pytest.fail("exact sizing ran"))
+    assert encodings.encode_tensor(basis, DTYPES["float32"]).encoding == "zstd"
