@@ -161,11 +161,12 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     """The non-zero count, the planes' estimated sizes (when `planes_ok`) and the codebook
     family's bound."""
     bits = sample(flat, dtype)
-    nnz = int(np.count_nonzero(flat.view(dtype.bits_dtype)))
     full = bits.size == flat.size
-    # a 65,536-bin count only where it is cheaper than sorting
+    # a 65,536-bin count only where it is cheaper than hashing
     counted = dtype.itemsize == 1 or (dtype.itemsize == 2 and bits.size >= _COUNT_FROM)
     patterns = _pattern_counts(bits) if counted and (planes_ok or dtype.codebook_ok) else None
+    # every element counted: the zeros are pattern 0, no second pass
+    nnz = flat.size - int(patterns[0]) if patterns is not None else int(np.count_nonzero(flat.view(dtype.bits_dtype)))
     planes = bound = None
     if planes_ok:
         planes = plan_planes(plane_histograms(bits, dtype.itemsize, patterns), flat.size, flat.size / bits.size)
