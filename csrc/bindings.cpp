@@ -499,8 +499,10 @@ py::array plane_histograms_py(const py::array& elements) {
     py::array_t<uint64_t> out({static_cast<py::ssize_t>(width), py::ssize_t{256}});
     uint64_t* counts = out.mutable_data();
     std::fill_n(counts, width * 256, uint64_t{0});
-    py::gil_scoped_release release;
-    for (size_t k = 0; k < width; ++k) histogram_u8_strided(src + k, n, width, counts + 256 * k);
+    {
+        py::gil_scoped_release release;
+        for (size_t k = 0; k < width; ++k) histogram_u8_strided(src + k, n, width, counts + 256 * k);
+    }
     return out;
 }
 
