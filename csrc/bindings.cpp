@@ -412,10 +412,7 @@ uint64_t huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>& c
     return plan_stream_from_counts(all, symbol_bits, max_length).total_bytes;
 }
 
-// The writer's estimate of each plane's stream (pycodec.format.choice.plan_planes): a
-// sample's byte counts scaled by `scale` (rounded half to even, a count seen once kept at
-// 1 or more), then planned; a plane that W5 rules out on its entropy alone (no stream is
-// shorter) is not planned and reported at its raw size, `numel`.
+// The writer's estimate of each plane's stream (planes.hpp plan_plane_sizes).
 py::list plan_plane_sizes_py(const py::array_t<uint64_t, py::array::c_style>& histograms, double scale,
                              uint64_t numel, int max_length) {
     if (histograms.ndim() != 2 || histograms.shape(1) != 256) throw InvalidArgument("histograms must be (planes, 256)");
@@ -423,23 +420,10 @@ py::list plan_plane_sizes_py(const py::array_t<uint64_t, py::array::c_style>& hi
     if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
     const size_t planes = static_cast<size_t>(histograms.shape(0));
     const uint64_t* rows = histograms.data();
-    std::vector<uint64_t> sizes(planes);
+    std::vector<uint64_t> sizes;
     {
         py::gil_scoped_release release;
-        for (size_t k = 0; k < planes; ++k) {
-            std::vector<uint64_t> counts(256);
-            double total = 0;
-            for (size_t s = 0; s < 256; ++s) {
-                const uint64_t c = rows[256 * k + s];
-                counts[s] = c ? std::max<uint64_t>(1, static_cast<uint64_t>(std::nearbyint(static_cast<double>(c) * scale))) : 0;
-                total += static_cast<double>(counts[s]);
-            }
-            double bits = 0;
-            for (uint64_t c : counts)
-                if (c) bits += static_cast<double>(c) * std::log2(total / static_cast<double>(c));
-            const uint64_t floor = static_cast<uint64_t>(std::ceil(bits / 8 * (1 - 1e-9)));
-            sizes[k] = plane_worth_coding(floor, numel) ? plan_stream_from_counts(counts, 8, max_length).total_bytes : numel;
-        }
+        sizes = plan_plane_sizes(rows, planes, scale, numel, max_length);
     }
     py::list out;
     for (uint64_t size : sizes) out.append(py::int_(size));

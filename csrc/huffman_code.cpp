@@ -31,6 +31,7 @@ void histogram_u8(const uint8_t* data, size_t n, uint64_t* counts) {
 
 // Every `stride`-th byte (a byte plane of wider elements), four tables interleaved.
 void histogram_u8_strided(const uint8_t* data, size_t n, size_t stride, uint64_t* counts) {
+    if (stride == 1) return histogram_u8(data, n, counts);  // contiguous: 8-byte loads
     constexpr size_t kChunk = size_t{1} << 30;
     for (size_t start = 0; start < n; start += kChunk) {
         const size_t end = std::min(n, start + kChunk);

@@ -20,6 +20,7 @@ struct CanonicalCode {
 
 // Symbol occurrence counts of `n` symbols, written to `counts` (size 256 or 65536).
 void histogram_u8(const uint8_t* data, size_t n, uint64_t* counts);
+// The same over every `stride`-th byte of `data` (n of them): a byte plane read in place.
 void histogram_u8_strided(const uint8_t* data, size_t n, size_t stride, uint64_t* counts);
 void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts);
 

@@ -1,6 +1,5 @@
 #include "huffman_encode.hpp"
 
-#include <algorithm>
 #include <cstring>
 
 namespace pycodec {
@@ -62,17 +61,13 @@ size_t encode_best(const T* src, size_t n, const EncodeTable& table, uint8_t* ou
     return encode_dispatch(src, n, table, out);
 }
 
-size_t encode_strided_best(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out) {
+}  // namespace
+
+size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out) {
 #ifdef PYCODEC_HAVE_BMI2_KERNEL
     if (cpu_has_bmi2()) return bmi2::encode_strided(src, stride, n, table, out);
 #endif
     return encode_strided(src, stride, n, table, out);
-}
-
-}  // namespace
-
-size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out) {
-    return encode_strided_best(src, stride, n, table, out);
 }
 
 size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out) {

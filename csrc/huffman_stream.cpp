@@ -37,10 +37,7 @@ size_t header_size(const StreamLayout& s) {
 }
 
 void histogram(const uint8_t* src, size_t n, size_t stride, uint64_t* counts) {
-    if (stride == 1)
-        histogram_u8(src, n, counts);
-    else
-        histogram_u8_strided(src, n, stride, counts);
+    histogram_u8_strided(src, n, stride, counts);
 }
 void histogram(const uint16_t* src, size_t n, size_t /*stride: 1*/, uint64_t* counts) { histogram_u16(src, n, counts); }
 

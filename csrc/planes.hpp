@@ -37,6 +37,14 @@ struct PlanesPlan {
 PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsigned coded_mask,
                        int max_code_length, int threads);
 
+// The writer's estimate of each plane's stream, without the elements: `planes` rows of
+// 256 byte counts (a sample's) scaled by `scale` (rounded half to even, a count seen once
+// kept at 1 or more) and planned. A plane not worth coding (W5) is reported at its raw
+// size, `numel`; one that W5 rules out on its entropy alone (no stream is shorter) is not
+// planned at all.
+std::vector<uint64_t> plan_plane_sizes(const uint64_t* histograms, size_t planes, double scale, uint64_t numel,
+                                       int max_code_length);
+
 // Writes the section into `out` (total_bytes() + 8 bytes: the bit writer's spill).
 void write_planes(const PlanesPlan& plan, uint8_t* out, int threads);
 

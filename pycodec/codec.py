@@ -439,8 +439,8 @@ def plan_plane_sizes(histograms: npt.ArrayLike, numel: int, *, scale: float = 1.
     """Each byte plane's Huffman stream size, as :func:`huffman_plan_size` gives it, for
     its row of (planes, 256) byte `histograms` scaled by `scale` (a sample's counts scaled to
     the whole tensor: rounded half to even, a byte seen once counted at least once). A
-    plane that :func:`plane_worth_coding` rules out on its entropy alone, for `numel`
-    elements, is not planned and reported at `numel` (its raw size)."""
+    plane not worth coding for `numel` elements (:func:`plane_worth_coding`) is reported at
+    `numel`, its raw size; one that its entropy alone rules out is not even planned."""
     array = np.ascontiguousarray(_as_array(histograms, "histograms"), dtype=np.uint64)
     if array.ndim != 2 or array.shape[1] != 256:
         raise CodecError(f"histograms must have shape (planes, 256), got {array.shape}")

@@ -54,13 +54,14 @@ SAMPLE = 1 << 14
 DISTINCT_GATE = 0.95
 #: A Huffman code table lists each used symbol: at least one varint byte and a 4-bit length.
 TABLE_BYTES_PER_SYMBOL = 1.5
-#: 2-byte elements are counted over all 65,536 patterns from this many on (else sorted).
+#: 2-byte elements are counted over all 65,536 patterns from this many on (else hashed).
 _COUNT_FROM = 1 << 14
 #: A first look at this many evenly spaced elements of a 4- or 8-byte sample: when all
 #: are distinct, the codebook family is ruled out without counting the whole sample. Had
 #: the tensor at most 65,536 values, 2048 draws from them would all differ with
 #: probability below e^-32; trained weights' draws differ (their bit patterns rarely
-#: repeat), weight-shared and pruned tensors' collide at once.
+#: repeat), weight-shared and pruned tensors' collide at once. The zstd probe's gate
+#: looks at sampled 8-byte words the same way (:func:`zstd_frames.repeats`).
 FIRST_LOOK = 2048
 #: Bytes of float rounding the bound may carry; ties go to exact sizing.
 _SLACK = 1.0
@@ -72,7 +73,7 @@ class Statistics:
 
     numel: int
     nnz: int
-    planes: list[int] | None  # each plane's Huffman stream size, planned (planes_ok only)
+    planes: list[int] | None  # each plane's planned stream size, numel where stored raw (planes_ok only)
     codebook_bound: float | None  # lower bound of codebook / sparse; None where they cannot apply
     #: occurrences of every bit pattern (index = pattern), where every element was counted
     pattern_counts: np.ndarray | None = None
@@ -82,19 +83,7 @@ class Statistics:
         """The ``planes`` encoding's planned size."""
         if self.planes is None:
             return None
-        return planes_bytes(self.planes, self.numel) + header_bytes
-
-
-def planes_bytes(streams: list[int], numel: int) -> int:
-    """A planes section's size for each plane's planned stream size: a plane not worth
-    coding (W5) is stored raw."""
-    return sum(size if worth_coding(size, numel) else numel for size in streams)
-
-
-def worth_coding(stream_bytes: int, count: int) -> bool:
-    """:func:`codec.plane_worth_coding` (spec W5) without its argument checks: the
-    writer's own sizes."""
-    return stream_bytes + (count >> 7) + 2 <= count
+        return sum(self.planes) + header_bytes  # a plane not worth coding counts at numel
 
 
 def sample(flat: np.ndarray, dtype: DType) -> np.ndarray:
@@ -124,14 +113,10 @@ def plane_histograms(bits: np.ndarray, itemsize: int, patterns: np.ndarray | Non
 
 def plan_planes(histograms: np.ndarray, numel: int, scale: float = 1.0) -> list[int]:
     """Each plane's Huffman stream size for its byte counts scaled by `scale` (a sample's to
-    the whole tensor), by the encoder's own planner; a plane whose entropy alone rules
-    coding out (W5) is not planned and reported at its raw size, `numel`."""
+    the whole tensor), by the encoder's own planner; a plane not worth coding (W5) is
+    reported at its raw size, `numel` (one whose entropy alone rules it out is not even
+    planned)."""
     return codec.plan_plane_sizes(histograms, numel, scale=scale)
-
-
-def _value_counts(bits: np.ndarray) -> np.ndarray:
-    """How often each distinct non-zero bit pattern occurs in `bits` (one hashing pass)."""
-    return codec.value_counts(bits, skip_zero=True)
 
 
 def all_distinct_at_first_look(values: np.ndarray) -> bool:
@@ -171,7 +156,7 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     if planes_ok:
         planes = plan_planes(plane_histograms(bits, dtype.itemsize, patterns), flat.size, flat.size / bits.size)
     if dtype.codebook_ok and (patterns is not None or not all_distinct_at_first_look(bits)):
-        values = patterns[1:] if patterns is not None else _value_counts(bits)
+        values = patterns[1:] if patterns is not None else codec.value_counts(bits, skip_zero=True)
         bound = codebook_bound(values, not full, nnz, dtype.itemsize)
     return Statistics(flat.size, nnz, planes, bound, patterns if full else None, not full)
 

@@ -290,7 +290,7 @@ def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None)
         candidates += _codebook_candidates(found, flat.size, gaps, dtype)
     if dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL:
         coded = planes if planes is not None else plan_planes(flat, dtype)
-        size = choice.planes_bytes(coded, flat.size) + planes_header_bytes(dtype.itemsize)
+        size = sum(coded) + planes_header_bytes(dtype.itemsize)
         candidates.append(_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded)))
     return candidates
 
@@ -311,7 +311,7 @@ def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> Enco
     enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. One native
     call splits the planes, codes them (several at once for a large tensor) and joins the
     section."""
-    mask = sum(1 << k for k, estimate in enumerate(estimates) if choice.worth_coding(estimate, flat.size))
+    mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)  # raw ones: numel
     # a thread per plane, and a coded plane's stream may split between two (float8 has one plane)
     threads = min(_CPUS, 2 * dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
     bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns

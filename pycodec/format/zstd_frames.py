@@ -20,6 +20,7 @@ import zstandard
 
 from pycodec import codec
 from pycodec.errors import MalformedFileError
+from pycodec.format.choice import all_distinct_at_first_look
 
 #: Tensors smaller than this are not probed: a frame's header and block headers take a
 #: dozen bytes, and matches in a few KiB rarely beat a Huffman code of the values.
@@ -34,10 +35,6 @@ PROBE_CHUNKS = 4
 #: float8, while a Fourier basis's float32 words were 93% distinct.
 REPEAT_GATE = 0.99
 REPEAT_SAMPLE = 1 << 14
-#: First, this many of the sampled words: when all differ, the tensor is taken to hold no
-#: repeats without counting the whole sample (a Fourier basis's first 2048 words in
-#: float32, bfloat16, float16 and float8 each held repeats: 78-99% distinct).
-FIRST_LOOK = 2048
 #: A full encode is tried only when the probe's ratio is below this share of the best
 #: other candidate's: the probe sees a sample with the fastest matching, so near ties
 #: (integer weights whose entropy a Huffman code of the literals already takes) would
@@ -86,8 +83,9 @@ def repeats(data: np.ndarray) -> bool:
     sample = words[::max(1, words.size // REPEAT_SAMPLE)]
     if sample.size < 2:
         return False
-    look = sample[::max(1, sample.size // FIRST_LOOK)]
-    if codec.value_counts(look).size == look.size:  # trained weights: no repeat at all
+    # a first look at 2048 of them: trained weights' words never repeat, while a Fourier
+    # basis's first 2048 words in float32, bfloat16, float16 and float8 each held repeats
+    if all_distinct_at_first_look(sample):
         return False
     return codec.value_counts(sample).size < REPEAT_GATE * sample.size
 
