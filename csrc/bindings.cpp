@@ -319,6 +319,12 @@ struct ParsedStream {
             return *std::max_element(layout.code.symbols.begin(), layout.code.symbols.end());
         return -1;
     }
+    // The decoder's lookup table for this stream: (width in bits, bytes per entry).
+    py::object decode_table() const {
+        if (layout.mode != StreamMode::kHuffman) return py::none();
+        const TableLayout t = choose_table_layout(layout.code, layout.count);
+        return py::make_tuple(t.bits, t.compact ? 4 : 8);
+    }
     py::array decode() const {
         const uint8_t* bytes = bytes_of(data);
         const size_t size = static_cast<size_t>(data.size());
@@ -676,6 +682,7 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("header_bytes", [](const ParsedStream& p) { return p.layout.header_bytes; })
         .def_property_readonly("payload_bytes", [](const ParsedStream& p) { return payload_bytes(p.layout); })
         .def_property_readonly("max_symbol", &ParsedStream::max_symbol)
+        .def_property_readonly("decode_table", &ParsedStream::decode_table)
         .def_property_readonly("single_symbol", [](const ParsedStream& p) -> py::object {
             if (p.layout.mode != StreamMode::kSingle) return py::none();
             return py::int_(p.layout.single_symbol);

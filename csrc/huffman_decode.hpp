@@ -12,11 +12,11 @@ namespace pycodec {
 // Lookup tables indexed by the next `table_bits` bits of a substream.
 //  single: (symbol | length << 16) of the first code in the window;
 //  multi:  as many whole codes as fit in the window (at most 6 uint8 or 3 uint16 symbols):
-//          bits consumed in bits 0..5 (so the bit buffer shifts by the entry itself, the
-//          CPU masking the count: one step less on the decoder's critical path), the
-//          symbols packed little-endian from bit 6 (48 bits), their count in bits 61..63;
-//  multi32 (compact, uint8 symbols, used instead of multi): at most 3 symbols, bits
-//          consumed in bits 0..5, symbols in bits 6..29, count in bits 30..31.
+//          the symbols packed little-endian in bytes 0..5, the bits consumed in byte 6,
+//          the symbol count in byte 7 (each field a plain load for the decoder: no shifts
+//          or masks on its critical path);
+//  multi32 (compact, uint8 symbols, used instead of multi): at most 2 symbols in bytes
+//          0..1, the bits consumed in byte 2, the count in byte 3.
 struct DecodeTables {
     int table_bits = 0;
     int symbol_bits = 8;
@@ -27,8 +27,16 @@ struct DecodeTables {
     std::vector<uint32_t> multi32;
 };
 
-// `symbols`: how many symbols the tables will decode; a long stream gets a wider table
-// (more symbols per lookup) when its codes allow, a short one the cheapest to build.
+// The table width and entry layout for decoding `symbols` symbols of `code`: the one a
+// cost model of the 4-lane loop (expected codes per lookup, lookups per refill, entry and
+// table size) expects to decode fastest. A short stream gets the narrowest table (the
+// cheapest to build).
+struct TableLayout {
+    int bits;
+    bool compact;
+};
+TableLayout choose_table_layout(const CanonicalCode& code, uint64_t symbols);
+
 DecodeTables make_decode_tables(const CanonicalCode& code, uint64_t symbols = 0);
 
 // One substream to decode: `size` bytes at `data` give exactly `count` symbols.

@@ -15,6 +15,7 @@ class ParsedStream:
     payload_bytes: int
     max_symbol: int
     single_symbol: int | None
+    decode_table: tuple[int, int] | None
     def decode(self) -> np.ndarray: ...
 
 def huffman_parse(data: npt.NDArray[np.uint8], max_symbols: int) -> ParsedStream: ...

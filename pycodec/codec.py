@@ -335,7 +335,9 @@ class StreamInfo(NamedTuple):
 
 #: A stream parsed and validated once (:func:`huffman_parse`); its ``decode()`` decodes
 #: it without parsing again. Attributes as :class:`StreamInfo`, plus ``max_symbol`` (the
-#: largest symbol its code table lists, -1 for an empty stream) and ``single_symbol``.
+#: largest symbol its code table lists, -1 for an empty stream), ``single_symbol`` and
+#: ``decode_table`` (the decoder's lookup table for a coded stream: its width in bits and
+#: bytes per entry, chosen by the stream's code and length; None for other streams).
 ParsedStream = _core.ParsedStream
 
 

@@ -1,11 +1,12 @@
 """The core's fast Huffman decode paths against a bit-by-bit reference decoder.
 
 The core decodes with multi-symbol lookup tables: 8-byte entries (up to 6 uint8 or 3
-uint16 symbols per lookup) or compact 4-byte ones (up to 3 uint8 symbols, chosen when the
-code's mean length is long enough), 11 bits wide, or 12 for compact tables of streams of
-2**16 symbols and more; four substreams interleaved, then a symbol-at-a-time tail. These
-tests reach every one of those paths with codes of every maximum length 1..16, uint8 and
-uint16 alphabets, streams ending at every bit offset, and corrupt streams.
+uint16 symbols per lookup) or compact 4-byte ones (up to 2 uint8 symbols), as wide as
+the longest code (at least 11 bits) or, for streams of 2**16 symbols and more, 12 bits,
+whichever a cost model expects to decode fastest; four substreams interleaved (an
+assembly loop on x86-64 with BMI2), then a symbol-at-a-time tail. These tests reach
+every one of those paths with codes of every maximum length 1..16, uint8 and uint16
+alphabets, streams ending at every bit offset, and corrupt streams.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from pycodec import codec
 from pycodec.errors import CorruptStreamError
 
-WIDE_TABLE_SYMBOLS = 1 << 16  # streams from here may get the 12-bit compact table
+WIDE_TABLE_SYMBOLS = 1 << 16  # streams from here may get a 12-bit table
 
 
 class Rejected(Exception):
@@ -93,6 +94,15 @@ def draw(code: codec.HuffmanCode, n: int, seed: int) -> np.ndarray:
 def coded_bits(code: codec.HuffmanCode, symbols: np.ndarray) -> int:
     length_of = dict(zip(code.symbols.tolist(), code.lengths.tolist()))
     return sum(length_of[s] for s in symbols.tolist())
+
+
+def uniform(alphabet: int, n: int, seed: int, dtype=np.uint8) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, alphabet, n).astype(dtype)
+
+
+def laplace(entropy: float, n: int, seed: int) -> np.ndarray:
+    scale = 2.0 ** (entropy - 2.4)  # about `entropy` bits once rounded
+    return np.clip(np.rint(np.random.default_rng(seed).laplace(128, scale, n)), 0, 255).astype(np.uint8)
 
 
 # ----------------------------------------------------------------- one substream, every length
@@ -192,9 +202,7 @@ def test_long_streams_round_trip_with_every_table(max_length):
 
 @pytest.mark.parametrize("entropy", [3.0, 4.0, 5.0, 5.5, 6.0, 7.9])
 def test_laplace_streams_round_trip(entropy):
-    rng = np.random.default_rng(int(entropy * 10))
-    scale = 2.0 ** (entropy - 2.4)
-    symbols = np.clip(np.rint(rng.laplace(128, scale, WIDE_TABLE_SYMBOLS * 2)), 0, 255).astype(np.uint8)
+    symbols = laplace(entropy, WIDE_TABLE_SYMBOLS * 2, int(entropy * 10))
     np.testing.assert_array_equal(codec.huffman_decode(codec.huffman_encode(symbols)), symbols)
 
 
@@ -248,3 +256,49 @@ def test_long_stream_bit_flips_raise_or_decode_like_each_substream_alone():
                 codec.huffman_decode(bad)
             continue
         np.testing.assert_array_equal(codec.huffman_decode(bad), alone)
+
+
+# ----------------------------------------------------------------- each table layout
+
+
+LAYOUT_STREAMS = {
+    # 5-bit codes: an 11-bit window holds 2, as does a 12-bit one (with fewer per refill)
+    (11, 4): lambda: uniform(32, WIDE_TABLE_SYMBOLS * 2, 1),
+    # 6-bit codes: only a 12-bit window holds 2
+    (12, 4): lambda: uniform(64, WIDE_TABLE_SYMBOLS * 2, 2),
+    # ~3 bits of entropy over codes of 1..11 bits: 3 per 11-bit window, 8-byte entries
+    (11, 8): lambda: laplace(3.0, WIDE_TABLE_SYMBOLS * 2, 3),
+    # uint16 symbols: always 8-byte entries
+    (12, 8): lambda: uniform(64, WIDE_TABLE_SYMBOLS * 2, 4, np.uint16),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUT_STREAMS))
+def test_each_table_layout_is_chosen_and_decodes_with_corruption_caught(layout):
+    """Every table layout the 4-lane loop runs on: the stream round-trips, and bit flips
+    raise or decode exactly as each substream decoded alone on the one-lane path does."""
+    symbols = LAYOUT_STREAMS[layout]()
+    stream = codec.huffman_encode(symbols)
+    assert codec.huffman_parse(stream).decode_table == layout
+    np.testing.assert_array_equal(codec.huffman_decode(stream), symbols)
+    if symbols.dtype != np.uint8:
+        return  # substreams() reads uint8 code tables
+    rng = np.random.default_rng(layout[0] * layout[1])
+    header = codec.huffman_stream_info(stream).header_bytes
+    for _ in range(12):
+        bad = bytearray(stream)
+        bad[int(rng.integers(header, len(stream)))] ^= 1 << int(rng.integers(0, 8))
+        bad = bytes(bad)
+        code, parts = substreams(bad)
+        try:
+            alone = np.concatenate([codec.decode_with_code(data, code, n) for data, n in parts])
+        except CorruptStreamError:
+            with pytest.raises(CorruptStreamError):
+                codec.huffman_decode(bad)
+            continue
+        np.testing.assert_array_equal(codec.huffman_decode(bad), alone)
+
+
+def test_short_streams_get_the_narrowest_table_and_lone_symbols_none():
+    assert codec.huffman_parse(codec.huffman_encode(uniform(64, 5000, 5))).decode_table[0] == 11
+    assert codec.huffman_parse(codec.huffman_encode(np.full(5000, 7, np.uint8))).decode_table is None
