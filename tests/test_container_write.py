@@ -166,3 +166,44 @@ def test_zlib_header_is_plain_zlib_of_the_json(tmp_path: Path) -> None:
     assert not zlib.decompress(stored).endswith(b" ")
     loaded = pycodec.load(path)
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
+
+
+def _mixed_state() -> dict[str, torch.Tensor]:
+    """Tensors of several encodings and sizes, one tied: over the pool's threshold."""
+    torch.manual_seed(1)
+    big = torch.randn(1024, 1024) * 0.05  # 4 MiB of trained-like floats: planes
+    shared = torch.tensor([-0.5, 0.0, 0.25, 1.0])[torch.randint(0, 4, (300, 300))]  # codebook
+    return {"big": big, "half": big[:512].to(torch.bfloat16).clone(), "shared": shared,
+            "noise": torch.randint(0, 2**31, (50_000,), dtype=torch.int32), "small": torch.ones(7),
+            "tied": big}
+
+
+def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> None:
+    state = _mixed_state()
+    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 1 << 62)
+    serial = pycodec.save_bytes(state)
+    calls: list[str] = []
+    real = writer._encode_one
+    monkeypatch.setattr(writer, "_encode_one", lambda t, c: calls.append(t.dtype) or real(t, c))
+    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
+    pooled = pycodec.save_bytes(state)
+    assert len(calls) == 5  # every stored tensor, not the tie
+    assert pooled == serial
+    loaded = pycodec.load_bytes(pooled)
+    assert list(loaded) == list(state)
+    for name, tensor in state.items():
+        assert torch.equal(loaded[name], tensor)
+
+
+def test_an_error_encoding_one_tensor_on_the_pool_reaches_the_caller(monkeypatch) -> None:
+    real = writer._encode_one
+
+    def failing(tensor, compress):
+        if tensor.dtype == "int32":
+            raise MemoryError("refused")
+        return real(tensor, compress)
+
+    monkeypatch.setattr(writer, "_encode_one", failing)
+    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
+    with pytest.raises(MemoryError, match="refused"):
+        pycodec.save_bytes(_mixed_state())

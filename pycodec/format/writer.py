@@ -14,6 +14,7 @@ import math
 import os
 import stat
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
@@ -152,23 +153,49 @@ def plan_layout(
     return PlannedFile(stored, flags, sections, placed.file_length)
 
 
+#: Raw bytes of stored tensors from which :func:`encode_all` encodes two tensors at a time
+#: (the codec releases the GIL). Below it, starting a pool costs more than it saves:
+#: measured on 2 cores, Resemblyzer's 5.7 MB float32 saved in 6.7-8.1 ms with the pool
+#: against 12.0-12.2 without, its 2.8 MB bfloat16 in 6.6-7.5 against 6.3-8.8.
+ENCODE_PARALLEL_FROM_BYTES = 4 << 20
+#: Tensors encoded at once: the reader's default decode threads.
+ENCODE_THREADS = 2
+
+
 def encode_all(
     tensors: Mapping[str, StoredTensor], *, compress: bool = True
 ) -> tuple[list[TensorEntry], dict[str, dict[str, Payload]]]:
     """The tensor table (sections still unplaced) and each stored tensor's payloads."""
+    encoded = _encode_stored({name: t for name, t in tensors.items() if t.alias_of is None}, compress)
     entries: list[TensorEntry] = []
     payloads: dict[str, dict[str, Payload]] = {}
     for name, tensor in tensors.items():
         if tensor.alias_of is not None:
             entries.append(TensorEntry(name, tensor.dtype, tensor.shape, "alias", alias_of=tensor.alias_of))
             continue
-        dtype = DTYPES[tensor.dtype]
-        flat = np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage)
-        encoded: EncodedTensor = encode_tensor(flat, dtype, compress=compress)
-        entries.append(TensorEntry(name, dtype.name, tensor.shape, encoded.encoding, index_bits=encoded.index_bits,
-                                   plane_streams=encoded.plane_streams))
-        payloads[name] = encoded.payloads
+        done = encoded[name]
+        entries.append(TensorEntry(name, DTYPES[tensor.dtype].name, tensor.shape, done.encoding,
+                                   index_bits=done.index_bits, plane_streams=done.plane_streams))
+        payloads[name] = done.payloads
     return entries, payloads
+
+
+def _encode_one(tensor: StoredTensor, compress: bool) -> EncodedTensor:
+    dtype = DTYPES[tensor.dtype]
+    flat = np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage)
+    return encode_tensor(flat, dtype, compress=compress)
+
+
+def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
+    """Each stored tensor encoded; from ENCODE_PARALLEL_FROM_BYTES on, on a pool of
+    threads, largest first so that it does not end on one big tensor. Same bytes either
+    way: a tensor's encoding depends on that tensor alone."""
+    total = sum(t.array.nbytes for t in stored.values() if t.array is not None)
+    if not compress or len(stored) < 2 or total < ENCODE_PARALLEL_FROM_BYTES:
+        return {name: _encode_one(t, compress) for name, t in stored.items()}
+    order = sorted(stored, key=lambda name: -stored[name].array.nbytes)
+    with ThreadPoolExecutor(max_workers=ENCODE_THREADS) as pool:
+        return dict(zip(order, pool.map(lambda name: _encode_one(stored[name], compress), order), strict=True))
 
 
 # ----------------------------------------------------------------- writing
@@ -324,4 +351,4 @@ def to_bytes(
     tensors: Mapping[str, StoredTensor], *, metadata: Mapping[str, str] | None = None, compress: bool = True
 ) -> bytes:
     """The bytes of the file :func:`save` would write."""
-    return b"".join(bytes(chunk) for chunk in _chunks(plan(tensors, metadata=metadata, compress=compress)))
+    return b"".join(_chunks(plan(tensors, metadata=metadata, compress=compress)))
