@@ -479,6 +479,28 @@ py::object value_counts_py(const py::array& values, bool skip_zero, size_t limit
     return out;
 }
 
+// (distinct, total, entropy in bits per occurrence) of a table of occurrence counts: the
+// writer's codebook bound takes one per tensor (numpy's five passes over 65,536 counts
+// cost about 200 us). Entropy = log2(total) - sum(c log2 c) / total.
+py::tuple count_entropy_py(const py::array_t<uint64_t, py::array::c_style>& counts) {
+    const uint64_t* c = counts.data();
+    const size_t n = static_cast<size_t>(counts.size());
+    uint64_t distinct = 0, total = 0;
+    double weighted = 0;
+    {
+        py::gil_scoped_release release;
+        for (size_t i = 0; i < n; ++i) {
+            if (!c[i]) continue;
+            ++distinct;
+            total += c[i];
+            const double x = static_cast<double>(c[i]);
+            weighted += x * std::log2(x);
+        }
+    }
+    const double bits = distinct > 1 ? std::log2(static_cast<double>(total)) - weighted / static_cast<double>(total) : 0.0;
+    return py::make_tuple(distinct, total, std::max(0.0, bits));
+}
+
 // Byte histograms of each plane (byte k, little-endian) of a contiguous array of elements.
 py::array plane_histograms_py(const py::array& elements) {
     if (elements.dtype().kind() != 'u' || !(elements.flags() & py::array::c_style) || elements.ndim() != 1)
@@ -701,6 +723,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("nonzero_scan", &nonzero_scan_py, py::arg("bits"), py::arg("cap"));
     m.def("codebook_index", &codebook_index_py, py::arg("values"), py::arg("max_size"));
     m.def("value_counts", &value_counts_py, py::arg("values"), py::arg("skip_zero"), py::arg("limit"));
+    m.def("count_entropy", &count_entropy_py, py::arg("counts"));
     m.def("plan_plane_sizes", &plan_plane_sizes_py, py::arg("histograms"), py::arg("scale"), py::arg("numel"),
           py::arg("max_code_length"));
     m.def("plane_histograms", &plane_histograms_py, py::arg("elements"));

@@ -58,6 +58,8 @@ __all__ = [
     "huffman_plan_size",
     "crc32",
     "histogram",
+    "histogram_counts",
+    "count_entropy",
     "plane_worth_coding",
     "planes_decode",
     "planes_encode",
@@ -424,7 +426,13 @@ def crc32(data: bytes | bytearray | memoryview | np.ndarray, value: int = 0) -> 
 def histogram(symbols: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """Occurrences of every value of a uint8 or uint16 array: 256 or 65,536 counts (what
     ``np.bincount`` gives, without its 8-byte copy of every element)."""
-    return _core.histogram(_symbols_array(symbols)).astype(np.int64)
+    return histogram_counts(symbols).astype(np.int64)
+
+
+def histogram_counts(symbols: npt.ArrayLike) -> npt.NDArray[np.uint64]:
+    """:func:`histogram` as the native uint64 counts, not copied to int64 (the writer's
+    statistics take one per 1- or 2-byte tensor)."""
+    return _core.histogram(_symbols_array(symbols))
 
 
 def plane_histograms(elements: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -463,6 +471,21 @@ def value_counts(values: npt.ArrayLike, *, skip_zero: bool = False,
     cap = 0 if limit is None else _integer_in(limit, "limit", 1, 1 << 32)
     counts = _core.value_counts(array, bool(skip_zero), cap)
     return None if counts is None else counts.astype(np.int64)
+
+
+def count_entropy(counts: npt.ArrayLike) -> tuple[int, int, float]:
+    """(distinct, total, entropy) of a 1-D table of occurrence counts: how many are
+    non-zero, their sum, and the Shannon entropy of the distribution they give, in bits
+    per occurrence (0 for fewer than two distinct)."""
+    array = np.ascontiguousarray(_as_array(counts, "counts").reshape(-1))
+    if array.size == 0:
+        return 0, 0, 0.0
+    if array.dtype.kind not in "ui":
+        raise CodecError(f"counts must be an integer array, got dtype {array.dtype}")
+    if array.dtype.kind == "i" and int(array.min()) < 0:
+        raise CodecError(f"counts must be non-negative, got {int(array.min())}")
+    distinct, total, bits = _core.count_entropy(array.astype(np.uint64, copy=False))
+    return int(distinct), int(total), float(bits)
 
 
 def plane_worth_coding(stream_bytes: int, count: int) -> bool:

@@ -226,6 +226,8 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
     "plane_worth_coding": (codec.plane_worth_coding, {"stream_bytes": 90, "count": 100}),
     "crc32": (codec.crc32, {"data": STREAM, "value": 7}),
     "histogram": (codec.histogram, {"symbols": SYMBOLS}),
+    "histogram_counts": (codec.histogram_counts, {"symbols": SYMBOLS}),
+    "count_entropy": (codec.count_entropy, {"counts": np.array([3, 1, 0, 4], np.uint64)}),
     "relative_index_encode": (codec.relative_index_encode, {"positions": POSITIONS, "bits": 4}),
     "relative_index_decode": (codec.relative_index_decode, {"entries": ENTRIES, "bits": 4, "numel": 21}),
     "scatter": (codec.scatter, {"codebook": BOOK, "indices": INDICES, "positions": POSITIONS, "numel": 21}),

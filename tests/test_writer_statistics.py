@@ -80,6 +80,28 @@ def test_plan_plane_sizes_refuse_bad_arguments(histograms: np.ndarray, scale: fl
         codec.plan_plane_sizes(histograms, 100, scale=scale)
 
 
+@pytest.mark.parametrize("size, nonzero", [(256, 3), (65536, 15000), (65536, 65536), (7, 1)])
+def test_count_entropy_matches_the_definition(size: int, nonzero: int) -> None:
+    rng = np.random.default_rng(size + nonzero)
+    counts = np.zeros(size, np.uint64)
+    counts[rng.choice(size, nonzero, replace=False)] = rng.integers(1, 10**6, nonzero)
+    share = counts[counts > 0] / counts.sum()
+    distinct, total, bits = codec.count_entropy(counts)
+    assert (distinct, total) == (nonzero, int(counts.sum()))
+    assert bits == pytest.approx(float(-(share * np.log2(share)).sum()), abs=1e-9)
+    assert codec.histogram_counts(np.arange(256, dtype=np.uint8)).dtype == np.uint64
+
+
+def test_count_entropy_of_uniform_single_and_empty_tables() -> None:
+    assert codec.count_entropy(np.full(64, 9, np.int64)) == (64, 576, pytest.approx(6.0))
+    assert codec.count_entropy([0, 5, 0]) == (1, 5, 0.0)
+    assert codec.count_entropy([]) == (0, 0, 0.0)
+    with pytest.raises(CodecError, match="non-negative"):
+        codec.count_entropy(np.array([3, -1]))
+    with pytest.raises(CodecError, match="integer array"):
+        codec.count_entropy(np.array([0.5]))
+
+
 def test_first_look_separates_trained_weights_from_shared_ones() -> None:
     rng = np.random.default_rng(3)
     trained = (rng.standard_normal(200_000) * 0.05).astype(np.float32).view(np.uint32)

@@ -95,8 +95,8 @@ def sample(flat: np.ndarray, dtype: DType) -> np.ndarray:
 
 
 def _pattern_counts(bits: np.ndarray) -> np.ndarray:
-    """Occurrences of every 8- or 16-bit pattern (index = pattern)."""
-    return codec.histogram(bits)
+    """Occurrences of every 8- or 16-bit pattern (index = pattern), uint64."""
+    return codec.histogram_counts(bits)
 
 
 def plane_histograms(bits: np.ndarray, itemsize: int, patterns: np.ndarray | None = None) -> np.ndarray:
@@ -129,16 +129,13 @@ def all_distinct_at_first_look(values: np.ndarray) -> bool:
 def codebook_bound(counts: np.ndarray, sampled: bool, nnz: int, itemsize: int) -> float | None:
     """A lower bound (estimated when `sampled`) of the codebook family's size from the
     counts of the distinct non-zero values, or None when they are too many for a codebook."""
-    counts = counts[counts > 0]
-    distinct, seen = counts.size, int(counts.sum())
+    distinct, seen, entropy = codec.count_entropy(counts)
     if distinct > limits.MAX_CODEBOOK_SIZE:
         return None
     if sampled and seen >= SAMPLE and distinct > DISTINCT_GATE * seen:
         return None
     if distinct <= 1:
         return float(distinct * itemsize)
-    share = counts / seen
-    entropy = float(-(share * np.log2(share)).sum())
     return distinct * (itemsize + TABLE_BYTES_PER_SYMBOL) + nnz * entropy / 8
 
 
