@@ -36,6 +36,8 @@ def _spec_varint(data: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         value |= (byte & 0x7F) << (7 * i)
         if not byte & 0x80:
+            if i and byte == 0:
+                raise SpecReject("varint not minimal")
             if value >= 1 << 64:
                 raise SpecReject("varint overflows 64 bits")
             return value, pos
