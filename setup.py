@@ -2,6 +2,7 @@
 
 import platform
 import sys
+from pathlib import Path
 
 from pybind11.setup_helpers import Pybind11Extension, build_ext, has_flag
 from setuptools import setup
@@ -35,9 +36,14 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+# What the sources include: an edit to one of these rebuilds the extension too (setuptools
+# looks only at SOURCES otherwise, and an edited kernel .inc would leave a stale build).
+DEPENDS = sorted(str(p) for pattern in ("*.hpp", "*.inc") for p in Path("csrc").glob(pattern))
+
 core = Pybind11Extension(
     "pycodec._core",
     SOURCES,
+    depends=DEPENDS,
     include_dirs=["csrc"],
     cxx_std=17,
     extra_compile_args=["-O3", "-Wall", "-Wextra", "-fno-math-errno"],

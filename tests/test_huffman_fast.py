@@ -302,3 +302,39 @@ def test_each_table_layout_is_chosen_and_decodes_with_corruption_caught(layout):
 def test_short_streams_get_the_narrowest_table_and_lone_symbols_none():
     assert codec.huffman_parse(codec.huffman_encode(uniform(64, 5000, 5))).decode_table[0] == 11
     assert codec.huffman_parse(codec.huffman_encode(np.full(5000, 7, np.uint8))).decode_table is None
+
+
+# ----------------------------------------------------------------- any substream count
+
+
+def stream_with_substreams(symbols: np.ndarray, k: int) -> bytes:
+    """A Huffman-mode stream of `k` substreams, laid out as spec/huffman-stream.md says
+    (the core's encoder writes 1 or 4; another writer may choose any K in 1..8)."""
+    code = codec.build_code(symbols)
+    segment = -(-symbols.size // k)
+    parts = [codec.encode_with_code(symbols[i * segment:(i + 1) * segment], code) for i in range(k)]
+    flags = 0x08 | (1 if symbols.dtype == np.uint16 else 0)  # mode 2 (Huffman), symbol width
+    sizes = b"".join(_varint(len(p)) for p in parts[:-1])
+    return bytes([flags]) + _varint(symbols.size) + codec.serialize_code(code) + bytes([k]) + sizes + b"".join(parts)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_every_substream_count_decodes_through_the_lane_groups(k, dtype):
+    """K = 8 runs two 4-lane groups, K = 6 a group and a pair, K = 3 a pair and a lane..."""
+    symbols = laplace(5.0, 3 * WIDE_TABLE_SYMBOLS + 17, k).astype(dtype)
+    stream = stream_with_substreams(symbols, k)
+    assert codec.huffman_stream_info(stream).streams == k
+    np.testing.assert_array_equal(codec.huffman_decode(stream), symbols)
+    cut = stream[:-1]  # the last substream one byte short
+    with pytest.raises(CorruptStreamError):
+        codec.huffman_decode(cut)
