@@ -1,4 +1,4 @@
-"""Shared test helpers: where the full datasets live.
+"""Shared test helpers: where the full datasets live, and the varint of the stream format.
 
 The full MNIST files are not in the repository. Tests that need them look in
 ``$PYCODEC_DATA/mnist`` when ``PYCODEC_DATA`` is set, else in ``<repo root>/../shared/data/mnist``
@@ -14,6 +14,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def varint(value: int) -> bytes:
+    """An unsigned LEB128 varint, minimal (spec/huffman-stream.md, Conventions)."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 MNIST_FILES = (
     "train-images-idx3-ubyte",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import varint
 
 from pycodec import _core, codec
 from pycodec.errors import CodecError, DczError, LimitExceededError
@@ -375,12 +376,7 @@ def test_defect10_huge_max_symbols_means_no_cap(max_symbols):
 
 def single_symbol_stream(count: int) -> bytes:
     """A stream of `count` copies of symbol 7: flags (single mode), varint count, symbol."""
-    varint = bytearray()
-    while count >= 0x80:
-        varint.append(count & 0x7F | 0x80)
-        count >>= 7
-    varint.append(count)
-    return bytes([1 << 2]) + bytes(varint) + bytes([7])
+    return bytes([1 << 2]) + varint(count) + bytes([7])
 
 
 @pytest.mark.parametrize("count", [pytest.param(2**50, marks=needs_real_allocator), 2**63, 2**64 - 1])

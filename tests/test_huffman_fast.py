@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import varint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -206,7 +207,7 @@ def test_laplace_streams_round_trip(entropy):
     np.testing.assert_array_equal(codec.huffman_decode(codec.huffman_encode(symbols)), symbols)
 
 
-def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def readvarint(data: bytes, pos: int) -> tuple[int, int]:
     value, shift = 0, 0
     while True:
         byte = data[pos]
@@ -217,14 +218,14 @@ def read_varint(data: bytes, pos: int) -> tuple[int, int]:
 
 def substreams(stream: bytes) -> tuple[codec.HuffmanCode, list[tuple[bytes, int]]]:
     """A Huffman-mode stream's code and its (substream bytes, symbol count) pairs."""
-    count, pos = read_varint(stream, 1)
+    count, pos = readvarint(stream, 1)
     code, used = codec.parse_code(stream[pos:], 8)
     pos += used
     k = stream[pos]
     sizes = []
     pos += 1
     for _ in range(k - 1):
-        size, pos = read_varint(stream, pos)
+        size, pos = readvarint(stream, pos)
         sizes.append(size)
     sizes.append(len(stream) - pos - sum(sizes))
     segment = -(-count // k)
@@ -314,17 +315,8 @@ def stream_with_substreams(symbols: np.ndarray, k: int) -> bytes:
     segment = -(-symbols.size // k)
     parts = [codec.encode_with_code(symbols[i * segment:(i + 1) * segment], code) for i in range(k)]
     flags = 0x08 | (1 if symbols.dtype == np.uint16 else 0)  # mode 2 (Huffman), symbol width
-    sizes = b"".join(_varint(len(p)) for p in parts[:-1])
-    return bytes([flags]) + _varint(symbols.size) + codec.serialize_code(code) + bytes([k]) + sizes + b"".join(parts)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    sizes = b"".join(varint(len(p)) for p in parts[:-1])
+    return bytes([flags]) + varint(symbols.size) + codec.serialize_code(code) + bytes([k]) + sizes + b"".join(parts)
 
 
 @pytest.mark.parametrize("k", range(1, 9))

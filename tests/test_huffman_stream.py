@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import varint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pycodec import codec
 from pycodec.errors import CodecError, CorruptStreamError, LimitExceededError
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 # ----------------------------------------------------------------- reference decoder
