@@ -481,24 +481,15 @@ py::object value_counts_py(const py::array& values, bool skip_zero, size_t limit
 
 // (distinct, total, entropy in bits per occurrence) of a table of occurrence counts: the
 // writer's codebook bound takes one per tensor (numpy's five passes over 65,536 counts
-// cost about 200 us). Entropy = log2(total) - sum(c log2 c) / total.
+// cost about 200 us).
 py::tuple count_entropy_py(const py::array_t<uint64_t, py::array::c_style>& counts) {
-    const uint64_t* c = counts.data();
-    const size_t n = static_cast<size_t>(counts.size());
-    uint64_t distinct = 0, total = 0;
-    double weighted = 0;
+    CountsEntropy e;
     {
         py::gil_scoped_release release;
-        for (size_t i = 0; i < n; ++i) {
-            if (!c[i]) continue;
-            ++distinct;
-            total += c[i];
-            const double x = static_cast<double>(c[i]);
-            weighted += x * std::log2(x);
-        }
+        e = counts_entropy(counts.data(), static_cast<size_t>(counts.size()));
     }
-    const double bits = distinct > 1 ? std::log2(static_cast<double>(total)) - weighted / static_cast<double>(total) : 0.0;
-    return py::make_tuple(distinct, total, std::max(0.0, bits));
+    const double per_occurrence = e.distinct > 1 ? e.bits / static_cast<double>(e.total) : 0.0;
+    return py::make_tuple(e.distinct, e.total, per_occurrence);
 }
 
 // Byte histograms of each plane (byte k, little-endian) of a contiguous array of elements.

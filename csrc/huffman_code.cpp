@@ -1,6 +1,7 @@
 #include "huffman_code.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 namespace pycodec {
@@ -52,6 +53,18 @@ void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts) {
         ++counts[data[i + 1]];
     }
     for (; i < n; ++i) ++counts[data[i]];
+}
+
+CountsEntropy counts_entropy(const uint64_t* counts, size_t n) {
+    CountsEntropy e;
+    for (size_t i = 0; i < n; ++i) {
+        e.distinct += counts[i] != 0;
+        e.total += counts[i];
+    }
+    const double total = static_cast<double>(e.total);
+    for (size_t i = 0; i < n; ++i)
+        if (counts[i]) e.bits += static_cast<double>(counts[i]) * std::log2(total / static_cast<double>(counts[i]));
+    return e;
 }
 
 // ------------------------------------------------------------------ package-merge

@@ -24,6 +24,15 @@ void histogram_u8(const uint8_t* data, size_t n, uint64_t* counts);
 void histogram_u8_strided(const uint8_t* data, size_t n, size_t stride, uint64_t* counts);
 void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts);
 
+// A table of `n` occurrence counts: the symbols used, their total, and the Shannon bound
+// of coding them, sum(c * log2(total / c)) bits (no code is shorter).
+struct CountsEntropy {
+    uint64_t distinct = 0;
+    uint64_t total = 0;
+    double bits = 0;
+};
+CountsEntropy counts_entropy(const uint64_t* counts, size_t n);
+
 // Optimal code lengths with no code longer than `max_length` (package-merge), for
 // `counts` over an alphabet of counts.size() symbols; 0 for unused symbols. The limit is
 // raised to ceil(log2(used)) when it is too small; a lone used symbol gets length 1.

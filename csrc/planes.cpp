@@ -136,15 +136,11 @@ namespace {
 // One plane's estimate (plan_plane_sizes).
 uint64_t plan_plane_size(const uint64_t* histogram, double scale, uint64_t numel, int max_code_length) {
     std::vector<uint64_t> counts(256);
-    double total = 0;
     for (size_t s = 0; s < 256; ++s) {
         const uint64_t c = histogram[s];
         counts[s] = c ? std::max<uint64_t>(1, static_cast<uint64_t>(std::nearbyint(static_cast<double>(c) * scale))) : 0;
-        total += static_cast<double>(counts[s]);
     }
-    double bits = 0;
-    for (uint64_t c : counts)
-        if (c) bits += static_cast<double>(c) * std::log2(total / static_cast<double>(c));
+    const double bits = counts_entropy(counts.data(), counts.size()).bits;
     const uint64_t floor = static_cast<uint64_t>(std::ceil(bits / 8 * (1 - 1e-9)));  // a hair under, for rounding
     if (!plane_worth_coding(floor, numel)) return numel;
     const uint64_t planned = plan_stream_from_counts(counts, 8, max_code_length).total_bytes;
