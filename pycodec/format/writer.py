@@ -190,7 +190,7 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
     """Each stored tensor encoded; from ENCODE_PARALLEL_FROM_BYTES on, on a pool of
     threads, largest first so that it does not end on one big tensor. Same bytes either
     way: a tensor's encoding depends on that tensor alone."""
-    total = sum(t.array.nbytes for t in stored.values() if t.array is not None)
+    total = sum(t.array.nbytes for t in stored.values())
     if not compress or len(stored) < 2 or total < ENCODE_PARALLEL_FROM_BYTES:
         return {name: _encode_one(t, compress) for name, t in stored.items()}
     order = sorted(stored, key=lambda name: -stored[name].array.nbytes)
