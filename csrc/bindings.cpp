@@ -193,8 +193,8 @@ py::object encode_with_code_py(const py::array& symbols, const py::array_t<uint1
     require_unsigned(symbols, "symbols");
     const int bits = 8 * static_cast<int>(symbols.itemsize());
     const CanonicalCode code = code_from_arrays(bits, code_symbols, code_lengths);
-    const EncodeTable table = make_encode_table(code);
     const size_t n = static_cast<size_t>(symbols.size());
+    const EncodeTable table = make_encode_table(code, n);
     std::vector<uint64_t> counts(size_t{1} << bits, 0);
     {
         py::gil_scoped_release release;

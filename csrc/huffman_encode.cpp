@@ -4,13 +4,40 @@
 
 namespace pycodec {
 
-EncodeTable make_encode_table(const CanonicalCode& code) {
+namespace {
+
+constexpr int kMaxPairCodeLength = 12;  // a pair's code then fits 24 bits
+// Below this many symbols in a stream, building the 65,536-entry pair table (about 15 us)
+// costs more than it saves.
+constexpr uint64_t kMinSymbolsForPairs = 1 << 15;
+
+// b outer, a inner: each row is contiguous and shifts by one constant, so it vectorizes.
+std::vector<uint32_t> make_pair_table(const std::vector<uint32_t>& entries) {
+    std::vector<uint32_t> pairs(size_t{1} << 16);
+    uint32_t codes[256], lengths[256];
+    for (size_t a = 0; a < 256; ++a) {
+        codes[a] = entries[a] >> 8;
+        lengths[a] = entries[a] & 0xFFu;
+    }
+    for (size_t b = 0; b < 256; ++b) {
+        const uint32_t len_b = lengths[b], code_b = codes[b];
+        uint32_t* row = pairs.data() + (b << 8);
+        for (size_t a = 0; a < 256; ++a) row[a] = ((codes[a] << len_b | code_b) << 8) | (lengths[a] + len_b);
+    }
+    return pairs;
+}
+
+}  // namespace
+
+EncodeTable make_encode_table(const CanonicalCode& code, uint64_t symbols) {
     EncodeTable table;
     table.entries.assign(size_t{1} << code.symbol_bits, 0);
     table.max_length = code.max_length();
     const std::vector<uint32_t> words = canonical_codewords(code);
     for (size_t i = 0; i < code.symbols.size(); ++i)
         table.entries[code.symbols[i]] = (words[i] << 8) | code.lengths[i];
+    if (code.symbol_bits == 8 && table.max_length <= kMaxPairCodeLength && symbols >= kMinSymbolsForPairs)
+        table.pairs = make_pair_table(table.entries);
     return table;
 }
 
@@ -19,29 +46,6 @@ uint64_t coded_bits(const uint64_t* counts, const uint8_t* lengths, size_t alpha
     for (size_t s = 0; s < alphabet; ++s) bits += counts[s] * lengths[s];
     return bits;
 }
-
-namespace {
-
-// Codes of two uint8 symbols at once: entry[a | b << 8] = codes of a then b. Halves the
-// work per symbol; the entries a small alphabet touches stay in L1.
-constexpr int kMaxPairCodeLength = 12;       // a pair's code then fits 24 bits
-constexpr size_t kMinSymbolsForPairs = 1 << 16;  // below this, building the table costs more
-
-std::vector<uint32_t> make_pair_table(const EncodeTable& table) {
-    std::vector<uint32_t> pairs(size_t{1} << 16);
-    for (uint32_t a = 0; a < 256; ++a) {
-        const uint32_t ea = table.entries[a];
-        for (uint32_t b = 0; b < 256; ++b) {
-            const uint32_t eb = table.entries[b];
-            const uint32_t len_b = eb & 0xFFu;
-            const uint32_t code = ((ea >> 8) << len_b) | (eb >> 8);
-            pairs[a | (b << 8)] = (code << 8) | ((ea & 0xFFu) + len_b);
-        }
-    }
-    return pairs;
-}
-
-}  // namespace
 
 #include "huffman_encode_kernel.inc"
 

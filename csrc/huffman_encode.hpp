@@ -10,12 +10,17 @@
 namespace pycodec {
 
 // Per-symbol (codeword << 8 | length), indexed by symbol value; 0 for symbols without a code.
+// `pairs`, where built: the codes of two uint8 symbols at once, pairs[a | b << 8] = the codes
+// of a then b (halves the work per symbol); built once per stream, shared by its substreams.
 struct EncodeTable {
     std::vector<uint32_t> entries;
+    std::vector<uint32_t> pairs;
     int max_length = 0;
 };
 
-EncodeTable make_encode_table(const CanonicalCode& code);
+// The table for `code`; with the pair table when the code's lengths allow it and `symbols`
+// (the stream's symbol count) repay building it.
+EncodeTable make_encode_table(const CanonicalCode& code, uint64_t symbols = 0);
 
 // Total coded bits of a histogram under per-symbol code lengths (both indexed by symbol,
 // `alphabet` entries; length 0 for symbols without a code).

@@ -124,7 +124,7 @@ size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T
 // then copied into place.
 template <class T>
 void write_payload(const StreamLayout& s, const T* src, size_t stride, uint8_t* out, int threads) {
-    const EncodeTable table = make_encode_table(s.code);
+    const EncodeTable table = make_encode_table(s.code, s.count);
     if (threads < 2 || s.substreams < 2) {
         write_substreams(s, table, src, stride, 0, s.substreams, out);
         return;

@@ -214,6 +214,18 @@ def test_reference_decoder_reads_what_the_core_writes(width, size):
     np.testing.assert_array_equal(assert_agrees_with_spec(codec.huffman_encode(symbols)), symbols)
 
 
+@pytest.mark.parametrize("size", [32_767, 32_768, 40_001, 300_000])
+@pytest.mark.parametrize("spread", [7, 100, 256])
+def test_reference_decoder_reads_long_byte_streams(size, spread):
+    """Streams of 32,768 byte symbols and more are coded two symbols a lookup (one pair table
+    per stream, shared by its substreams) where the code's lengths allow: same stream."""
+    rng = np.random.default_rng(size + spread)
+    symbols = (rng.standard_normal(size) * spread / 6).astype(np.int64).clip(-128, 127).astype(np.int8).view(np.uint8)
+    for max_length in (11, 12, 16):
+        data = codec.huffman_encode(symbols, max_code_length=max_length)
+        np.testing.assert_array_equal(assert_agrees_with_spec(data), symbols)
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
