@@ -48,6 +48,7 @@ def test_failure_midway_through_writing_leaves_nothing_new(tmp_path: Path, monke
         real(file, data)
 
     monkeypatch.setattr(writer, "_write_all", fail_on_third)
+    monkeypatch.setattr(writer, "WRITE_BUFFER_BYTES", 0)  # one write per chunk
     path = tmp_path / "new.dcz"
     with pytest.raises(OSError):
         pycodec.save(_state(), path)
@@ -207,3 +208,32 @@ def test_an_error_encoding_one_tensor_on_the_pool_reaches_the_caller(monkeypatch
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
     with pytest.raises(MemoryError, match="refused"):
         pycodec.save_bytes(_mixed_state())
+
+
+def test_short_chunks_are_written_together_and_long_ones_as_they_are(tmp_path: Path, monkeypatch) -> None:
+    state = _mixed_state()
+    expected = pycodec.save_bytes(state)
+    writes: list[int] = []
+    real = writer._write_all
+    monkeypatch.setattr(writer, "_write_all", lambda file, data: writes.append(len(data)) or real(file, data))
+    with open(tmp_path / "f.dcz", "wb") as file:
+        pycodec.save(state, file)
+    assert (tmp_path / "f.dcz").read_bytes() == expected
+    chunks = list(writer._chunks(writer.plan(pycodec.torch_adapter.to_stored(state))))
+    assert len(writes) < len(chunks)
+    long = sorted(len(c) for c in chunks if len(c) >= writer.WRITE_BUFFER_BYTES)
+    assert long and sorted(n for n in writes if n in long) == long  # 4 MiB of "big": not copied
+    assert all(n <= writer.WRITE_BUFFER_BYTES for n in writes if n not in long)
+    writes.clear()
+    pycodec.save(state, tmp_path / "p.dcz")
+    assert (tmp_path / "p.dcz").read_bytes() == expected
+    assert len(writes) < len(chunks)
+
+
+@pytest.mark.parametrize("limit", [0, 1, 7, 64, 1 << 20])
+def test_coalesced_chunks_join_to_the_same_bytes(limit: int, monkeypatch) -> None:
+    monkeypatch.setattr(writer, "WRITE_BUFFER_BYTES", limit)
+    chunks = [b"a" * n for n in (0, 1, 5, 6, 70, 0, 3, 200, 1, 2)]
+    out = list(writer._coalesced(chunks))
+    assert b"".join(out) == b"".join(chunks)
+    assert all(len(c) <= limit or c in chunks for c in out)

