@@ -210,25 +210,26 @@ def _best_size(flat: np.ndarray, candidates: list[_Candidate]) -> int:
     return min([c.size for c in candidates] + [flat.nbytes])
 
 
-def _zstd_candidate(flat: np.ndarray, estimate: float | None, best_other: float) -> _Candidate | None:
-    """The ``zstd`` encoding (5.8), encoded, where the probe's `estimate`
-    (:func:`zstd_frames.probe_estimate`) says it may beat `best_other` bytes; else None."""
-    if not zstd_frames.worth_trying(estimate, best_other):
+def _zstd_candidate(flat: np.ndarray, probe: zstd_frames.Probe | None, best_other: float) -> _Candidate | None:
+    """The ``zstd`` encoding (5.8), encoded, where the `probe` (:func:`zstd_frames.probe`)
+    says it may beat `best_other` bytes; else None."""
+    if not zstd_frames.worth_trying(probe, best_other):
         return None
-    frame = zstd_frames.encode(memoryview(flat.view(np.uint8)))
+    assert probe is not None
+    frame = probe.frame if probe.frame is not None else zstd_frames.encode(memoryview(flat.view(np.uint8)))
     return _Candidate(len(frame), "zstd", lambda: EncodedTensor("zstd", {"frame": frame}))
 
 
-def _probe(flat: np.ndarray, dtype: DType) -> float | None:
-    return zstd_frames.probe_estimate(flat.view(np.uint8), floats=dtype.planes_ok)
+def _probe(flat: np.ndarray, dtype: DType) -> zstd_frames.Probe | None:
+    return zstd_frames.probe(flat.view(np.uint8), floats=dtype.planes_ok)
 
 
-def _with_zstd(flat: np.ndarray, candidates: list[_Candidate], estimate: float | None,
+def _with_zstd(flat: np.ndarray, candidates: list[_Candidate], probe: zstd_frames.Probe | None,
                framed: _Candidate | None = None) -> list[_Candidate]:
     """`candidates` and, where it may beat them (and raw), the ``zstd`` one (`framed` when
     already made)."""
     if framed is None:
-        framed = _zstd_candidate(flat, estimate, _best_size(flat, candidates))
+        framed = _zstd_candidate(flat, probe, _best_size(flat, candidates))
     return candidates + ([framed] if framed is not None else [])
 
 
@@ -239,26 +240,26 @@ def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
     size = stats.planes_size(planes_header_bytes(dtype.itemsize))
     coded = stats.planes
     planes = [] if coded is None or size is None else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
-    estimate = _probe(flat, dtype)
+    probe = _probe(flat, dtype)
     if not choice.needs_exact_sizing(stats, dtype, size):
-        return _with_zstd(flat, planes, estimate)
-    if stats.sampled and dtype.codebook_ok and zstd_frames.worth_trying(estimate, _best_size(flat, planes)):
+        return _with_zstd(flat, planes, probe)
+    if stats.sampled and dtype.codebook_ok and zstd_frames.worth_trying(probe, _best_size(flat, planes)):
         # A frame may win, and a sample's codebook bound can be far below the tensor's (a
         # Fourier basis: 77 KB, against 164 KB from every value and a 166 KB codebook):
         # counting every value costs far less than sizing every candidate.
         stats = dataclasses.replace(stats, codebook_bound=choice.exact_codebook_bound(flat, dtype, stats.nnz))
         if not choice.needs_exact_sizing(stats, dtype, size):
-            return _with_zstd(flat, planes, estimate)
+            return _with_zstd(flat, planes, probe)
     # a frame below every bound makes exact sizing (the costly part) pointless
     floor = choice.lower_bound(stats, dtype, _best_size(flat, planes))
-    framed = _zstd_candidate(flat, estimate, floor)
+    framed = _zstd_candidate(flat, probe, floor)
     if framed is not None and framed.size < floor:
         return planes + [framed]
     if stats.pattern_counts is not None and dtype.codebook_ok:  # every element counted: the codebook sized exactly
         known = planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts)
         if choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, known):
-            return _with_zstd(flat, known, estimate, framed)
-    return _with_zstd(flat, _candidates(flat, dtype, stats.planes), estimate, framed)
+            return _with_zstd(flat, known, probe, framed)
+    return _with_zstd(flat, _candidates(flat, dtype, stats.planes), probe, framed)
 
 
 def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.ndarray) -> list[_Candidate]:

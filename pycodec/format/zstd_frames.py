@@ -5,7 +5,8 @@ from repeated sequences (a Fourier basis, a table of shifted or repeated rows) i
 smaller under LZ77 matching. Such tensors are rare among trained weights, so the writer
 does not try every tensor in full: a fast *probe* compresses a sample of at most
 :data:`PROBE_BYTES` and only a tensor whose sample shrinks well below the best other
-candidate is compressed in full (:func:`worth_trying`).
+candidate is compressed in full (:func:`worth_trying`); a tensor no larger than the
+sample is compressed in full at once.
 
 Reading checks the frame header first (one frame, declared content size equal to the
 tensor's bytes, no dictionary: R29), so the output size is known and counted before
@@ -14,6 +15,7 @@ anything is decoded; decoding stops at that size.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 import zstandard
@@ -90,19 +92,37 @@ def repeats(data: np.ndarray) -> bool:
     return codec.value_counts(sample).size < REPEAT_GATE * sample.size
 
 
-def probe_estimate(data: np.ndarray, *, floats: bool) -> float | None:
-    """The fast probe's estimate of a frame of `data` (uint8), in bytes; None where not
-    worth probing. A float tensor is probed only when it :func:`repeats`; other dtypes have
-    no entropy coder but this one, so are always probed."""
+@dataclass(frozen=True)
+class Probe:
+    """What probing found: an estimate of a frame's size from a sample, or, where the
+    sample would have been the whole tensor, the frame itself (`frame`, of `size` bytes)."""
+
+    size: float
+    frame: bytes | None = None
+
+
+def probe(data: np.ndarray, *, floats: bool) -> Probe | None:
+    """The fast probe's estimate of a frame of `data` (uint8); None where not worth
+    probing. A float tensor is probed only when it :func:`repeats`; other dtypes have no
+    entropy coder but this one, so are always probed. A tensor of at most
+    :data:`PROBE_BYTES` is encoded in full instead: the probe would read all of it, at
+    about half the cost of the frame it then often asks for (a Fourier basis of 258 KiB:
+    probe 0.97 ms, frame 1.64 ms)."""
     if data.size < MIN_BYTES or (floats and not repeats(data)):
         return None
-    return probe_ratio(memoryview(data)) * data.size
+    if data.size <= PROBE_BYTES:
+        frame = encode(memoryview(data))
+        return Probe(len(frame), frame)
+    return Probe(probe_ratio(memoryview(data)) * data.size)
 
 
-def worth_trying(estimate: float | None, best_other: float) -> bool:
-    """Whether a full ``zstd`` encode with the probe's `estimate` may beat `best_other`
-    bytes (the best other candidate, raw included)."""
-    return estimate is not None and estimate < PROBE_MARGIN * best_other
+def worth_trying(found: Probe | None, best_other: float) -> bool:
+    """Whether a ``zstd`` frame may beat `best_other` bytes (the best other candidate, raw
+    included): a frame in hand when smaller, an estimate when below :data:`PROBE_MARGIN`
+    of it."""
+    if found is None:
+        return False
+    return found.size < (best_other if found.frame is not None else PROBE_MARGIN * best_other)
 
 
 def encode(data: memoryview) -> bytes:
