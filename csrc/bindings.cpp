@@ -509,6 +509,31 @@ py::array plane_histograms_py(const py::array& elements) {
     return out;
 }
 
+// The two byte planes' histograms of 2-byte elements from the counts of their 65,536 bit
+// patterns (index = pattern): plane 0 the low byte. Runs of 8 unused patterns are skipped.
+py::array pattern_plane_histograms_py(const py::array_t<uint64_t, py::array::c_style>& patterns) {
+    if (patterns.ndim() != 1 || patterns.size() != 65536)
+        throw InvalidArgument("patterns must be the 65,536 counts of 2-byte bit patterns");
+    py::array_t<uint64_t> out({py::ssize_t{2}, py::ssize_t{256}});
+    uint64_t* low = out.mutable_data();
+    uint64_t* high = low + 256;
+    std::fill_n(low, 512, uint64_t{0});
+    const uint64_t* counts = patterns.data();
+    {
+        py::gil_scoped_release release;
+        for (size_t i = 0; i < 65536; i += 8) {
+            uint64_t any = 0;
+            for (size_t j = i; j < i + 8; ++j) any |= counts[j];
+            if (!any) continue;
+            for (size_t j = i; j < i + 8; ++j) {
+                low[j & 0xFF] += counts[j];
+                high[j >> 8] += counts[j];
+            }
+        }
+    }
+    return out;
+}
+
 py::tuple nonzero_scan_py(const py::array& bits, size_t cap) {
     if (bits.dtype().kind() != 'u' || !(bits.flags() & py::array::c_style) || bits.ndim() != 1)
         throw InvalidArgument("bits must be a 1-D C-contiguous unsigned integer array");
@@ -718,6 +743,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("plan_plane_sizes", &plan_plane_sizes_py, py::arg("histograms"), py::arg("scale"), py::arg("numel"),
           py::arg("max_code_length"));
     m.def("plane_histograms", &plane_histograms_py, py::arg("elements"));
+    m.def("pattern_plane_histograms", &pattern_plane_histograms_py, py::arg("patterns"));
     m.def("relative_index_encode", &relative_index_encode_py, py::arg("positions"), py::arg("bits"));
     m.def("relative_index_decode", &relative_index_decode_py, py::arg("entries"), py::arg("bits"), py::arg("numel"));
     m.def("gather", &gather_py, py::arg("codebook"), py::arg("indices"), py::arg("numel"));

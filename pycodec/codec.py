@@ -444,6 +444,12 @@ def plane_histograms(elements: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return _core.plane_histograms(array.astype(array.dtype.newbyteorder("<"), copy=False)).astype(np.int64)
 
 
+def pattern_plane_histograms(patterns: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The (2, 256) byte histograms of the planes of 2-byte elements (row 0: the low byte)
+    from the uint64 counts of their 65,536 bit patterns (:func:`histogram_counts`)."""
+    return _core.pattern_plane_histograms(patterns)
+
+
 def plan_plane_sizes(histograms: npt.ArrayLike, numel: int, *, scale: float = 1.0,
                      max_code_length: int = DEFAULT_MAX_CODE_LENGTH) -> list[int]:
     """Each byte plane's Huffman stream size, as :func:`huffman_plan_size` gives it, for

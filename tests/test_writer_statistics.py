@@ -56,6 +56,18 @@ def test_plane_histograms_count_each_byte_of_the_elements(dtype: type) -> None:
     assert np.array_equal(codec.plane_histograms(elements.astype(elements.dtype.newbyteorder(">"))), expected)
 
 
+@pytest.mark.parametrize("values", ["trained", "sparse", "every"])
+def test_pattern_plane_histograms_are_the_planes_of_2_byte_elements(values: str) -> None:
+    rng = np.random.default_rng(5)
+    elements = {"trained": (rng.standard_normal(50_000) * 0.05).astype(np.float16).view(np.uint16),
+                "sparse": rng.choice(np.array([0, 7, 300, 65535], np.uint16), 9_999),
+                "every": np.arange(65536, dtype=np.uint16)}[values]
+    patterns = codec.histogram_counts(elements)
+    assert np.array_equal(codec.pattern_plane_histograms(patterns), codec.plane_histograms(elements))
+    with pytest.raises(CodecError, match="65,536"):
+        codec.pattern_plane_histograms(patterns[:-1])
+
+
 def test_plan_plane_sizes_plan_the_scaled_counts_or_report_raw() -> None:
     rng = np.random.default_rng(2)
     weights = (rng.standard_normal(20_000) * 0.05).astype(np.float32).view(np.uint32)

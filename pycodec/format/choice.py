@@ -107,8 +107,7 @@ def plane_histograms(bits: np.ndarray, itemsize: int, patterns: np.ndarray | Non
         return codec.plane_histograms(bits)
     if itemsize == 1:
         return patterns.reshape(1, 256)
-    pairs = patterns.reshape(256, 256)  # [high byte, low byte]
-    return np.stack([pairs.sum(axis=0), pairs.sum(axis=1)])
+    return codec.pattern_plane_histograms(patterns)
 
 
 def plan_planes(histograms: np.ndarray, numel: int, scale: float = 1.0) -> list[int]:
