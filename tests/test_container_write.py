@@ -48,7 +48,7 @@ def test_failure_midway_through_writing_leaves_nothing_new(tmp_path: Path, monke
         real(file, data)
 
     monkeypatch.setattr(writer, "_write_all", fail_on_third)
-    monkeypatch.setattr(writer, "WRITE_BUFFER_BYTES", 0)  # one write per chunk
+    monkeypatch.setattr(writer, "SHORT_CHUNK_BYTES", 0)  # one write per chunk
     path = tmp_path / "new.dcz"
     with pytest.raises(OSError):
         pycodec.save(_state(), path)
@@ -221,8 +221,8 @@ def test_short_chunks_are_written_together_and_long_ones_as_they_are(tmp_path: P
     assert (tmp_path / "f.dcz").read_bytes() == expected
     chunks = list(writer._chunks(writer.plan(pycodec.torch_adapter.to_stored(state))))
     assert len(writes) < len(chunks)
-    long = sorted(len(c) for c in chunks if len(c) >= writer.WRITE_BUFFER_BYTES)
-    assert long and sorted(n for n in writes if n in long) == long  # 4 MiB of "big": not copied
+    long = sorted(len(c) for c in chunks if len(c) >= writer.SHORT_CHUNK_BYTES)
+    assert long and sorted(n for n in writes if n in long) == long  # written as they are
     assert all(n <= writer.WRITE_BUFFER_BYTES for n in writes if n not in long)
     writes.clear()
     pycodec.save(state, tmp_path / "p.dcz")
@@ -230,10 +230,11 @@ def test_short_chunks_are_written_together_and_long_ones_as_they_are(tmp_path: P
     assert len(writes) < len(chunks)
 
 
-@pytest.mark.parametrize("limit", [0, 1, 7, 64, 1 << 20])
-def test_coalesced_chunks_join_to_the_same_bytes(limit: int, monkeypatch) -> None:
+@pytest.mark.parametrize("short, limit", [(0, 0), (1, 1), (8, 7), (64, 64), (64, 100), (1 << 16, 1 << 20)])
+def test_coalesced_chunks_join_to_the_same_bytes(short: int, limit: int, monkeypatch) -> None:
+    monkeypatch.setattr(writer, "SHORT_CHUNK_BYTES", short)
     monkeypatch.setattr(writer, "WRITE_BUFFER_BYTES", limit)
-    chunks = [b"a" * n for n in (0, 1, 5, 6, 70, 0, 3, 200, 1, 2)]
-    out = list(writer._coalesced(chunks))
+    chunks = [bytes([n % 251]) * n for n in (0, 1, 5, 6, 70, 0, 3, 200, 1, 2, 63, 64, 65)]
+    out = [bytes(c) for c in writer._coalesced(chunks)]
     assert b"".join(out) == b"".join(chunks)
-    assert all(len(c) <= limit or c in chunks for c in out)
+    assert all(c in chunks or len(c) <= max(limit, short) for c in out)
