@@ -444,6 +444,13 @@ def plane_histograms(elements: npt.ArrayLike) -> npt.NDArray[np.int64]:
     return _core.plane_histograms(array.astype(array.dtype.newbyteorder("<"), copy=False)).astype(np.int64)
 
 
+def empty_bytes(n: int) -> npt.NDArray[np.uint8]:
+    """An uninitialised, writable uint8 array of `n` bytes. From 4 MiB on it is allocated
+    by the core with plain pages, like the arrays the core decodes into: numpy asks for
+    huge pages there, whose first touch can stall on memory compaction."""
+    return _core.empty_bytes(n)
+
+
 def pattern_plane_histograms(patterns: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """The (2, 256) byte histograms of the planes of 2-byte elements (row 0: the low byte)
     from the uint64 counts of their 65,536 bit patterns (:func:`histogram_counts`)."""

@@ -375,3 +375,28 @@ def test_planes_decode_rejects_mismatched_planes() -> None:
     stream = codec.huffman_parse(np.frombuffer(codec.huffman_encode(np.zeros(9, np.uint8)), np.uint8), max_symbols=9)
     with pytest.raises(CodecError, match="8-bit symbols"):
         codec.planes_decode([stream, np.zeros(4, np.uint8)], 4)
+
+
+def test_large_outputs_own_their_memory_past_the_file_and_every_other_reference(tmp_path) -> None:
+    """From 4 MiB the core allocates outputs itself (plain pages, not numpy's huge-page
+    advice): they stay valid, writable and alive for as long as a tensor uses them."""
+    import gc
+
+    weights = (torch.randn(1536, 1024, generator=torch.Generator().manual_seed(8)) * 0.05)  # 6 MiB
+    raw = torch.randn(1200, 1024, generator=torch.Generator().manual_seed(9)).to(torch.int32)  # raw: read
+    pycodec.save({"w": weights, "r": raw}, tmp_path / "m.dcz")
+    expected_w, expected_r = weights.clone(), raw.clone()
+    loaded = pycodec.load(tmp_path / "m.dcz")
+    w, r = loaded["w"], loaded["r"]
+    del loaded
+    gc.collect()
+    churn = [torch.empty(1 << 20) for _ in range(16)]  # reuse any memory freed too early
+    del churn
+    assert torch.equal(w, expected_w) and torch.equal(r, expected_r)
+    w.add_(1)  # writable
+    assert torch.equal(w, expected_w + 1)
+    for n in (0, 1, 4 << 20, (4 << 20) + 3):
+        array = codec.empty_bytes(n)
+        assert array.shape == (n,) and array.dtype == np.uint8 and array.flags.writeable
+        array[:] = 7
+        assert int(array.sum()) == 7 * n

@@ -60,7 +60,7 @@ class Scratch(threading.local):
 
     def take(self, length: int) -> np.ndarray:
         if self.buffer.size < length:
-            self.buffer = np.empty(length, np.uint8)
+            self.buffer = codec.empty_bytes(length)
         return self.buffer[:length]
 
 

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from pycodec import codec
 from pycodec.errors import MalformedFileError, NotRegularFileError
 
 
@@ -59,7 +60,7 @@ class FileSource:
     def read_at(self, offset: int, length: int, into: np.ndarray | None = None) -> np.ndarray:
         """`length` bytes at `offset`, in a fresh array or in `into` (at least `length`
         bytes, for bytes the caller does not keep)."""
-        buffer = np.empty(length, dtype=np.uint8) if into is None else into[:length]
+        buffer = codec.empty_bytes(length) if into is None else into[:length]
         with self._lock:
             self._file.seek(offset)
             got = self._file.readinto(memoryview(buffer)) if length else 0
