@@ -320,8 +320,41 @@ constexpr size_t kParallelJoinBytes = size_t{1} << 20;
 
 }  // namespace
 
+namespace {
+
+// The first coded plane of a multi-plane tensor decodes into the output's last `count`
+// bytes and is joined from there: no buffer of its own, whose fresh pages cost about as
+// much as decoding on a first load. Joining forward is safe in place: element i's bytes
+// land below byte i of that plane, except for the last element, which reads it first.
+size_t plane_decoded_in_place(const std::vector<PlaneSource>& planes) {
+    if (planes.size() < 2) return planes.size();
+    for (size_t k = 0; k < planes.size(); ++k)
+        if (planes[k].stream) return k;
+    return planes.size();
+}
+
+void join_range(const std::vector<const uint8_t*>& sources, size_t begin, size_t end, uint8_t* out) {
+    const size_t width = sources.size();
+    std::vector<const uint8_t*> from(width);
+    for (size_t k = 0; k < width; ++k) from[k] = sources[k] + begin;
+    join_planes(from.data(), static_cast<int>(width), end - begin, out + begin * width);
+}
+
+// Elements [0, safe) write below the in-place plane, so they join on `threads`; the rest
+// write over it and join on one thread, forward.
+void join_all(const std::vector<const uint8_t*>& sources, size_t count, uint8_t* out, bool in_place, int threads) {
+    const size_t width = sources.size();
+    const size_t parts = count * width >= kParallelJoinBytes ? static_cast<size_t>(std::max(threads, 1)) : 1;
+    const size_t safe = in_place ? count * (width - 1) / width / 16 * 16 : count;
+    parallel_for(parts, threads, [&](size_t i) { join_range(sources, safe * i / parts, safe * (i + 1) / parts, out); });
+    if (safe < count) join_range(sources, safe, count, out);
+}
+
+}  // namespace
+
 void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t* out, int threads) {
     const size_t width = planes.size();
+    const size_t in_place = plane_decoded_in_place(planes);
     std::vector<std::unique_ptr<uint8_t[]>> decoded(width);
     std::vector<const uint8_t*> sources(width);  // what the join reads
     std::vector<uint8_t*> targets(width);         // where a coded plane decodes
@@ -334,6 +367,8 @@ void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t
         }
         if (width == 1) {  // float8: the plane is the output
             targets[k] = out;
+        } else if (k == in_place) {
+            targets[k] = out + (width - 1) * count;
         } else {
             decoded[k].reset(new uint8_t[count]);  // not zeroed: the decoder fills it
             targets[k] = decoded[k].get();
@@ -357,13 +392,7 @@ void decode_planes(const std::vector<PlaneSource>& planes, size_t count, uint8_t
         }
     });
     if (width == 1 && sources[0] == out) return;  // decoded in place
-    const size_t parts = count * width >= kParallelJoinBytes ? static_cast<size_t>(std::max(threads, 1)) : 1;
-    parallel_for(parts, threads, [&](size_t i) {
-        const size_t begin = count * i / parts, end = count * (i + 1) / parts;
-        std::vector<const uint8_t*> from(width);
-        for (size_t k = 0; k < width; ++k) from[k] = sources[k] + begin;
-        join_planes(from.data(), static_cast<int>(width), end - begin, out + begin * width);
-    });
+    join_all(sources, count, out, in_place < width, threads);
 }
 
 }  // namespace pycodec

@@ -207,20 +207,22 @@ def test_plane_streams_outside_the_header_rules_are_rejected() -> None:
 
 
 def test_decoded_planes_count_against_the_budget() -> None:
-    """Output plus every decoded plane (they are joined at once): numel * (4 + coded) bytes
-    for float32; raw planes are read in place."""
-    flat = _trained_like(50000).numpy()
+    """Output plus every decoded plane but the first, which decodes into the output itself
+    (they are joined at once): numel * (4 + coded - 1) bytes for float32; raw planes are
+    read in place."""
+    # bfloat16 values in float32: the two low planes are constant, coded as single symbols
+    flat = (_trained_like(50000).numpy().view(np.uint32) & 0xFFFF0000).view(np.float32)
     encoded = encodings._encode_planes(flat, DTYPES["float32"], [0] * 4)
     coded = sum(1 for n in encoded.plane_streams if n)
-    assert coded  # at least one Huffman plane is decoded into an intermediate
-    need = flat.nbytes + coded * flat.size
+    assert coded >= 3  # one decodes into the output, the others into buffers of their own
+    need = flat.nbytes + (coded - 1) * flat.size
     data = pycodec.save_bytes({"w": torch.from_numpy(flat)})
     with pytest.raises(LimitExceededError):
         pycodec.load_bytes(data, max_decoded_bytes=need - 1)
     loaded = pycodec.load_bytes(data, max_decoded_bytes=need)
     assert _bytes(loaded["w"]) == flat.tobytes()
     with pytest.raises(LimitExceededError):
-        _decode(encoded, "float32", flat.size, budget=coded * flat.size - 1)
+        _decode(encoded, "float32", flat.size, budget=(coded - 1) * flat.size - 1)
 
 
 # ----------------------------------------------------------------- the native plane encoder
@@ -400,3 +402,32 @@ def test_large_outputs_own_their_memory_past_the_file_and_every_other_reference(
         assert array.shape == (n,) and array.dtype == np.uint8 and array.flags.writeable
         array[:] = 7
         assert int(array.sum()) == 7 * n
+
+
+def _decode_section(section: bytes, lengths, count: int, threads: int) -> np.ndarray:
+    planes, start = [], 0
+    for length in lengths:
+        stop = start + (length or count)
+        chunk = np.frombuffer(section, np.uint8)[start:stop]
+        planes.append(codec.huffman_parse(chunk, max_symbols=count) if length else chunk)
+        start = stop
+    return codec.planes_decode(planes, count, threads=threads)
+
+
+@pytest.mark.parametrize("width", [2, 4, 8])
+@pytest.mark.parametrize("count", [1, 2, 15, 16, 17, 31, 33, 47, 64, 1000, 70_001, 300_000])
+def test_a_coded_plane_decoded_into_the_output_joins_exactly(width: int, count: int) -> None:
+    """The first coded plane decodes into the output's tail and the join runs over it:
+    every mask of coded planes, one thread and two (the join's parallel part stops short
+    of the tail), lone and several coded planes, a constant (single-symbol) plane."""
+    rng = np.random.default_rng(width * count)
+    columns = [rng.geometric(0.3, count).clip(0, 255).astype(np.uint8) for _ in range(width)]
+    columns[width - 1][:] = 0x3C  # a constant plane: a single-symbol stream when coded
+    columns[0] = rng.integers(0, 256, count, dtype=np.uint8)  # random: coded only when forced
+    elements = np.stack(columns, axis=1).reshape(-1).view(f"<u{width}")
+    masks = range(1, 1 << width) if width <= 4 else (1, 2, 0x80, 0x81, 0x42, 0xFF, 0x7E)
+    for mask in masks:
+        section, lengths = codec.planes_encode(elements, plane_mask=mask, threads=1)
+        for threads in (1, 2):
+            decoded = _decode_section(section, lengths, count, threads)
+            assert decoded.tobytes() == elements.tobytes(), (mask, threads)

@@ -639,8 +639,9 @@ def decode_planes(entry: TensorEntry, dtype: DType, payloads: dict[str, Payload]
     check_planes_entry(entry, dtype)
     streams = _plane_streams(entry, payloads["planes"])
     planes = [p if isinstance(p, (codec.ParsedStream, np.ndarray)) else np.frombuffer(p, dtype=np.uint8) for p in streams]
-    decoded = sum(isinstance(plane, codec.ParsedStream) for plane in planes)  # raw planes are read in place
-    with budget.held(entry.numel * decoded, f"tensor {entry.name!r}: {decoded} decoded plane(s)"):
+    # raw planes are read in place, and the first coded one decodes into the output itself
+    buffers = max(0, sum(isinstance(plane, codec.ParsedStream) for plane in planes) - 1)
+    with budget.held(entry.numel * buffers, f"tensor {entry.name!r}: {buffers} decoded plane buffer(s)"):
         try:
             joined = codec.planes_decode(planes, entry.numel, threads=threads)
         except CodecError as exc:
