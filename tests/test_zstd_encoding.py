@@ -106,14 +106,15 @@ def test_small_tensors_are_not_probed() -> None:
     assert zstd_frames.probe(np.zeros(zstd_frames.MIN_BYTES - 1, np.uint8), floats=False) is None
 
 
-def test_a_tensor_no_larger_than_the_sample_is_framed_at_once() -> None:
+def test_a_tensor_of_at_most_twice_the_sample_is_framed_at_once() -> None:
     table = np.tile(np.arange(64, dtype=np.int32), 500).view(np.uint8)  # 128 KB of repeats
     found = zstd_frames.probe(table, floats=False)
     assert found is not None and found.frame is not None and found.size == len(found.frame)
     assert zstd_frames.decode(found.frame, table.size, "t").tobytes() == table.tobytes()
     assert zstd_frames.worth_trying(found, found.size + 1)  # exact: no margin
     assert not zstd_frames.worth_trying(found, found.size)
-    larger = np.tile(table, 3)  # past PROBE_BYTES: sampled, an estimate with a margin
+    assert zstd_frames.probe(np.tile(table, 4), floats=False).frame is not None  # 512 KiB
+    larger = np.tile(table, 5)  # past FRAME_AT_ONCE_BYTES: sampled, an estimate with a margin
     estimated = zstd_frames.probe(larger, floats=False)
     assert estimated is not None and estimated.frame is None
     assert not zstd_frames.worth_trying(estimated, estimated.size / zstd_frames.PROBE_MARGIN)

@@ -5,7 +5,7 @@ from repeated sequences (a Fourier basis, a table of shifted or repeated rows) i
 smaller under LZ77 matching. Such tensors are rare among trained weights, so the writer
 does not try every tensor in full: a fast *probe* compresses a sample of at most
 :data:`PROBE_BYTES` and only a tensor whose sample shrinks well below the best other
-candidate is compressed in full (:func:`worth_trying`); a tensor no larger than the
+candidate is compressed in full (:func:`worth_trying`); a tensor of at most twice the
 sample is compressed in full at once.
 
 Reading checks the frame header first (one frame, declared content size equal to the
@@ -31,6 +31,10 @@ MIN_BYTES = 4096
 #: (matches in a float table can be a few rows apart: a Fourier basis's rows are 1 KiB).
 PROBE_BYTES = 1 << 18
 PROBE_CHUNKS = 4
+#: A tensor up to this size is framed at once, not probed: a frame costs about twice a
+#: probe of the same bytes, and the probe would read half of it or more (a Fourier basis
+#: of 258 KiB: probe 0.85-0.97 ms, then the frame 1.64 ms).
+FRAME_AT_ONCE_BYTES = 2 * PROBE_BYTES
 #: A float tensor is probed only when a sample of its aligned 8-byte words holds repeats:
 #: below this share of distinct words. Trained weights have none: every sampled word was
 #: distinct in every tensor of 4 third-party models in float32, bfloat16, float16 and
@@ -107,12 +111,10 @@ def probe(data: np.ndarray, *, floats: bool) -> Probe | None:
     """The fast probe's estimate of a frame of `data` (uint8); None where not worth
     probing. A float tensor is probed only when it :func:`repeats`; other dtypes have no
     entropy coder but this one, so are always probed. A tensor of at most
-    :data:`PROBE_BYTES` is encoded in full instead: the probe would read all of it, at
-    about half the cost of the frame it then often asks for (a Fourier basis of 258 KiB:
-    probe 0.97 ms, frame 1.64 ms)."""
+    :data:`FRAME_AT_ONCE_BYTES` is framed instead."""
     if data.size < MIN_BYTES or (floats and not repeats(data)):
         return None
-    if data.size <= PROBE_BYTES:
+    if data.size <= FRAME_AT_ONCE_BYTES:
         frame = encode(memoryview(data))
         return Probe(len(frame), frame)
     return Probe(probe_ratio(memoryview(data)) * data.size)
