@@ -1,6 +1,8 @@
 #include "huffman_encode.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 namespace pycodec {
 
@@ -10,6 +12,9 @@ constexpr int kMaxPairCodeLength = 12;  // a pair's code then fits 24 bits
 // Below this many symbols in a stream, building the 65,536-entry pair table (about 15 us)
 // costs more than it saves.
 constexpr uint64_t kMinSymbolsForPairs = 1 << 15;
+// Two substreams coded at once: the joint loop stops 64 symbols short of the shorter one
+// and must first write 64 bits of each (encode_pairs_two).
+constexpr size_t kMinSymbolsForTwo = 256;
 
 // b outer, a inner: each row is contiguous and shifts by one constant, so it vectorizes.
 std::vector<uint32_t> make_pair_table(const std::vector<uint32_t>& entries) {
@@ -72,6 +77,19 @@ size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const
     if (cpu_has_bmi2()) return bmi2::encode_strided(src, stride, n, table, out);
 #endif
     return encode_strided(src, stride, n, table, out);
+}
+
+bool can_encode_two(const EncodeTable& table, size_t n0, size_t n1) {
+    return !table.pairs.empty() && std::min(n0, n1) >= kMinSymbolsForTwo;
+}
+
+void encode_two_symbols_strided(const uint8_t* src0, size_t n0, const uint8_t* src1, size_t n1, size_t stride,
+                                const EncodeTable& table, uint8_t* out0, uint8_t* out1, size_t* written) {
+    if (!can_encode_two(table, n0, n1)) throw std::logic_error("two substreams at once need the pair table");
+#ifdef PYCODEC_HAVE_BMI2_KERNEL
+    if (cpu_has_bmi2()) return bmi2::encode_two_strided(src0, n0, src1, n1, stride, table, out0, out1, written);
+#endif
+    encode_two_strided(src0, n0, src1, n1, stride, table, out0, out1, written);
 }
 
 size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out) {

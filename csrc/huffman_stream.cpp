@@ -103,18 +103,38 @@ size_t encode_segment(const uint16_t* src, size_t /*stride: 1*/, size_t n, const
     return encode_symbols(src, n, table, out);
 }
 
+void check_written(const StreamLayout& s, int i, size_t written) {
+    if (written != s.sizes[i]) throw std::logic_error("Huffman substream size differs from its plan");
+}
+
 // Substreams [first, last) written from `out` on, in order: each one's spill past its end
-// is overwritten by the next. Returns the bytes written.
+// is overwritten by the next. Byte substreams go two at a time where the code allows
+// (encode_two_symbols_strided). Returns the bytes written.
 template <class T>
 size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T* src, size_t stride, int first,
                         int last, uint8_t* out) {
     size_t total = 0;
-    for (int i = first; i < last; ++i) {
+    for (int i = first; i < last;) {
         const uint64_t begin = segment_start(s.count, s.substreams, i);
         const uint64_t end = segment_start(s.count, s.substreams, i + 1);
-        const size_t written = encode_segment(src + begin * stride, stride, static_cast<size_t>(end - begin), table, out + total);
-        if (written != s.sizes[i]) throw std::logic_error("Huffman substream size differs from its plan");
+        const size_t n = static_cast<size_t>(end - begin);
+        if constexpr (sizeof(T) == 1) {
+            const size_t next = i + 1 < last ? static_cast<size_t>(segment_start(s.count, s.substreams, i + 2) - end) : 0;
+            if (i + 1 < last && can_encode_two(table, n, next)) {
+                size_t written[2];
+                encode_two_symbols_strided(src + begin * stride, n, src + end * stride, next, stride, table, out + total,
+                                           out + total + s.sizes[i], written);
+                check_written(s, i, written[0]);
+                check_written(s, i + 1, written[1]);
+                total += written[0] + written[1];
+                i += 2;
+                continue;
+            }
+        }
+        const size_t written = encode_segment(src + begin * stride, stride, n, table, out + total);
+        check_written(s, i, written);
         total += written;
+        ++i;
     }
     return total;
 }
