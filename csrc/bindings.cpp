@@ -232,15 +232,20 @@ py::object encode_with_code_py(const py::array& symbols, const py::array_t<uint1
         if (counts[s] && !lengths[s])
             throw InvalidArgument("symbol " + std::to_string(s) + " has no code in the given code table");
     const size_t size = static_cast<size_t>((coded_bits(counts.data(), lengths.data(), lengths.size()) + 7) / 8);
-    py::object out = new_bytes(size + 8);
+    // room for every symbol at the longest length: the symbols may change after counting
+    // (another thread writing the array), and the writer must stay in bounds
+    const size_t bound = (n * static_cast<size_t>(code.max_length()) + 7) / 8;
+    py::object out = new_bytes(std::max(size, bound) + 8);
     uint8_t* dst = bytes_data(out);
+    size_t written;
     {
         py::gil_scoped_release release;
         if (bits == 8)
-            encode_symbols(static_cast<const uint8_t*>(symbols.data()), n, table, dst);
+            written = encode_symbols(static_cast<const uint8_t*>(symbols.data()), n, table, dst);
         else
-            encode_symbols(static_cast<const uint16_t*>(symbols.data()), n, table, dst);
+            written = encode_symbols(static_cast<const uint16_t*>(symbols.data()), n, table, dst);
     }
+    if (written != size) throw DataChanged("the symbols changed while they were being encoded (another thread writing the array?)");
     return finish_bytes(std::move(out), size);
 }
 
@@ -278,7 +283,7 @@ py::object huffman_encode_py(const py::array& symbols, int max_length) {
         layout = wide ? plan_stream(static_cast<const uint16_t*>(src), n, max_length)
                       : plan_stream(static_cast<const uint8_t*>(src), n, max_length);
     }
-    py::object out = new_bytes(layout.total_bytes + 8);  // + 8: the bit writer's spill
+    py::object out = new_bytes(stream_bytes_bound(layout) + 8);  // + 8: the bit writer's spill
     uint8_t* dst = bytes_data(out);
     {
         py::gil_scoped_release release;
@@ -302,7 +307,7 @@ py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int m
         py::gil_scoped_release release;
         plan = plan_planes(src, count, static_cast<int>(width), coded_mask, max_length, threads);
     }
-    py::object out = new_bytes(plan.total_bytes() + 8);  // + 8: the bit writer's spill
+    py::object out = new_bytes(plan.bytes_bound() + 8);  // + 8: the bit writer's spill
     uint8_t* dst = bytes_data(out);
     {
         py::gil_scoped_release release;
@@ -580,7 +585,7 @@ py::tuple nonzero_scan_py(const py::array& bits, size_t cap) {
     uint64_t* dst_histogram = histogram.mutable_data();
     {
         py::gil_scoped_release release;
-        nonzero_scan(src, n, width, dst_positions, dst_values, dst_histogram, cap, long_gaps);
+        nonzero_scan(src, n, width, nnz, dst_positions, dst_values, dst_histogram, cap, long_gaps);
     }
     py::array_t<int64_t> longs(static_cast<py::ssize_t>(long_gaps.size()));
     std::copy(long_gaps.begin(), long_gaps.end(), longs.mutable_data());
@@ -601,9 +606,9 @@ py::array relative_index_encode_py(const py::array_t<int64_t, py::array::c_style
     {
         py::gil_scoped_release release;
         if (bits <= 8)
-            relative_index_encode(pos, n, bits, static_cast<uint8_t*>(dst));
+            relative_index_encode(pos, n, bits, static_cast<uint8_t*>(dst), length);
         else
-            relative_index_encode(pos, n, bits, static_cast<uint16_t*>(dst));
+            relative_index_encode(pos, n, bits, static_cast<uint16_t*>(dst), length);
     }
     return out;
 }
@@ -718,6 +723,8 @@ PYBIND11_MODULE(_core, m) {
             raise_project_error("LimitExceededError", e.what());
         } catch (const std::overflow_error& e) {
             raise_project_error("CodecError", e.what());
+        } catch (const DataChanged& e) {
+            raise_project_error("DataChangedError", e.what());
         }
     });
 

@@ -41,6 +41,11 @@ struct CorruptStream : std::runtime_error {
 struct LimitExceeded : CorruptStream {
     using CorruptStream::CorruptStream;
 };
+// The symbols being encoded changed after they were planned (another thread writing the
+// array): the output holds garbage but stayed within its buffer (stream_bytes_bound).
+struct DataChanged : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 // ------------------------------------------------------------------ byte order
 inline uint64_t load_be64(const uint8_t* p) {

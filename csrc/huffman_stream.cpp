@@ -103,8 +103,15 @@ size_t encode_segment(const uint16_t* src, size_t /*stride: 1*/, size_t n, const
     return encode_symbols(src, n, table, out);
 }
 
+// Substream i's bytes if every symbol took the longest code.
+uint64_t substream_bytes_bound(const StreamLayout& s, int i) {
+    const uint64_t n = segment_start(s.count, s.substreams, i + 1) - segment_start(s.count, s.substreams, i);
+    return (n * static_cast<uint64_t>(s.code.max_length()) + 7) / 8;
+}
+
 void check_written(const StreamLayout& s, int i, size_t written) {
-    if (written != s.sizes[i]) throw std::logic_error("Huffman substream size differs from its plan");
+    if (written != s.sizes[i])
+        throw DataChanged("the symbols changed while they were being encoded (another thread writing the array?)");
 }
 
 // Substreams [first, last) written from `out` on, in order: each one's spill past its end
@@ -150,9 +157,10 @@ void write_payload(const StreamLayout& s, const T* src, size_t stride, uint8_t* 
         return;
     }
     const int half = s.substreams / 2;
-    size_t first_bytes = 0, second_bytes = 0;
+    size_t first_bytes = 0, second_bytes = 0, second_bound = 0;
     for (int i = 0; i < s.substreams; ++i) (i < half ? first_bytes : second_bytes) += s.sizes[i];
-    std::unique_ptr<uint8_t[]> second(new uint8_t[second_bytes + 8]);
+    for (int i = half; i < s.substreams; ++i) second_bound += substream_bytes_bound(s, i);
+    std::unique_ptr<uint8_t[]> second(new uint8_t[second_bound + 8]);
     parallel_for(2, 2, [&](size_t part) {
         if (part == 0)
             write_substreams(s, table, src, stride, 0, half, out);
@@ -163,6 +171,13 @@ void write_payload(const StreamLayout& s, const T* src, size_t stride, uint8_t* 
 }
 
 }  // namespace
+
+uint64_t stream_bytes_bound(const StreamLayout& s) {
+    if (s.mode != StreamMode::kHuffman) return s.total_bytes;
+    uint64_t bound = s.header_bytes;
+    for (int i = 0; i < s.substreams; ++i) bound += substream_bytes_bound(s, i);
+    return bound;
+}
 
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length, size_t stride) {
     return plan_typed(src, n, max_code_length, stride);

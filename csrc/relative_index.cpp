@@ -1,5 +1,7 @@
 #include "relative_index.hpp"
 
+#include <algorithm>
+
 #include <string>
 
 #include "common.hpp"
@@ -15,15 +17,22 @@ void check_bits(int bits) {
 }
 
 template <class T>
-void encode_typed(const int64_t* positions, size_t n, int bits, T* out) {
+void encode_typed(const int64_t* positions, size_t n, int bits, T* out, size_t capacity) {
     const uint64_t filler = filler_value(bits);
+    const T* const end = out + capacity;
     uint64_t cursor = 0;
     for (size_t i = 0; i < n; ++i) {
+        // checked again: the positions may have changed since they were sized (another
+        // thread writing the array), and the entries must stay within `capacity`
+        if (positions[i] < 0 || static_cast<uint64_t>(positions[i]) < cursor ||
+            (static_cast<uint64_t>(positions[i]) - cursor) / filler >= static_cast<uint64_t>(end - out))
+            throw DataChanged("the positions changed while they were being encoded (another thread writing the array?)");
         uint64_t gap = static_cast<uint64_t>(positions[i]) - cursor;
         for (; gap >= filler; gap -= filler) *out++ = static_cast<T>(filler);
         *out++ = static_cast<T>(gap);
         cursor = static_cast<uint64_t>(positions[i]) + 1;
     }
+    if (out != end) throw DataChanged("the positions changed while they were being encoded (another thread writing the array?)");
 }
 
 template <class T>
@@ -81,11 +90,11 @@ size_t relative_index_length(const int64_t* positions, size_t n, int bits) {
     return length;
 }
 
-void relative_index_encode(const int64_t* positions, size_t n, int bits, uint8_t* out) {
-    encode_typed(positions, n, bits, out);
+void relative_index_encode(const int64_t* positions, size_t n, int bits, uint8_t* out, size_t length) {
+    encode_typed(positions, n, bits, out, length);
 }
-void relative_index_encode(const int64_t* positions, size_t n, int bits, uint16_t* out) {
-    encode_typed(positions, n, bits, out);
+void relative_index_encode(const int64_t* positions, size_t n, int bits, uint16_t* out, size_t length) {
+    encode_typed(positions, n, bits, out, length);
 }
 size_t relative_index_count(const uint8_t* entries, size_t n, int bits) { return count_typed(entries, n, bits); }
 size_t relative_index_count(const uint16_t* entries, size_t n, int bits) { return count_typed(entries, n, bits); }
@@ -112,18 +121,22 @@ size_t count_typed(const T* bits, size_t n) {
 }
 
 // Branchless: every element is written to the next slot and the slot advances only for a
-// non-zero, so the outputs need one spare slot. Gaps are counted in a second, sequential
-// pass over the positions.
+// non-zero, so the outputs need one spare slot: `nnz` + 1 of them, nnz counted before. The
+// slot never passes nnz: should more non-zeros turn up (another thread writing the array)
+// the scan stays in bounds and reports DataChanged. Gaps are counted in a second,
+// sequential pass over the positions.
 template <class T>
-void scan_typed(const T* bits, size_t n, int64_t* positions, T* values, uint64_t* histogram, size_t cap,
+void scan_typed(const T* bits, size_t n, size_t nnz, int64_t* positions, T* values, uint64_t* histogram, size_t cap,
                 std::vector<int64_t>& long_gaps) {
-    size_t k = 0;
+    size_t k = 0, found = 0;
     for (size_t i = 0; i < n; ++i) {
         const T value = bits[i];
         positions[k] = static_cast<int64_t>(i);
         values[k] = value;
-        k += value != 0;
+        found += value != 0;
+        k = std::min(k + (value != 0), nnz);
     }
+    if (found != nnz) throw DataChanged("the tensor changed while it was being scanned (another thread writing it?)");
     int64_t previous = -1;
     for (size_t j = 0; j < k; ++j) {
         const uint64_t gap = static_cast<uint64_t>(positions[j] - previous - 1);
@@ -147,13 +160,13 @@ size_t count_nonzero(const void* bits, size_t n, size_t width) {
     }
 }
 
-void nonzero_scan(const void* bits, size_t n, size_t width, int64_t* positions, void* values,
+void nonzero_scan(const void* bits, size_t n, size_t width, size_t nnz, int64_t* positions, void* values,
                   uint64_t* histogram, size_t cap, std::vector<int64_t>& long_gaps) {
     switch (width) {
-        case 1: return scan_typed(static_cast<const uint8_t*>(bits), n, positions, static_cast<uint8_t*>(values), histogram, cap, long_gaps);
-        case 2: return scan_typed(static_cast<const uint16_t*>(bits), n, positions, static_cast<uint16_t*>(values), histogram, cap, long_gaps);
-        case 4: return scan_typed(static_cast<const uint32_t*>(bits), n, positions, static_cast<uint32_t*>(values), histogram, cap, long_gaps);
-        case 8: return scan_typed(static_cast<const uint64_t*>(bits), n, positions, static_cast<uint64_t*>(values), histogram, cap, long_gaps);
+        case 1: return scan_typed(static_cast<const uint8_t*>(bits), n, nnz, positions, static_cast<uint8_t*>(values), histogram, cap, long_gaps);
+        case 2: return scan_typed(static_cast<const uint16_t*>(bits), n, nnz, positions, static_cast<uint16_t*>(values), histogram, cap, long_gaps);
+        case 4: return scan_typed(static_cast<const uint32_t*>(bits), n, nnz, positions, static_cast<uint32_t*>(values), histogram, cap, long_gaps);
+        case 8: return scan_typed(static_cast<const uint64_t*>(bits), n, nnz, positions, static_cast<uint64_t*>(values), histogram, cap, long_gaps);
         default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
     }
 }

@@ -15,9 +15,10 @@ namespace pycodec {
 // are non-negative and strictly increasing.
 size_t relative_index_length(const int64_t* positions, size_t n, int bits);
 
-// Writes the entries of `positions` to `out` (relative_index_length(...) of them).
-void relative_index_encode(const int64_t* positions, size_t n, int bits, uint8_t* out);
-void relative_index_encode(const int64_t* positions, size_t n, int bits, uint16_t* out);
+// Writes the entries of `positions` to `out`: `length` of them (relative_index_length), or
+// DataChanged, without writing past them, when the positions no longer give that many.
+void relative_index_encode(const int64_t* positions, size_t n, int bits, uint8_t* out, size_t length);
+void relative_index_encode(const int64_t* positions, size_t n, int bits, uint16_t* out, size_t length);
 
 // Number of non-filler entries; validates every entry is below 2^bits.
 size_t relative_index_count(const uint8_t* entries, size_t n, int bits);
@@ -34,9 +35,10 @@ namespace pycodec {
 // One pass over a tensor's element bits (unsigned integers of the element's width) for the
 // writer's statistics: the positions of the non-zero elements, their values, and the
 // histogram of the gaps (zeros skipped) between them, gaps of `cap` or more listed apart.
-// `positions` and `values` need room for count_nonzero(...) + 1 entries.
+// `positions` and `values` need room for `nnz` + 1 entries, nnz = count_nonzero(...):
+// DataChanged if the scan finds another count.
 size_t count_nonzero(const void* bits, size_t n, size_t width);
-void nonzero_scan(const void* bits, size_t n, size_t width, int64_t* positions, void* values,
+void nonzero_scan(const void* bits, size_t n, size_t width, size_t nnz, int64_t* positions, void* values,
                   uint64_t* gap_histogram, size_t cap, std::vector<int64_t>& long_gaps);
 
 }  // namespace pycodec

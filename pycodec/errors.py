@@ -17,6 +17,7 @@ __all__ = [
     "CodecError",
     "ClosedFileError",
     "CorruptStreamError",
+    "DataChangedError",
     "LimitExceededError",
     "MalformedFileError",
     "NotRegularFileError",
@@ -30,6 +31,12 @@ class DczError(Exception):
 
 class CodecError(DczError, ValueError):
     """Invalid input to a codec function (wrong dtype, out-of-range symbol, bad parameter)."""
+
+
+class DataChangedError(CodecError):
+    """The array being encoded changed while it was read (another thread writing the
+    tensor being saved, as a training loop beside a checkpoint does): nothing is written
+    that would not load, and a path keeps its previous file. Save again when it is still."""
 
 
 class CorruptStreamError(CodecError):

@@ -238,3 +238,28 @@ def test_coalesced_chunks_join_to_the_same_bytes(short: int, limit: int, monkeyp
     out = [bytes(c) for c in writer._coalesced(chunks)]
     assert b"".join(out) == b"".join(chunks)
     assert all(c in chunks or len(c) <= max(limit, short) for c in out)
+
+
+def test_a_tensor_trained_while_it_is_saved_saves_or_raises() -> None:
+    """Saving a tensor another thread keeps writing (a checkpoint saved beside training):
+    each save gives a file that loads, or raises a DczError; memory is never corrupted
+    (the encoder's buffers hold any symbols, see test_hardening_codec)."""
+    from test_hardening_codec import _while_changing
+
+    weights = torch.randn(512, 512) * 0.05
+    raw = torch.randint(-2**31, 2**31 - 1, (300, 300), dtype=torch.int32)  # stored raw: the tensor's memory
+    state = {"w": weights, "r": raw}
+    array = weights.numpy()
+    states = [array.copy(), array * 0, torch.randint(-100, 100, (512, 512)).float().numpy()]
+
+    def save() -> None:
+        data = pycodec.save_bytes(state)  # may raise DataChangedError (or a sizing CodecError)
+        loaded = pycodec.load_bytes(data)  # must not raise: what was written loads
+        assert loaded["w"].shape == weights.shape
+
+    done, failed = _while_changing(array, states, save, seconds=1.0)
+    assert done + failed > 0
+    # a raw tensor changing between its checksum and its write: refused, never written wrong
+    words = raw.numpy().reshape(-1)
+    done, failed = _while_changing(words, [words.copy(), words[::-1].copy()], save, seconds=1.0)
+    assert done + failed > 0

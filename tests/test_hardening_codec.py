@@ -453,3 +453,80 @@ def test_defect10_gap_entries_too_many_to_allocate_are_limit_exceeded(position):
     # one filler per position skipped at bits=1: the output would be `position` bytes
     with pytest.raises(LimitExceededError):
         codec.relative_index_encode([position], 1)
+
+
+# ----------------------------------------------------------------- arrays changing while encoded
+
+
+def _while_changing(array: np.ndarray, states: list[np.ndarray], work: Callable[[], Any], seconds: float) -> tuple[int, int]:
+    """Runs `work` over and over for `seconds` while another thread keeps copying `states`
+    into `array` (numpy releases the GIL while it copies, the codec while it codes).
+    Returns (calls that returned, calls that raised a DczError)."""
+    import threading
+    import time
+
+    stop = threading.Event()
+
+    def change() -> None:
+        k = 0
+        while not stop.is_set():
+            np.copyto(array, states[k % len(states)])
+            k += 1
+
+    thread = threading.Thread(target=change)
+    thread.start()
+    done = failed = 0
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                work()
+                done += 1
+            except DczError:
+                failed += 1
+    finally:
+        stop.set()
+        thread.join()
+    return done, failed
+
+
+def _skewed_states(n: int, dtype: type) -> list[np.ndarray]:
+    rng = np.random.default_rng(n)
+    nearly_constant = np.zeros(n, dtype)
+    nearly_constant[::97] = 1
+    wide = rng.integers(0, np.iinfo(dtype).max, n, dtype=np.uint64).astype(dtype)
+    geometric = rng.geometric(0.5, n).clip(0, 255).astype(dtype)
+    return [nearly_constant, wide, geometric]
+
+
+@pytest.mark.parametrize("encoder", ["huffman_encode", "planes_encode", "planes_encode_2", "planes_encode_f32",
+                                     "encode_with_code", "huffman_encode_u16"])
+def test_symbols_changing_while_they_are_encoded_never_overrun(encoder: str) -> None:
+    """A tensor saved while another thread trains it: the plan (sizes) and the coding see
+    different symbols. The writer stays within its buffer (the ASan build checks) and
+    either returns a stream or raises a CodecError, never corrupts memory."""
+    n = 1 << 18
+    dtype = np.uint16 if encoder == "huffman_encode_u16" else np.uint8
+    array = _skewed_states(n, dtype)[2].copy()
+    code = codec.build_code(np.arange(256, dtype=np.uint8))
+    work = {
+        "huffman_encode": lambda: codec.huffman_encode(array),
+        "huffman_encode_u16": lambda: codec.huffman_encode(array),
+        "planes_encode": lambda: codec.planes_encode(array, plane_mask=1, threads=1),
+        "planes_encode_2": lambda: codec.planes_encode(array, plane_mask=1, threads=2),
+        "planes_encode_f32": lambda: codec.planes_encode(array.view(np.uint32), plane_mask=0xF, threads=2),
+        "encode_with_code": lambda: codec.encode_with_code(array, code),
+    }[encoder]
+    done, failed = _while_changing(array, _skewed_states(n, dtype), work, seconds=1.0)
+    assert done + failed > 0
+
+
+def test_positions_changing_while_they_are_encoded_never_overrun() -> None:
+    n = 1 << 16
+    sparse = np.arange(0, 40 * n, 40, dtype=np.int64)
+    dense = np.arange(n, dtype=np.int64)
+    shuffled = np.random.default_rng(1).permutation(sparse)
+    positions = sparse.copy()
+    done, failed = _while_changing(positions, [sparse, dense, shuffled],
+                                   lambda: codec.relative_index_encode(positions, 4), seconds=1.0)
+    assert done + failed > 0

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from pycodec import codec
-from pycodec.errors import NotRegularFileError, UnsupportedTensorError
+from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES
 from pycodec.format.encodings import EncodedTensor, Payload, encode_tensor
@@ -43,12 +43,22 @@ PathLike = str | os.PathLike[str]
 
 
 @dataclass
+class PlannedSection:
+    """A section's place, bytes and checksum, and the tensor it belongs to."""
+
+    offset: int
+    payload: Payload
+    crc32: int
+    tensor: str
+
+
+@dataclass
 class PlannedFile:
     """Everything to write: the stored header, its flags and each section's offset and payload."""
 
     header: bytes  # as stored: plain JSON, or zlib when flags has HEADER_ZLIB
     flags: int
-    sections: list[tuple[int, Payload]]  # (offset, payload), in file order
+    sections: list[PlannedSection]  # in file order
     file_length: int
 
 
@@ -149,7 +159,7 @@ def plan_layout(
     sections = []
     for (entry, role, _, payload), offset in zip(ordered, placed.offsets, strict=True):
         entry.sections[role] = replace(entry.sections[role], offset=offset)
-        sections.append((offset, payload))
+        sections.append(PlannedSection(offset, payload, entry.sections[role].crc32, entry.name))
     return PlannedFile(stored, flags, sections, placed.file_length)
 
 
@@ -244,12 +254,23 @@ def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
     if data_start > end:
         yield bytes(data_start - end)
         end = data_start
-    for offset, payload in plan.sections:
-        if offset > end:
-            yield bytes(offset - end)
-        data = _payload_bytes(payload)
+    for section in plan.sections:
+        if section.offset > end:
+            yield bytes(section.offset - end)
+        data = _payload_bytes(section.payload)
         yield data
-        end = offset + len(data)
+        end = section.offset + len(data)
+        if isinstance(section.payload, np.ndarray):  # a tensor's own memory: may change under us
+            _check_unchanged(section, data)
+
+
+def _check_unchanged(section: PlannedSection, data: memoryview) -> None:
+    """Raise where a section read from a tensor's memory no longer has the checksum the
+    header was given (another thread wrote the tensor while it was being saved): the file
+    would not load."""
+    if codec.crc32(data) != section.crc32:
+        raise DataChangedError(f"tensor {section.tensor!r} changed while it was being saved "
+                               "(another thread writing it?); nothing valid was written")
 
 
 #: Temporary files are named ``.dcz-tmp-`` plus 16 hex digits: 25 bytes whatever the
