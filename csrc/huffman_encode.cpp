@@ -36,7 +36,10 @@ std::vector<uint32_t> make_pair_table(const std::vector<uint32_t>& entries) {
 
 EncodeTable make_encode_table(const CanonicalCode& code, uint64_t symbols) {
     EncodeTable table;
-    table.entries.assign(size_t{1} << code.symbol_bits, 0);
+    // A symbol without a code never occurs in the symbols planned; should it turn up anyway
+    // (another thread changed them) it is written as one 0 bit: garbage that the size
+    // check reports, where a 0-bit entry would shift the bit writer by 64.
+    table.entries.assign(size_t{1} << code.symbol_bits, 1);
     table.max_length = code.max_length();
     const std::vector<uint32_t> words = canonical_codewords(code);
     for (size_t i = 0; i < code.symbols.size(); ++i)

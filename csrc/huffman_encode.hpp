@@ -9,7 +9,8 @@
 
 namespace pycodec {
 
-// Per-symbol (codeword << 8 | length), indexed by symbol value; 0 for symbols without a code.
+// Per-symbol (codeword << 8 | length), indexed by symbol value; a 1-bit 0 for symbols
+// without a code (they never occur in the symbols a table is made for).
 // `pairs`, where built: the codes of two uint8 symbols at once, pairs[a | b << 8] = the codes
 // of a then b (halves the work per symbol); built once per stream, shared by its substreams.
 struct EncodeTable {

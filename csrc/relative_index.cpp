@@ -22,15 +22,16 @@ void encode_typed(const int64_t* positions, size_t n, int bits, T* out, size_t c
     const T* const end = out + capacity;
     uint64_t cursor = 0;
     for (size_t i = 0; i < n; ++i) {
-        // checked again: the positions may have changed since they were sized (another
-        // thread writing the array), and the entries must stay within `capacity`
-        if (positions[i] < 0 || static_cast<uint64_t>(positions[i]) < cursor ||
-            (static_cast<uint64_t>(positions[i]) - cursor) / filler >= static_cast<uint64_t>(end - out))
+        // checked again, from one read: the positions may have changed since they were sized
+        // (another thread writing the array), and the entries must stay within `capacity`
+        const int64_t position = __atomic_load_n(positions + i, __ATOMIC_RELAXED);
+        if (position < 0 || static_cast<uint64_t>(position) < cursor ||
+            (static_cast<uint64_t>(position) - cursor) / filler >= static_cast<uint64_t>(end - out))
             throw DataChanged("the positions changed while they were being encoded (another thread writing the array?)");
-        uint64_t gap = static_cast<uint64_t>(positions[i]) - cursor;
+        uint64_t gap = static_cast<uint64_t>(position) - cursor;
         for (; gap >= filler; gap -= filler) *out++ = static_cast<T>(filler);
         *out++ = static_cast<T>(gap);
-        cursor = static_cast<uint64_t>(positions[i]) + 1;
+        cursor = static_cast<uint64_t>(position) + 1;
     }
     if (out != end) throw DataChanged("the positions changed while they were being encoded (another thread writing the array?)");
 }
