@@ -232,18 +232,15 @@ py::object encode_with_code_py(const py::array& symbols, const py::array_t<uint1
         if (counts[s] && !lengths[s])
             throw InvalidArgument("symbol " + std::to_string(s) + " has no code in the given code table");
     const size_t size = static_cast<size_t>((coded_bits(counts.data(), lengths.data(), lengths.size()) + 7) / 8);
-    // room for every symbol at the longest length: the symbols may change after counting
-    // (another thread writing the array), and the writer must stay in bounds
-    const size_t bound = (n * static_cast<size_t>(code.max_length()) + 7) / 8;
-    py::object out = new_bytes(std::max(size, bound) + 8);
+    py::object out = new_bytes(size + 8);  // + 8: the bit writer's spill
     uint8_t* dst = bytes_data(out);
     size_t written;
     {
-        py::gil_scoped_release release;
+        py::gil_scoped_release release;  // the symbols may change meanwhile: written stays within size + 8
         if (bits == 8)
-            written = encode_symbols(static_cast<const uint8_t*>(symbols.data()), n, table, dst);
+            written = encode_symbols(static_cast<const uint8_t*>(symbols.data()), n, table, dst, size);
         else
-            written = encode_symbols(static_cast<const uint16_t*>(symbols.data()), n, table, dst);
+            written = encode_symbols(static_cast<const uint16_t*>(symbols.data()), n, table, dst, size);
     }
     if (written != size) throw DataChanged("the symbols changed while they were being encoded (another thread writing the array?)");
     return finish_bytes(std::move(out), size);
@@ -283,7 +280,7 @@ py::object huffman_encode_py(const py::array& symbols, int max_length) {
         layout = wide ? plan_stream(static_cast<const uint16_t*>(src), n, max_length)
                       : plan_stream(static_cast<const uint8_t*>(src), n, max_length);
     }
-    py::object out = new_bytes(stream_bytes_bound(layout) + 8);  // + 8: the bit writer's spill
+    py::object out = new_bytes(layout.total_bytes + 8);  // + 8: the bit writer's spill
     uint8_t* dst = bytes_data(out);
     {
         py::gil_scoped_release release;
@@ -307,7 +304,7 @@ py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int m
         py::gil_scoped_release release;
         plan = plan_planes(src, count, static_cast<int>(width), coded_mask, max_length, threads);
     }
-    py::object out = new_bytes(plan.bytes_bound() + 8);  // + 8: the bit writer's spill
+    py::object out = new_bytes(plan.total_bytes() + 8);  // + 8: the bit writer's spill
     uint8_t* dst = bytes_data(out);
     {
         py::gil_scoped_release release;

@@ -66,20 +66,21 @@ PYCODEC_BMI2_END
 namespace {
 
 template <class T>
-size_t encode_best(const T* src, size_t n, const EncodeTable& table, uint8_t* out) {
+size_t encode_best(const T* src, size_t n, const EncodeTable& table, uint8_t* out, size_t capacity) {
 #ifdef PYCODEC_HAVE_BMI2_KERNEL
-    if (cpu_has_bmi2()) return bmi2::encode_dispatch(src, n, table, out);
+    if (cpu_has_bmi2()) return bmi2::encode_dispatch(src, n, table, out, capacity);
 #endif
-    return encode_dispatch(src, n, table, out);
+    return encode_dispatch(src, n, table, out, capacity);
 }
 
 }  // namespace
 
-size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out) {
+size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out,
+                              size_t capacity) {
 #ifdef PYCODEC_HAVE_BMI2_KERNEL
-    if (cpu_has_bmi2()) return bmi2::encode_strided(src, stride, n, table, out);
+    if (cpu_has_bmi2()) return bmi2::encode_strided(src, stride, n, table, out, capacity);
 #endif
-    return encode_strided(src, stride, n, table, out);
+    return encode_strided(src, stride, n, table, out, capacity);
 }
 
 bool can_encode_two(const EncodeTable& table, size_t n0, size_t n1) {
@@ -87,20 +88,21 @@ bool can_encode_two(const EncodeTable& table, size_t n0, size_t n1) {
 }
 
 void encode_two_symbols_strided(const uint8_t* src0, size_t n0, const uint8_t* src1, size_t n1, size_t stride,
-                                const EncodeTable& table, uint8_t* out0, uint8_t* out1, size_t* written) {
+                                const EncodeTable& table, uint8_t* out0, uint8_t* out1, size_t capacity1,
+                                size_t* written) {
     if (!can_encode_two(table, n0, n1)) throw std::logic_error("two substreams at once need the pair table");
 #ifdef PYCODEC_HAVE_BMI2_KERNEL
-    if (cpu_has_bmi2()) return bmi2::encode_two_strided(src0, n0, src1, n1, stride, table, out0, out1, written);
+    if (cpu_has_bmi2()) return bmi2::encode_two_strided(src0, n0, src1, n1, stride, table, out0, out1, capacity1, written);
 #endif
-    encode_two_strided(src0, n0, src1, n1, stride, table, out0, out1, written);
+    encode_two_strided(src0, n0, src1, n1, stride, table, out0, out1, capacity1, written);
 }
 
-size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out) {
-    return encode_best(src, n, table, out);
+size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out, size_t capacity) {
+    return encode_best(src, n, table, out, capacity);
 }
 
-size_t encode_symbols(const uint16_t* src, size_t n, const EncodeTable& table, uint8_t* out) {
-    return encode_best(src, n, table, out);
+size_t encode_symbols(const uint16_t* src, size_t n, const EncodeTable& table, uint8_t* out, size_t capacity) {
+    return encode_best(src, n, table, out, capacity);
 }
 
 }  // namespace pycodec

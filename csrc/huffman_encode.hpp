@@ -28,21 +28,26 @@ EncodeTable make_encode_table(const CanonicalCode& code, uint64_t symbols = 0);
 uint64_t coded_bits(const uint64_t* counts, const uint8_t* lengths, size_t alphabet);
 
 // Packs the codes of n symbols MSB-first at `out`, zero-padding the last byte. Returns the
-// bytes of the substream, ceil(bits / 8). May write up to 8 bytes past them (the caller
-// leaves that slack). Every symbol must have a code.
-size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out);
-size_t encode_symbols(const uint16_t* src, size_t n, const EncodeTable& table, uint8_t* out);
+// bytes of the substream, ceil(bits / 8). `capacity`: its planned size (from counting the
+// symbols); nothing is written past it but 8 bytes of slack the caller leaves, whatever
+// the symbols hold by now (another thread may have changed them): a result other than
+// `capacity` then tells that they changed.
+size_t encode_symbols(const uint8_t* src, size_t n, const EncodeTable& table, uint8_t* out, size_t capacity);
+size_t encode_symbols(const uint16_t* src, size_t n, const EncodeTable& table, uint8_t* out, size_t capacity);
 
 // The same for byte symbols `stride` bytes apart (1, 2, 4 or 8): a byte plane of wider
 // elements, read in place.
-size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out);
+size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out,
+                              size_t capacity);
 
 // Two substreams of byte symbols at once, the second written at `out1`, right after the
-// first's exact size; `written` gets each one's bytes. The second may spill 8 bytes past
+// first's planned size, within `capacity1` (as above); `written` gets each one's bytes. The
+// second may spill 8 bytes past
 // its end, the first none. Only with a pair table and at least 256 symbols each
 // (can_encode_two).
 bool can_encode_two(const EncodeTable& table, size_t n0, size_t n1);
 void encode_two_symbols_strided(const uint8_t* src0, size_t n0, const uint8_t* src1, size_t n1, size_t stride,
-                                const EncodeTable& table, uint8_t* out0, uint8_t* out1, size_t* written);
+                                const EncodeTable& table, uint8_t* out0, uint8_t* out1, size_t capacity1,
+                                size_t* written);
 
 }  // namespace pycodec

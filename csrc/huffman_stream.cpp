@@ -96,17 +96,13 @@ StreamLayout plan_typed(const T* src, size_t n, int max_code_length, size_t stri
     return plan_counts(counts, n, symbol_bits, max_code_length, &seg_counts);
 }
 
-size_t encode_segment(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out) {
-    return encode_symbols_strided(src, stride, n, table, out);
+size_t encode_segment(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out,
+                      size_t capacity) {
+    return encode_symbols_strided(src, stride, n, table, out, capacity);
 }
-size_t encode_segment(const uint16_t* src, size_t /*stride: 1*/, size_t n, const EncodeTable& table, uint8_t* out) {
-    return encode_symbols(src, n, table, out);
-}
-
-// Substream i's bytes if every symbol took the longest code.
-uint64_t substream_bytes_bound(const StreamLayout& s, int i) {
-    const uint64_t n = segment_start(s.count, s.substreams, i + 1) - segment_start(s.count, s.substreams, i);
-    return (n * static_cast<uint64_t>(s.code.max_length()) + 7) / 8;
+size_t encode_segment(const uint16_t* src, size_t /*stride: 1*/, size_t n, const EncodeTable& table, uint8_t* out,
+                      size_t capacity) {
+    return encode_symbols(src, n, table, out, capacity);
 }
 
 void check_written(const StreamLayout& s, int i, size_t written) {
@@ -130,7 +126,7 @@ size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T
             if (i + 1 < last && can_encode_two(table, n, next)) {
                 size_t written[2];
                 encode_two_symbols_strided(src + begin * stride, n, src + end * stride, next, stride, table, out + total,
-                                           out + total + s.sizes[i], written);
+                                           out + total + s.sizes[i], s.sizes[i + 1], written);
                 check_written(s, i, written[0]);
                 check_written(s, i + 1, written[1]);
                 total += written[0] + written[1];
@@ -138,7 +134,7 @@ size_t write_substreams(const StreamLayout& s, const EncodeTable& table, const T
                 continue;
             }
         }
-        const size_t written = encode_segment(src + begin * stride, stride, n, table, out + total);
+        const size_t written = encode_segment(src + begin * stride, stride, n, table, out + total, s.sizes[i]);
         check_written(s, i, written);
         total += written;
         ++i;
@@ -157,10 +153,9 @@ void write_payload(const StreamLayout& s, const T* src, size_t stride, uint8_t* 
         return;
     }
     const int half = s.substreams / 2;
-    size_t first_bytes = 0, second_bytes = 0, second_bound = 0;
+    size_t first_bytes = 0, second_bytes = 0;
     for (int i = 0; i < s.substreams; ++i) (i < half ? first_bytes : second_bytes) += s.sizes[i];
-    for (int i = half; i < s.substreams; ++i) second_bound += substream_bytes_bound(s, i);
-    std::unique_ptr<uint8_t[]> second(new uint8_t[second_bound + 8]);
+    std::unique_ptr<uint8_t[]> second(new uint8_t[second_bytes + 8]);
     parallel_for(2, 2, [&](size_t part) {
         if (part == 0)
             write_substreams(s, table, src, stride, 0, half, out);
@@ -171,13 +166,6 @@ void write_payload(const StreamLayout& s, const T* src, size_t stride, uint8_t* 
 }
 
 }  // namespace
-
-uint64_t stream_bytes_bound(const StreamLayout& s) {
-    if (s.mode != StreamMode::kHuffman) return s.total_bytes;
-    uint64_t bound = s.header_bytes;
-    for (int i = 0; i < s.substreams; ++i) bound += substream_bytes_bound(s, i);
-    return bound;
-}
 
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length, size_t stride) {
     return plan_typed(src, n, max_code_length, stride);

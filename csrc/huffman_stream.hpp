@@ -27,15 +27,12 @@ struct StreamLayout {
     size_t total_bytes = 0;
 };
 
-// Encoding: plan (histograms, code, exact sizes), then write into stream_bytes_bound + 8
-// bytes: the plan's total_bytes unless the symbols change in between (another thread
-// writing the array), which write_stream reports as DataChanged, having stayed in bounds.
+// Encoding: plan (histograms, code, exact sizes), then write into total_bytes + 8 bytes.
+// Should the symbols change in between (another thread writing the array), write_stream
+// stays within those bytes and reports DataChanged.
 // 8-bit symbols may be `stride` bytes apart (a byte plane read in place from its elements).
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length, size_t stride = 1);
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length);
-// The most bytes write_stream can produce from `layout` whatever the symbols it is handed:
-// each substream's symbols at the code's longest length (a symbol without a code: none).
-uint64_t stream_bytes_bound(const StreamLayout& layout);
 // `threads` >= 2: the second half of the substreams is coded on another thread. `stride`:
 // as planned (8-bit symbols only).
 void write_stream(const StreamLayout& layout, const void* src, uint8_t* out, int threads = 1, size_t stride = 1);

@@ -131,13 +131,6 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
     return plan;
 }
 
-size_t PlanesPlan::bytes_bound() const {
-    size_t bound = total_bytes();
-    for (size_t k = 0; k < layouts.size(); ++k)
-        if (stream_bytes[k]) bound = std::max(bound, offsets[k] + static_cast<size_t>(stream_bytes_bound(layouts[k])));
-    return bound;
-}
-
 namespace {
 
 // One plane's estimate (plan_plane_sizes).
@@ -198,7 +191,7 @@ void write_planes(const PlanesPlan& plan, uint8_t* out, int threads) {
     std::vector<std::unique_ptr<uint8_t[]>> streams(s);
     parallel_for(s, threads, [&](size_t k) {
         if (!plan.stream_bytes[k]) return;
-        streams[k].reset(new uint8_t[stream_bytes_bound(plan.layouts[k]) + 8]);
+        streams[k].reset(new uint8_t[plan.stream_bytes[k] + 8]);
         write_plane_stream(plan, k, streams[k].get(), per_stream);
     });
     write_raw_planes(plan, out, threads);

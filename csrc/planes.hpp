@@ -29,9 +29,6 @@ struct PlanesPlan {
     std::vector<uint64_t> stream_bytes;        // per plane: its stream's length, 0 = raw
     std::vector<size_t> offsets;               // where each plane starts; back() = the section's size
     size_t total_bytes() const { return offsets.back(); }
-    // What writing may touch whatever the elements hold by then: each coded plane's stream
-    // at its bound, from its offset (write_planes needs this + 8 bytes).
-    size_t bytes_bound() const;
 };
 
 // Plans a stream for each plane of `count` elements of `itemsize` bytes (1, 2, 4 or 8)
