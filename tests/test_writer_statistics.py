@@ -151,3 +151,30 @@ def test_a_sampled_fourier_basis_is_framed_without_sizing_every_candidate(monkey
     assert choice.statistics(basis, DTYPES["float32"], planes_ok=True).sampled
     monkeypatch.setattr(encodings, "scan", lambda *a: pytest.fail("exact sizing ran"))
     assert encodings.encode_tensor(basis, DTYPES["float32"]).encoding == "zstd"
+
+
+@pytest.mark.parametrize("name", ["float8_e4m3fn", "int8", "int32", "int64"])
+@pytest.mark.parametrize("zeros", [1, 2, 150, 900, 999])
+def test_dtypes_without_a_codebook_skip_sizing_only_where_sparse_cannot_win(name: str, zeros: int,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """For dtypes without codebooks sparse_raw is the one candidate exact sizing adds: it
+    is sized only where its lower bound (the non-zeros, and a bit per gap when the gaps
+    differ) does not rule it out; the choice is the one sizing every candidate makes."""
+    rng = np.random.default_rng(zeros)
+    dtype = DTYPES[name]
+    if name.startswith("float8"):
+        values = torch.from_numpy(rng.standard_normal(1000) * 0.05 + 0.2).to(torch.float8_e4m3fn).view(torch.uint8).numpy()
+    else:
+        values = rng.integers(1, 100, 1000).astype(dtype.storage)
+    values = values.copy()
+    values[rng.choice(1000, zeros, replace=False)] = 0
+    flat = values.view(dtype.storage)
+    gated = encodings.encode_tensor(flat, dtype)
+    every = encodings.encode_tensor(flat, dtype, size_all=True)
+    assert gated.encoding == every.encoding
+    sizes = [sum(np.asarray(p).nbytes if isinstance(p, np.ndarray) else len(p) for p in e.payloads.values())
+             for e in (gated, every)]
+    assert sizes[0] == sizes[1]
+    if zeros < 10:  # a few zeros among 1000 values: the gaps alone rule sparse_raw out, no scan
+        monkeypatch.setattr(encodings, "scan", lambda *a: pytest.fail("exact sizing ran"))
+        encodings.encode_tensor(flat, dtype)

@@ -259,6 +259,8 @@ def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
         known = planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts)
         if choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, known):
             return _with_zstd(flat, known, probe, framed)
+    if not dtype.codebook_ok and choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, planes):
+        return _with_zstd(flat, planes, probe, framed)  # sparse_raw, the one other candidate, cannot win
     return _with_zstd(flat, _candidates(flat, dtype, stats.planes), probe, framed)
 
 
