@@ -196,6 +196,26 @@ def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> 
         assert torch.equal(loaded[name], tensor)
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_encodes_with_helpers_of_its_own(monkeypatch) -> None:
+    """The helper thread is kept between saves; a child forked after one has none (threads
+    do not survive fork) and must start its own rather than wait on the parent's."""
+    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
+    state = _mixed_state()
+    expected = pycodec.save_bytes(state)  # the parent's helper now exists
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            os.write(write, b"1" if pycodec.save_bytes(state) == expected else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    assert os.read(read, 1) == b"1" and status == 0
+    os.close(read)
+
+
 def test_an_error_encoding_one_tensor_on_the_pool_reaches_the_caller(monkeypatch) -> None:
     real = writer._encode_one
 
