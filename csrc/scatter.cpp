@@ -1,5 +1,6 @@
 #include "scatter.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "common.hpp"
@@ -17,10 +18,17 @@ void check_indices(const I* idx, size_t n, size_t book_size) {
                             std::to_string(book_size));
 }
 
+// An index checked above, read again: clamped, so that indices another thread changes in
+// between (the arrays may be a caller's) read garbage within the codebook, not past it.
+template <class I>
+inline size_t within(I index, size_t book_size) {
+    return std::min(static_cast<size_t>(index), book_size - 1);
+}
+
 template <class V, class I>
 void gather_typed(const V* book, size_t book_size, const I* idx, size_t n, V* out) {
     check_indices<V>(idx, n, book_size);
-    for (size_t i = 0; i < n; ++i) out[i] = book[idx[i]];
+    for (size_t i = 0; i < n; ++i) out[i] = book[within(idx[i], book_size)];
 }
 
 template <class V, class I>
@@ -28,10 +36,11 @@ void scatter_typed(const V* book, size_t book_size, const I* idx, size_t n, cons
                    V* out) {
     check_indices<V>(idx, n, book_size);
     for (size_t i = 0; i < n; ++i) {
-        if (pos[i] < 0 || static_cast<uint64_t>(pos[i]) >= numel)
-            throw CorruptStream("position " + std::to_string(pos[i]) + " outside the tensor's " +
+        const int64_t position = __atomic_load_n(pos + i, __ATOMIC_RELAXED);  // one read: checked is written
+        if (position < 0 || static_cast<uint64_t>(position) >= numel)
+            throw CorruptStream("position " + std::to_string(position) + " outside the tensor's " +
                                 std::to_string(numel) + " elements");
-        out[pos[i]] = book[idx[i]];
+        out[position] = book[within(idx[i], book_size)];
     }
 }
 
@@ -43,7 +52,7 @@ void sparse_scatter_typed(const V* book, size_t book_size, const I* idx, size_t 
     uint64_t cursor = 0;
     size_t j = 0;
     for (size_t i = 0; i < n_entries; ++i) {
-        const uint64_t e = entries[i];
+        const uint64_t e = __atomic_load_n(entries + i, __ATOMIC_RELAXED);  // one read: checked is used
         if (e >= filler) {
             if (e > filler) throw CorruptStream("relative-index entry exceeds 2^bits - 1");
             cursor += filler;
@@ -54,7 +63,7 @@ void sparse_scatter_typed(const V* book, size_t book_size, const I* idx, size_t 
         if (position >= numel)
             throw CorruptStream("relative index points past the tensor's " + std::to_string(numel) + " elements");
         if (j == n_idx) throw CorruptStream("more relative-index entries than codebook indices");
-        out[position] = book[idx[j++]];
+        out[position] = book[within(idx[j++], book_size)];
         cursor = position + 1;
     }
     if (j != n_idx)
