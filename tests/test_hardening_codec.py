@@ -530,3 +530,29 @@ def test_positions_changing_while_they_are_encoded_never_overrun() -> None:
     done, failed = _while_changing(positions, [sparse, dense, shuffled],
                                    lambda: codec.relative_index_encode(positions, 4), seconds=1.0)
     assert done + failed > 0
+
+
+@pytest.mark.parametrize("changing", ["indices", "positions", "gather"])
+def test_decoding_arrays_changing_under_scatter_never_go_out_of_bounds(changing: str) -> None:
+    """scatter/gather check indices and positions, then use them without the GIL: what is
+    used is what was checked (positions read once, indices clamped to the codebook), so a
+    caller's array changing meanwhile gives garbage or an error, never a stray access."""
+    n = 1 << 18
+    book = np.arange(4, dtype=np.float32)
+    small = np.zeros(n, np.uint8)
+    large = np.full(n, 250, np.uint8)  # past the codebook: refused when seen by the check
+    indices = small.copy()
+    inside = np.arange(n, dtype=np.int64)
+    outside = inside + 10 * n
+    positions = inside.copy()
+    if changing == "indices":
+        array, states = indices, [small, large]
+        work = lambda: codec.scatter(book, indices, inside, n)  # noqa: E731
+    elif changing == "positions":
+        array, states = positions, [inside, outside]
+        work = lambda: codec.scatter(book, small, positions, n)  # noqa: E731
+    else:
+        array, states = indices, [small, large]
+        work = lambda: codec.scatter(book, indices, None, n)  # noqa: E731
+    done, failed = _while_changing(array, states, work, seconds=1.0)
+    assert done + failed > 0
