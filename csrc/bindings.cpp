@@ -242,7 +242,7 @@ py::object encode_with_code_py(const py::array& symbols, const py::array_t<uint1
         else
             written = encode_symbols(static_cast<const uint16_t*>(symbols.data()), n, table, dst, size);
     }
-    if (written != size) throw DataChanged("the symbols changed while they were being encoded (another thread writing the array?)");
+    if (written != size) throw DataChanged("symbols");
     return finish_bytes(std::move(out), size);
 }
 
@@ -535,26 +535,16 @@ py::array plane_histograms_py(const py::array& elements) {
 }
 
 // The two byte planes' histograms of 2-byte elements from the counts of their 65,536 bit
-// patterns (index = pattern): plane 0 the low byte. Runs of 8 unused patterns are skipped.
+// patterns (index = pattern): plane 0 the low byte.
 py::array pattern_plane_histograms_py(const py::array_t<uint64_t, py::array::c_style>& patterns) {
     if (patterns.ndim() != 1 || patterns.size() != 65536)
         throw InvalidArgument("patterns must be the 65,536 counts of 2-byte bit patterns");
     py::array_t<uint64_t> out({py::ssize_t{2}, py::ssize_t{256}});
     uint64_t* low = out.mutable_data();
-    uint64_t* high = low + 256;
-    std::fill_n(low, 512, uint64_t{0});
     const uint64_t* counts = patterns.data();
     {
         py::gil_scoped_release release;
-        for (size_t i = 0; i < 65536; i += 8) {
-            uint64_t any = 0;
-            for (size_t j = i; j < i + 8; ++j) any |= counts[j];
-            if (!any) continue;
-            for (size_t j = i; j < i + 8; ++j) {
-                low[j & 0xFF] += counts[j];
-                high[j >> 8] += counts[j];
-            }
-        }
+        pattern_plane_histograms(counts, low, low + 256);
     }
     return out;
 }

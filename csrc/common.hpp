@@ -41,10 +41,12 @@ struct CorruptStream : std::runtime_error {
 struct LimitExceeded : CorruptStream {
     using CorruptStream::CorruptStream;
 };
-// The symbols being encoded changed after they were planned (another thread writing the
-// array): the output holds garbage but stayed within its buffer (stream_bytes_bound).
+// What was being encoded changed after it was planned or counted (another thread writing
+// the array): the output holds garbage but stayed within its buffer. `what`: "symbols",
+// "positions", ...
 struct DataChanged : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    explicit DataChanged(const std::string& what)
+        : std::runtime_error("the " + what + " changed while they were being encoded (another thread writing the array?)") {}
 };
 
 // ------------------------------------------------------------------ byte order

@@ -76,28 +76,29 @@ double count_term(uint64_t c, const std::vector<double>& terms) {
 
 }  // namespace
 
-// Sum of c * log2(total / c) = total * log2(total) - sum of c * log2(c). Wide alphabets
-// are mostly zero counts, often in long runs (a 2-byte tensor's unused patterns): blocks of
-// 8 zeros are skipped at one test.
+// Sum of c * log2(total / c) = total * log2(total) - sum of c * log2(c).
 CountsEntropy counts_entropy(const uint64_t* counts, size_t n) {
     const std::vector<double>& terms = small_count_terms();
     CountsEntropy e;
     double sum = 0;
-    for (size_t i = 0; i < n; i += 8) {
-        const size_t end = std::min(n, i + 8);
-        uint64_t any = 0;
-        for (size_t j = i; j < end; ++j) any |= counts[j];
-        if (!any) continue;
-        for (size_t j = i; j < end; ++j) {
-            const uint64_t c = counts[j];
-            e.distinct += c != 0;
-            e.total += c;
-            sum += count_term(c, terms);
-        }
-    }
+    for_each_in_used_blocks(counts, n, [&](size_t j) {
+        const uint64_t c = counts[j];
+        e.distinct += c != 0;
+        e.total += c;
+        sum += count_term(c, terms);
+    });
     const double total = static_cast<double>(e.total);
     e.bits = e.total ? std::max(0.0, total * std::log2(total) - sum) : 0.0;
     return e;
+}
+
+void pattern_plane_histograms(const uint64_t* patterns, uint64_t* low, uint64_t* high) {
+    std::fill_n(low, 256, uint64_t{0});
+    std::fill_n(high, 256, uint64_t{0});
+    for_each_in_used_blocks(patterns, 65536, [&](size_t j) {
+        low[j & 0xFF] += patterns[j];
+        high[j >> 8] += patterns[j];
+    });
 }
 
 // ------------------------------------------------------------------ package-merge

@@ -33,6 +33,25 @@ struct CountsEntropy {
 };
 CountsEntropy counts_entropy(const uint64_t* counts, size_t n);
 
+// Calls fn(i) for every index of `counts` (n entries) but those in blocks of 8 zero counts:
+// a wide alphabet's table (a 2-byte tensor's 65,536 patterns) is mostly zeros, in long
+// runs, skipped at one test a block.
+template <class Fn>
+void for_each_in_used_blocks(const uint64_t* counts, size_t n, Fn&& fn) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {  // fixed-size blocks: the test and the calls unroll
+        uint64_t any = 0;
+        for (size_t j = 0; j < 8; ++j) any |= counts[i + j];
+        if (!any) continue;
+        for (size_t j = 0; j < 8; ++j) fn(i + j);
+    }
+    for (; i < n; ++i) fn(i);
+}
+
+// The (2 x 256) byte-plane histograms of 2-byte elements, low byte first, from the counts
+// of their 65,536 bit patterns (index = pattern).
+void pattern_plane_histograms(const uint64_t* patterns, uint64_t* low, uint64_t* high);
+
 // Optimal code lengths with no code longer than `max_length` (package-merge), for
 // `counts` over an alphabet of counts.size() symbols; 0 for unused symbols. The limit is
 // raised to ceil(log2(used)) when it is too small; a lone used symbol gets length 1.

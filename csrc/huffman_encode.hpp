@@ -41,10 +41,9 @@ size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const
                               size_t capacity);
 
 // Two substreams of byte symbols at once, the second written at `out1`, right after the
-// first's planned size, within `capacity1` (as above); `written` gets each one's bytes. The
-// second may spill 8 bytes past
-// its end, the first none. Only with a pair table and at least 256 symbols each
-// (can_encode_two).
+// first's planned size, within `capacity1` (as above); `written` gets each one's bytes.
+// The second may spill 8 bytes past its end, the first none. Only with a pair table and
+// at least 256 symbols each (can_encode_two).
 bool can_encode_two(const EncodeTable& table, size_t n0, size_t n1);
 void encode_two_symbols_strided(const uint8_t* src0, size_t n0, const uint8_t* src1, size_t n1, size_t stride,
                                 const EncodeTable& table, uint8_t* out0, uint8_t* out1, size_t capacity1,

@@ -107,7 +107,7 @@ size_t encode_segment(const uint16_t* src, size_t /*stride: 1*/, size_t n, const
 
 void check_written(const StreamLayout& s, int i, size_t written) {
     if (written != s.sizes[i])
-        throw DataChanged("the symbols changed while they were being encoded (another thread writing the array?)");
+        throw DataChanged("symbols");
 }
 
 // Substreams [first, last) written from `out` on, in order: each one's spill past its end

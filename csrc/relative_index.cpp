@@ -27,13 +27,13 @@ void encode_typed(const int64_t* positions, size_t n, int bits, T* out, size_t c
         const int64_t position = __atomic_load_n(positions + i, __ATOMIC_RELAXED);
         if (position < 0 || static_cast<uint64_t>(position) < cursor ||
             (static_cast<uint64_t>(position) - cursor) / filler >= static_cast<uint64_t>(end - out))
-            throw DataChanged("the positions changed while they were being encoded (another thread writing the array?)");
+            throw DataChanged("positions");
         uint64_t gap = static_cast<uint64_t>(position) - cursor;
         for (; gap >= filler; gap -= filler) *out++ = static_cast<T>(filler);
         *out++ = static_cast<T>(gap);
         cursor = static_cast<uint64_t>(position) + 1;
     }
-    if (out != end) throw DataChanged("the positions changed while they were being encoded (another thread writing the array?)");
+    if (out != end) throw DataChanged("positions");
 }
 
 template <class T>
@@ -137,7 +137,7 @@ void scan_typed(const T* bits, size_t n, size_t nnz, int64_t* positions, T* valu
         found += value != 0;
         k = std::min(k + (value != 0), nnz);
     }
-    if (found != nnz) throw DataChanged("the tensor changed while it was being scanned (another thread writing it?)");
+    if (found != nnz) throw DataChanged("elements");
     int64_t previous = -1;
     for (size_t j = 0; j < k; ++j) {
         const uint64_t gap = static_cast<uint64_t>(positions[j] - previous - 1);
