@@ -100,8 +100,8 @@ def repeats(data: np.ndarray) -> bool:
 
 @dataclass(frozen=True)
 class Probe:
-    """What probing found: an estimate of a frame's size from a sample, or, where the
-    sample would have been the whole tensor, the frame itself (`frame`, of `size` bytes)."""
+    """What probing found: an estimate of a frame's size from a sample, or, for a tensor
+    of at most :data:`FRAME_AT_ONCE_BYTES`, the frame itself (`frame`, of `size` bytes)."""
 
     size: float
     frame: bytes | None = None
