@@ -124,6 +124,10 @@ def test_first_look_separates_trained_weights_from_shared_ones() -> None:
     assert not zstd_frames.repeats(trained.view(np.uint8))
 
 
+def _payload_bytes(encoded: encodings.EncodedTensor) -> int:
+    return sum(p.nbytes if isinstance(p, np.ndarray) else len(p) for p in encoded.payloads.values())
+
+
 def test_the_gate_keeps_the_choice_of_sizing_every_candidate() -> None:
     """Trained, weight-shared, pruned and repeating float32 tensors: the statistics' gate
     chooses the encoding that sizing every candidate chooses, at the same size."""
@@ -137,8 +141,7 @@ def test_the_gate_keeps_the_choice_of_sizing_every_candidate() -> None:
         gated = encodings.encode_tensor(flat, dtype)
         every = encodings.encode_tensor(flat, dtype, size_all=True)
         assert gated.encoding == every.encoding
-        assert sum(np.asarray(p).nbytes if isinstance(p, np.ndarray) else len(p) for p in gated.payloads.values()) == \
-            sum(np.asarray(p).nbytes if isinstance(p, np.ndarray) else len(p) for p in every.payloads.values())
+        assert _payload_bytes(gated) == _payload_bytes(every)
 
 
 def test_a_sampled_fourier_basis_is_framed_without_sizing_every_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,8 +175,7 @@ def test_dtypes_without_a_codebook_skip_sizing_only_where_sparse_cannot_win(name
     gated = encodings.encode_tensor(flat, dtype)
     every = encodings.encode_tensor(flat, dtype, size_all=True)
     assert gated.encoding == every.encoding
-    sizes = [sum(np.asarray(p).nbytes if isinstance(p, np.ndarray) else len(p) for p in e.payloads.values())
-             for e in (gated, every)]
+    sizes = [_payload_bytes(e) for e in (gated, every)]
     assert sizes[0] == sizes[1]
     if zeros < 10:  # a few zeros among 1000 values: the gaps alone rule sparse_raw out, no scan
         monkeypatch.setattr(encodings, "scan", lambda *a: pytest.fail("exact sizing ran"))
