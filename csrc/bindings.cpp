@@ -504,6 +504,18 @@ py::object value_counts_py(const py::array& values, bool skip_zero, size_t limit
     return out;
 }
 
+bool all_distinct_py(const py::array& values, size_t step) {
+    if (values.dtype().kind() != 'u' || !(values.flags() & py::array::c_style) || values.ndim() != 1)
+        throw InvalidArgument("values must be a 1-D C-contiguous unsigned integer array");
+    if (step == 0) throw InvalidArgument("step must be at least 1");
+    const size_t size = static_cast<size_t>(values.size());
+    const size_t n = size == 0 ? 0 : (size - 1) / step + 1;
+    const void* src = values.data();
+    const size_t width = static_cast<size_t>(values.itemsize());
+    py::gil_scoped_release release;
+    return all_distinct(src, n, width, step);
+}
+
 // (distinct, total, entropy in bits per occurrence) of a table of occurrence counts: the
 // writer's codebook bound takes one per tensor (numpy's five passes over 65,536 counts
 // cost about 200 us).
@@ -756,6 +768,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("nonzero_scan", &nonzero_scan_py, py::arg("bits"), py::arg("cap"));
     m.def("codebook_index", &codebook_index_py, py::arg("values"), py::arg("max_size"));
     m.def("value_counts", &value_counts_py, py::arg("values"), py::arg("skip_zero"), py::arg("limit"));
+    m.def("all_distinct", &all_distinct_py, py::arg("values"), py::arg("step"));
     m.def("count_entropy", &count_entropy_py, py::arg("counts"));
     m.def("plan_plane_sizes", &plan_plane_sizes_py, py::arg("histograms"), py::arg("scale"), py::arg("numel"),
           py::arg("max_code_length"));

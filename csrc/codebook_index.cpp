@@ -126,6 +126,20 @@ bool counts_typed(const T* values, size_t n, bool skip_zero, size_t limit, std::
     return true;
 }
 
+// Whether the n values `step` elements apart are all distinct: stops at the first repeat.
+template <class T>
+bool distinct_typed(const T* values, size_t n, size_t step) {
+    int bits = kFirstSlotBits;
+    while ((size_t{1} << bits) < 2 * n) ++bits;  // at most half full: never grown
+    ValueTable table(bits);
+    for (size_t i = 0; i < n; ++i) {
+        bool added;
+        table.find_or_add(values[i * step], 0, added);
+        if (!added) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 bool value_counts(const void* values, size_t n, size_t width, bool skip_zero, size_t limit, std::vector<uint64_t>& counts) {
@@ -146,6 +160,16 @@ bool codebook_index(const void* values, size_t n, size_t width, size_t max_size,
         case 2: return index_direct(static_cast<const uint16_t*>(values), n, max_size, book, indices);
         case 4: return index_typed(static_cast<const uint32_t*>(values), n, max_size, book, indices);
         case 8: return index_typed(static_cast<const uint64_t*>(values), n, max_size, book, indices);
+        default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
+    }
+}
+
+bool all_distinct(const void* values, size_t n, size_t width, size_t step) {
+    switch (width) {
+        case 1: return distinct_typed(static_cast<const uint8_t*>(values), n, step);
+        case 2: return distinct_typed(static_cast<const uint16_t*>(values), n, step);
+        case 4: return distinct_typed(static_cast<const uint32_t*>(values), n, step);
+        case 8: return distinct_typed(static_cast<const uint64_t*>(values), n, step);
         default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
     }
 }

@@ -21,4 +21,9 @@ bool codebook_index(const void* values, size_t n, size_t width, size_t max_size,
 // limit), leaving `counts` unspecified.
 bool value_counts(const void* values, size_t n, size_t width, bool skip_zero, size_t limit, std::vector<uint64_t>& counts);
 
+// Whether the n values at 0, step, 2 * step, ... of `values` (elements of `width` bytes)
+// are all distinct: one hashing pass that stops at the first repeat (the writer's first
+// look at a sample).
+bool all_distinct(const void* values, size_t n, size_t width, size_t step);
+
 }  // namespace pycodec

@@ -486,6 +486,15 @@ def value_counts(values: npt.ArrayLike, *, skip_zero: bool = False,
     return None if counts is None else counts.astype(np.int64)
 
 
+def all_distinct(values: npt.ArrayLike, *, step: int = 1) -> bool:
+    """Whether ``values[::step]`` of a 1-D unsigned integer array are all distinct: one
+    hashing pass that stops at the first repeat, reading in place (no strided copy)."""
+    array = np.ascontiguousarray(_as_array(values, "values").reshape(-1))
+    if array.dtype.kind != "u":
+        raise CodecError(f"values must be an unsigned integer array, got {array.dtype}")
+    return bool(_core.all_distinct(array, _integer_in(step, "step", 1, 1 << 62)))
+
+
 def count_entropy(counts: npt.ArrayLike) -> tuple[int, int, float]:
     """(distinct, total, entropy) of a 1-D table of occurrence counts: how many are
     non-zero, their sum, and the Shannon entropy of the distribution they give, in bits

@@ -33,11 +33,17 @@ def torch_dtype(dtype: DType) -> torch.dtype:
     return found
 
 
+_ROWS: dict[torch.dtype, DType] = {}
+
+
 def dtype_row(dtype: torch.dtype) -> DType:
     """The dtype-table row of a torch dtype; TypeError for dtypes the format cannot store."""
-    row = DTYPES.get(str(dtype).removeprefix("torch."))
+    row = _ROWS.get(dtype)  # a save asks for every tensor: str() of a dtype is the slow part
     if row is None:
-        raise TypeError(f"dtype {dtype} cannot be stored in a .dcz file")
+        row = DTYPES.get(str(dtype).removeprefix("torch."))
+        if row is None:
+            raise TypeError(f"dtype {dtype} cannot be stored in a .dcz file")
+        _ROWS[dtype] = row
     return row
 
 
@@ -50,11 +56,15 @@ def tensor_to_numpy(tensor: torch.Tensor, dtype: DType) -> np.ndarray:
     Shares memory with a contiguous CPU tensor. A conjugate or negative view is resolved
     first: its memory holds its base's values, not its own.
     """
-    flat = tensor.detach().to("cpu").resolve_conj().resolve_neg().contiguous().reshape(-1)
-    if dtype.numpy_native:
-        return flat.numpy()
-    unsigned = {1: torch.uint8, 2: torch.uint16}[dtype.itemsize]
-    return flat.view(unsigned).numpy()
+    flat = tensor.detach()
+    if flat.device.type != "cpu" or flat.is_conj() or flat.is_neg() or not flat.is_contiguous():
+        flat = flat.to("cpu").resolve_conj().resolve_neg().contiguous()  # each a no-op where it can be
+    if not dtype.numpy_native:
+        flat = flat.view(_UNSIGNED[dtype.itemsize])
+    return flat.numpy().reshape(-1)
+
+
+_UNSIGNED = {1: torch.uint8, 2: torch.uint16}
 
 
 def numpy_to_tensor(array: np.ndarray, dtype: DType, shape: tuple[int, ...]) -> torch.Tensor:

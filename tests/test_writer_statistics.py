@@ -47,6 +47,29 @@ def test_value_counts_refuse_non_unsigned_arrays(bad: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("step", [1, 3, 64])
+def test_all_distinct_matches_numpy_unique(dtype: type, step: int) -> None:
+    rng = np.random.default_rng(step)
+    for numel, high in ((0, 2), (1, 2), (200, 3), (5000, 1 << 60), (9000, 20_000)):
+        values = rng.integers(0, min(high, np.iinfo(dtype).max), numel, dtype=np.uint64).astype(dtype)
+        looked = values[::step]
+        assert codec.all_distinct(values, step=step) == (np.unique(looked).size == looked.size)
+    distinct = np.arange(3000, dtype=dtype if dtype != np.uint8 else np.uint16)
+    assert codec.all_distinct(distinct, step=step)
+    repeated = distinct.copy()
+    repeated[-1] = repeated[0]  # a repeat found only at the last element looked at
+    assert codec.all_distinct(repeated, step=step) == (step > 1 and (repeated.size - 1) % step != 0)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3, np.float32), np.zeros(3, np.int16)])
+def test_all_distinct_refuses_non_unsigned_arrays_and_step_zero(bad: np.ndarray) -> None:
+    with pytest.raises(CodecError, match="unsigned"):
+        codec.all_distinct(bad)
+    with pytest.raises(CodecError, match="step"):
+        codec.all_distinct(np.zeros(3, np.uint8), step=0)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
 def test_plane_histograms_count_each_byte_of_the_elements(dtype: type) -> None:
     rng = np.random.default_rng(1)
     elements = rng.integers(0, np.iinfo(dtype).max, 10_001, dtype=np.uint64).astype(dtype)

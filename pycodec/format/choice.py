@@ -119,11 +119,11 @@ def plan_planes(histograms: np.ndarray, numel: int, scale: float = 1.0) -> list[
     return codec.plan_plane_sizes(histograms, numel, scale=scale)
 
 
-def all_distinct_at_first_look(values: np.ndarray) -> bool:
-    """Whether :data:`FIRST_LOOK` evenly spaced elements of `values` (all of a shorter
-    array) are all distinct."""
-    look = values[::max(1, values.size // FIRST_LOOK)]
-    return codec.value_counts(look).size == look.size
+def all_distinct_at_first_look(values: np.ndarray, step: int = 1) -> bool:
+    """Whether :data:`FIRST_LOOK` evenly spaced elements of ``values[::step]`` (all of a
+    shorter one) are all distinct; read in place, stopping at the first repeat."""
+    sampled = -(-values.size // step)
+    return codec.all_distinct(values, step=step * max(1, sampled // FIRST_LOOK))
 
 
 def codebook_bound(counts: np.ndarray, sampled: bool, nnz: int, itemsize: int) -> float | None:

@@ -88,13 +88,14 @@ def repeats(data: np.ndarray) -> bool:
     """Whether about :data:`REPEAT_SAMPLE` evenly spaced aligned 8-byte words of `data`
     (uint8) hold fewer than :data:`REPEAT_GATE` distinct ones (one hashing pass)."""
     words = data[:data.size // 8 * 8].view(np.uint64)
-    sample = words[::max(1, words.size // REPEAT_SAMPLE)]
-    if sample.size < 2:
+    step = max(1, words.size // REPEAT_SAMPLE)
+    if words.size < 2:
         return False
     # a first look at 2048 of them: trained weights' words never repeat, while a Fourier
     # basis's first 2048 words in float32, bfloat16, float16 and float8 each held repeats
-    if all_distinct_at_first_look(sample):
+    if all_distinct_at_first_look(words, step):
         return False
+    sample = np.ascontiguousarray(words[::step])
     return codec.value_counts(sample).size < REPEAT_GATE * sample.size
 
 
