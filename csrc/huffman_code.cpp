@@ -194,6 +194,56 @@ std::vector<uint8_t> limited_code_lengths(const std::vector<uint64_t>& counts, i
     return lengths;
 }
 
+namespace {
+
+// Huffman's code over counts sorted ascending (two queues: leaves, then merged nodes in
+// the order they were made, which is ascending too): its total coded bits and its
+// longest code. Weights stay below 2^64 as the caller keeps the total below 2^59.
+std::pair<uint64_t, uint32_t> huffman_bits(const std::vector<uint64_t>& sorted) {
+    const size_t n = sorted.size();
+    std::vector<uint64_t> weight(sorted);
+    weight.resize(2 * n - 1);
+    std::vector<uint32_t> parent(2 * n - 1, 0);
+    size_t leaf = 0, node = n;
+    auto cheapest = [&](size_t made) {
+        if (leaf < n && (node >= made || weight[leaf] <= weight[node])) return leaf++;
+        return node++;
+    };
+    for (size_t made = n; made < 2 * n - 1; ++made) {
+        const size_t a = cheapest(made), b = cheapest(made);
+        weight[made] = weight[a] + weight[b];
+        parent[a] = parent[b] = static_cast<uint32_t>(made);
+    }
+    std::vector<uint32_t> depth(2 * n - 1, 0);  // the root, 2n - 2, at depth 0
+    uint64_t bits = 0;
+    uint32_t longest = 0;
+    for (size_t i = 2 * n - 1; i-- > 0;) {
+        if (i == 2 * n - 2) continue;
+        depth[i] = depth[parent[i]] + 1;
+        if (i < n) bits += sorted[i] * depth[i], longest = std::max(longest, depth[i]);
+    }
+    return {bits, longest};
+}
+
+}  // namespace
+
+uint64_t limited_code_bits(const std::vector<uint64_t>& counts, int max_length) {
+    std::vector<uint64_t> used;
+    unsigned __int128 total = 0;
+    for (uint64_t c : counts)
+        if (c) used.push_back(c), total += c;
+    if (used.size() >= 2 && total < (static_cast<unsigned __int128>(1) << 59)) {
+        std::sort(used.begin(), used.end());
+        const int limit = std::max(max_length, ceil_log2(used.size()));
+        const auto [bits, longest] = huffman_bits(used);
+        if (static_cast<int>(longest) <= limit) return bits;
+    }
+    const std::vector<uint8_t> lengths = limited_code_lengths(counts, max_length);
+    uint64_t bits = 0;
+    for (size_t s = 0; s < counts.size(); ++s) bits += counts[s] * lengths[s];
+    return bits;
+}
+
 // ------------------------------------------------------------------ canonical codes
 
 CanonicalCode code_from_lengths(const std::vector<uint8_t>& lengths, int symbol_bits) {

@@ -60,15 +60,19 @@ StreamLayout plan_counts(const std::vector<uint64_t>& counts, uint64_t n, int sy
         s.single_symbol = static_cast<uint16_t>(first);
     } else {
         s.mode = StreamMode::kHuffman;
-        const std::vector<uint8_t> lengths = limited_code_lengths(counts, max_code_length);
-        s.code = code_from_lengths(lengths, symbol_bits);
         const int k = substream_count(n);
         s.substreams = k;
         if (seg_counts != nullptr) {
+            const std::vector<uint8_t> lengths = limited_code_lengths(counts, max_code_length);
+            s.code = code_from_lengths(lengths, symbol_bits);
             for (int i = 0; i < k; ++i)
                 s.sizes[i] = (coded_bits(&(*seg_counts)[alphabet * static_cast<size_t>(i)], lengths.data(), alphabet) + 7) / 8;
         } else {
-            const uint64_t bits = coded_bits(counts.data(), lengths.data(), alphabet);
+            // sizing: the header needs only the symbols, the payload only the total bits
+            s.code.symbol_bits = symbol_bits;
+            for (size_t sym = 0; sym < alphabet; ++sym)
+                if (counts[sym]) s.code.symbols.push_back(static_cast<uint16_t>(sym));
+            const uint64_t bits = limited_code_bits(counts, max_code_length);
             const uint64_t share = bits / static_cast<uint64_t>(k), rest = bits % static_cast<uint64_t>(k);
             for (int i = 0; i < k; ++i) s.sizes[i] = (share + (i == 0 ? rest : 0) + 7) / 8;
         }

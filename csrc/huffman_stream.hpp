@@ -36,8 +36,10 @@ StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length);
 // `threads` >= 2: the second half of the substreams is coded on another thread. `stride`:
 // as planned (8-bit symbols only).
 void write_stream(const StreamLayout& layout, const void* src, uint8_t* out, int threads = 1, size_t stride = 1);
-// Sizing without the symbols: the same plan from whole-stream counts (alphabet entries),
-// its substream sizes split evenly (total_bytes exact up to a byte per substream).
+// Sizing without the symbols: the same plan from whole-stream counts (of symbols 0, 1, ...:
+// at most the alphabet's, those past the end unused),
+// its substream sizes split evenly (total_bytes exact up to a byte per substream). Its
+// code lists the symbols without lengths: a plan to size, not to write.
 StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length);
 
 // Decoding: parse and validate the header against the bytes present and max_symbols,

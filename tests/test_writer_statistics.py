@@ -203,3 +203,23 @@ def test_dtypes_without_a_codebook_skip_sizing_only_where_sparse_cannot_win(name
     if zeros < 10:  # a few zeros among 1000 values: the gaps alone rule sparse_raw out, no scan
         monkeypatch.setattr(encodings, "scan", lambda *a: pytest.fail("exact sizing ran"))
         encodings.encode_tensor(flat, dtype)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "geometric", "flat-tail"])
+@pytest.mark.parametrize("alphabet", [200, 3000, 60_000])
+def test_planned_size_is_the_encoded_size_whether_or_not_huffman_fits_the_limit(kind: str, alphabet: int) -> None:
+    # One substream (under 4096 symbols), so the plan is exact: an unlimited Huffman code
+    # sizes it where its longest code fits, package-merge where not (geometric: too deep).
+    rng = np.random.default_rng(alphabet)
+    if kind == "uniform":
+        symbols = rng.integers(0, alphabet, 4000)
+    elif kind == "geometric":
+        symbols = np.minimum(rng.geometric(0.3, 4000) - 1, alphabet - 1)
+    else:
+        symbols = np.concatenate([np.zeros(3000, np.int64), rng.integers(0, alphabet, 1000)])
+    symbols = symbols.astype(np.uint8 if alphabet <= 256 else np.uint16)
+    bits = 8 if alphabet <= 256 else 16
+    counts = np.bincount(symbols, minlength=alphabet)
+    encoded = len(codec.huffman_encode(symbols))
+    assert codec.huffman_plan_size(counts, bits) == encoded
+    assert codec.huffman_plan_size(counts[: int(symbols.max()) + 1], bits) == encoded  # unused tail left out
