@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import zlib
 from pathlib import Path
 
@@ -194,6 +195,42 @@ def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> 
     assert list(loaded) == list(state)
     for name, tensor in state.items():
         assert torch.equal(loaded[name], tensor)
+
+
+def _probed_state() -> dict[str, torch.Tensor]:
+    """Under the pool's threshold, with tensors the zstd probe looks at: a Fourier basis
+    (its float words repeat) and integers (always probed), beside trained-like floats."""
+    torch.manual_seed(2)
+    basis = torch.cos(torch.outer(torch.arange(64.0), torch.arange(256.0)) * 0.05)
+    return {"basis": basis, "weight": torch.randn(128, 256) * 0.05, "labels": torch.randint(0, 9, (20_000,)),
+            "bias": torch.zeros(256), "half": basis.to(torch.bfloat16)}
+
+
+def test_probes_started_on_the_helper_give_the_bytes_of_one_thread(monkeypatch) -> None:
+    state = _probed_state()
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
+    alone = pycodec.save_bytes(state)
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
+    probed: list[tuple[str, str]] = []
+    real = writer.probe_tensor
+
+    def probe(flat, dtype, gated):
+        probed.append((dtype.name, threading.current_thread().name))
+        return real(flat, dtype, gated)
+
+    monkeypatch.setattr(writer, "probe_tensor", probe)
+    assert pycodec.save_bytes(state) == alone
+    assert sorted(dtype for dtype, _ in probed) == ["bfloat16", "float32", "int64"]  # not the weights or zeros
+    assert all(thread.startswith("pycodec-encode") for _, thread in probed)
+
+
+def test_an_error_in_a_probe_on_the_helper_reaches_the_caller(monkeypatch) -> None:
+    def failing(flat, dtype, gated):
+        raise MemoryError("no room to probe")
+
+    monkeypatch.setattr(writer, "probe_tensor", failing)
+    with pytest.raises(MemoryError, match="no room to probe"):
+        pycodec.save_bytes(_probed_state())
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")

@@ -183,17 +183,23 @@ class _Candidate:
     make: Callable[[], EncodedTensor]
 
 
+#: What the zstd probe of a tensor found, asked for when needed: the writer may have
+#: started it on another thread (:func:`pycodec.format.writer.probes_ahead`).
+ProbeSource = Callable[[], zstd_frames.Probe | None]
+
+
 def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
-                  size_all: bool = False) -> EncodedTensor:
+                  size_all: bool = False, probe: ProbeSource | None = None) -> EncodedTensor:
     """Choose the smallest encoding for a flat storage-dtype array and encode it.
     `size_all` sizes every candidate, skipping the statistics' gate (the reference the
-    gate is tested against)."""
+    gate is tested against). `probe`: the zstd probe's result (default: probed here)."""
     raw = EncodedTensor("raw", {"data": flat})
     if not compress or flat.size == 0:
         return raw
+    probed = probe if probe is not None else (lambda: probe_tensor(flat, dtype))
     gated = not size_all and dtype.itemsize <= 8  # 16-byte elements: no planes, no codebook
-    candidates = (_gated_candidates(flat, dtype) if gated
-                  else _with_zstd(flat, _candidates(flat, dtype), _probe(flat, dtype)))
+    candidates = (_gated_candidates(flat, dtype, probed) if gated
+                  else _with_zstd(flat, _candidates(flat, dtype), probed()))
     best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
     if best is None or best.size >= flat.nbytes:
         return raw
@@ -220,8 +226,13 @@ def _zstd_candidate(flat: np.ndarray, probe: zstd_frames.Probe | None, best_othe
     return _Candidate(len(frame), "zstd", lambda: EncodedTensor("zstd", {"frame": frame}))
 
 
-def _probe(flat: np.ndarray, dtype: DType) -> zstd_frames.Probe | None:
-    return zstd_frames.probe(flat.view(np.uint8), floats=dtype.planes_ok)
+def probe_tensor(flat: np.ndarray, dtype: DType, gated: bool = False) -> zstd_frames.Probe | None:
+    """The zstd probe of a flat storage-dtype array (`gated`: already found worth probing)."""
+    return zstd_frames.probe(flat.view(np.uint8), floats=dtype.planes_ok, gated=gated)
+
+
+def worth_probing(flat: np.ndarray, dtype: DType) -> bool:
+    return zstd_frames.worth_probing(flat.view(np.uint8), floats=dtype.planes_ok)
 
 
 def _with_zstd(flat: np.ndarray, candidates: list[_Candidate], probe: zstd_frames.Probe | None,
@@ -233,14 +244,14 @@ def _with_zstd(flat: np.ndarray, candidates: list[_Candidate], probe: zstd_frame
     return candidates + ([framed] if framed is not None else [])
 
 
-def _gated_candidates(flat: np.ndarray, dtype: DType) -> list[_Candidate]:
+def _gated_candidates(flat: np.ndarray, dtype: DType, probed: ProbeSource) -> list[_Candidate]:
     """``planes`` alone (or nothing: ``raw``) where the statistics rule the others out,
     else every candidate."""
     stats = choice.statistics(flat, dtype, planes_ok=dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL)
     size = stats.planes_size(planes_header_bytes(dtype.itemsize))
     coded = stats.planes
     planes = [] if coded is None or size is None else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
-    probe = _probe(flat, dtype)
+    probe = probed()
     if not choice.needs_exact_sizing(stats, dtype, size):
         return _with_zstd(flat, planes, probe)
     if stats.sampled and dtype.codebook_ok and zstd_frames.worth_trying(probe, _best_size(flat, planes)):

@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
@@ -24,8 +24,8 @@ import numpy as np
 from pycodec import codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
-from pycodec.format.dtypes import DTYPES
-from pycodec.format.encodings import EncodedTensor, Payload, encode_tensor
+from pycodec.format.dtypes import DTYPES, DType
+from pycodec.format.encodings import EncodedTensor, Payload, ProbeSource, encode_tensor, probe_tensor, worth_probing
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
 from pycodec.format.layout import layout, section_alignment
@@ -208,10 +208,49 @@ def encode_all(
     return entries, payloads
 
 
-def _encode_one(tensor: StoredTensor, compress: bool) -> EncodedTensor:
+def _flat(tensor: StoredTensor) -> tuple[np.ndarray, DType]:
     dtype = DTYPES[tensor.dtype]
-    flat = np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage)
-    return encode_tensor(flat, dtype, compress=compress)
+    return np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage), dtype
+
+
+def _encode_one(tensor: StoredTensor, compress: bool, probe: ProbeSource | None = None) -> EncodedTensor:
+    flat, dtype = _flat(tensor)
+    return encode_tensor(flat, dtype, compress=compress, probe=probe)
+
+
+def _no_probe() -> None:
+    return None
+
+
+def probes_ahead(stored: Mapping[str, StoredTensor]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
+    """Each tensor's zstd probe, those worth probing started on a helper thread (zstd and
+    the codec release the GIL): a frame or a sample compressed there while this thread
+    codes the other tensors. The cheap gate is asked here, once. Also the futures started."""
+    sources: dict[str, ProbeSource] = {}
+    started: list[Future[Any]] = []
+    for name, tensor in stored.items():
+        flat, dtype = _flat(tensor)
+        if flat.size and worth_probing(flat, dtype):
+            started.append(_helper_pool().submit(probe_tensor, flat, dtype, True))
+            sources[name] = started[-1].result
+        else:
+            sources[name] = _no_probe
+    return sources, started
+
+
+def _encode_serially(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
+    """Each tensor encoded on this thread, the probes of a save of several tensors on a
+    helper (:func:`probes_ahead`); the tensors waiting on one are coded last."""
+    if not compress or len(stored) < 2 or ENCODE_THREADS < 2:
+        return {name: _encode_one(t, compress) for name, t in stored.items()}
+    probes, started = probes_ahead(stored)
+    try:
+        done = {name: _encode_one(stored[name], compress, probes[name])
+                for name in sorted(stored, key=lambda name: probes[name] is not _no_probe)}
+    finally:  # after an error, probes not yet run are dropped
+        for future in started:
+            future.cancel()
+    return {name: done[name] for name in stored}
 
 
 def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
@@ -220,7 +259,7 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
     bytes either way: a tensor's encoding depends on that tensor alone."""
     total = sum(t.array.nbytes for t in stored.values())
     if not compress or len(stored) < 2 or total < ENCODE_PARALLEL_FROM_BYTES or ENCODE_THREADS < 2:
-        return {name: _encode_one(t, compress) for name, t in stored.items()}
+        return _encode_serially(stored, compress)
     order = iter(sorted(stored, key=lambda name: -stored[name].array.nbytes))
     taking = threading.Lock()
     done: dict[str, EncodedTensor] = {}

@@ -108,12 +108,17 @@ class Probe:
     frame: bytes | None = None
 
 
-def probe(data: np.ndarray, *, floats: bool) -> Probe | None:
-    """The fast probe's estimate of a frame of `data` (uint8); None where not worth
-    probing. A float tensor is probed only when it :func:`repeats`; other dtypes have no
-    entropy coder but this one, so are always probed. A tensor of at most
-    :data:`FRAME_AT_ONCE_BYTES` is framed instead."""
-    if data.size < MIN_BYTES or (floats and not repeats(data)):
+def worth_probing(data: np.ndarray, *, floats: bool) -> bool:
+    """The probe's cheap gate: a float tensor is probed only when it :func:`repeats`;
+    other dtypes have no entropy coder but this one, so are always probed."""
+    return data.size >= MIN_BYTES and (not floats or repeats(data))
+
+
+def probe(data: np.ndarray, *, floats: bool, gated: bool = False) -> Probe | None:
+    """The fast probe's estimate of a frame of `data` (uint8); None where not
+    :func:`worth_probing` (not asked again when `gated`: the caller has). A tensor of at
+    most :data:`FRAME_AT_ONCE_BYTES` is framed instead."""
+    if not gated and not worth_probing(data, floats=floats):
         return None
     if data.size <= FRAME_AT_ONCE_BYTES:
         frame = encode(memoryview(data))
