@@ -40,8 +40,7 @@ _GAP_ESTIMATE_MARGIN = 0.01
 #: Smaller tensors stay ``raw``: planes would save at most a few hundred bytes, while a raw
 #: section loads without decoding (and can be memory-mapped).
 PLANES_MIN_NUMEL = 1024
-#: A tensor's planes are coded on several threads from this size (the reader's threshold,
-#: :data:`pycodec.format.reader.PARALLEL_FROM_BYTES`); below it, starting threads costs more
+#: A tensor's planes are coded on several threads from this size; below it, starting threads costs more
 #: than it saves: on a 2-core VM a 1 MiB float32 tensor took 0.5 ms on one thread and 1.6 ms
 #: on two, a 16 MiB one about the same either way.
 PLANES_PARALLEL_FROM_BYTES = 16 << 20

