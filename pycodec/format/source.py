@@ -61,12 +61,25 @@ class FileSource:
         """`length` bytes at `offset`, in a fresh array or in `into` (at least `length`
         bytes, for bytes the caller does not keep)."""
         buffer = codec.empty_bytes(length) if into is None else into[:length]
-        with self._lock:
-            self._file.seek(offset)
-            got = self._file.readinto(memoryview(buffer)) if length else 0
+        got = self._pread(memoryview(buffer), offset) if length else 0
         if got != length:
             raise MalformedFileError(f"file shrank while reading: {got} of {length} bytes at {offset}")
         return buffer
+
+    def _pread(self, view: memoryview, offset: int) -> int:
+        """Bytes read into `view` from `offset` on, up to the end of the file: with pread
+        where there is one (threads read at once, no shared position), else seek and read."""
+        if not hasattr(os, "preadv"):
+            with self._lock:
+                self._file.seek(offset)
+                return self._file.readinto(view) or 0
+        got = 0
+        while got < len(view):  # a read returns at most about 2 GiB on Linux
+            step = os.preadv(self._file.fileno(), [view[got:]], offset + got)
+            if step == 0:
+                break
+            got += step
+        return got
 
     def close(self) -> None:
         self._file.close()
