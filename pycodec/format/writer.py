@@ -16,7 +16,7 @@ import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -158,9 +158,10 @@ def plan_layout(
             stored, flags = zipped, HEADER_ZLIB
     placed = layout(len(stored), ((section_alignment(e.encoding), len(d)) for e, _, d, _ in ordered))
     sections = []
-    for (entry, role, _, payload), offset in zip(ordered, placed.offsets, strict=True):
-        entry.sections[role] = replace(entry.sections[role], offset=offset)
-        sections.append(PlannedSection(offset, payload, entry.sections[role].crc32, entry.name))
+    for (entry, role, data, payload), offset in zip(ordered, placed.offsets, strict=True):
+        crc = entry.sections[role].crc32
+        entry.sections[role] = Section(len(data), crc, offset)  # not replace(): 3x the time, per section
+        sections.append(PlannedSection(offset, payload, crc, entry.name))
     return PlannedFile(stored, flags, sections, placed.file_length)
 
 
