@@ -548,6 +548,26 @@ py::array plane_histograms_py(const py::array& elements) {
 
 // The two byte planes' histograms of 2-byte elements from the counts of their 65,536 bit
 // patterns (index = pattern): plane 0 the low byte.
+// (planes' histograms (2, 256), zeros, distinct, total and entropy in bits per occurrence
+// of the non-zero patterns) of 2-byte elements.
+py::tuple pattern_statistics_py(const py::array& bits) {
+    if (bits.dtype().kind() != 'u' || bits.itemsize() != 2 || !(bits.flags() & py::array::c_style) || bits.ndim() != 1)
+        throw InvalidArgument("bits must be a 1-D C-contiguous uint16 array");
+    const uint16_t* src = static_cast<const uint16_t*>(bits.data());
+    const size_t n = static_cast<size_t>(bits.size());
+    PatternStatistics stats;
+    {
+        py::gil_scoped_release release;
+        stats = pattern_statistics(src, n);
+    }
+    py::array_t<uint64_t> planes({py::ssize_t{2}, py::ssize_t{256}});
+    std::copy_n(stats.low, 256, planes.mutable_data());
+    std::copy_n(stats.high, 256, planes.mutable_data() + 256);
+    const CountsEntropy& e = stats.nonzero;
+    const double per_occurrence = e.distinct > 1 ? e.bits / static_cast<double>(e.total) : 0.0;
+    return py::make_tuple(planes, stats.zeros, e.distinct, e.total, per_occurrence);
+}
+
 py::array pattern_plane_histograms_py(const py::array_t<uint64_t, py::array::c_style>& patterns) {
     if (patterns.ndim() != 1 || patterns.size() != 65536)
         throw InvalidArgument("patterns must be the 65,536 counts of 2-byte bit patterns");
@@ -775,6 +795,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("plane_histograms", &plane_histograms_py, py::arg("elements"));
     m.def("empty_bytes", [](uint64_t n) { return new_array(n, 1); }, py::arg("n"));
     m.def("pattern_plane_histograms", &pattern_plane_histograms_py, py::arg("patterns"));
+    m.def("pattern_statistics", &pattern_statistics_py, py::arg("bits"));
     m.def("relative_index_encode", &relative_index_encode_py, py::arg("positions"), py::arg("bits"));
     m.def("relative_index_decode", &relative_index_decode_py, py::arg("entries"), py::arg("bits"), py::arg("numel"));
     m.def("gather", &gather_py, py::arg("codebook"), py::arg("indices"), py::arg("numel"));

@@ -101,6 +101,61 @@ void pattern_plane_histograms(const uint64_t* patterns, uint64_t* low, uint64_t*
     });
 }
 
+namespace {
+
+// One pattern's share of the statistics (pattern_statistics).
+template <class Count>
+void add_pattern(PatternStatistics& out, size_t j, Count c, double& sum, const std::vector<double>& terms) {
+    out.low[j & 0xFF] += c;
+    out.high[j >> 8] += c;
+    if (j == 0) {
+        out.zeros = c;
+        return;
+    }
+    out.nonzero.distinct += c != 0;
+    out.nonzero.total += c;
+    sum += count_term(c, terms);
+}
+
+void finish_entropy(CountsEntropy& e, double sum) {
+    const double total = static_cast<double>(e.total);
+    e.bits = e.total ? std::max(0.0, total * std::log2(total) - sum) : 0.0;
+}
+
+}  // namespace
+
+PatternStatistics pattern_statistics(const uint16_t* bits, size_t n) {
+    const std::vector<double>& terms = small_count_terms();
+    PatternStatistics out;
+    double sum = 0;
+    if (n > UINT32_MAX) {  // counts past 32 bits: a table of 64-bit counts for this call
+        std::vector<uint64_t> counts(65536, 0);
+        histogram_u16(bits, n, counts.data());
+        for_each_in_used_blocks(counts.data(), counts.size(), [&](size_t j) { add_pattern(out, j, counts[j], sum, terms); });
+        finish_entropy(out.nonzero, sum);
+        return out;
+    }
+    thread_local std::vector<uint32_t> table(65536, 0);  // all zero between calls
+    uint32_t* counts = table.data();
+    size_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        ++counts[bits[i]];
+        ++counts[bits[i + 1]];
+    }
+    for (; i < n; ++i) ++counts[bits[i]];
+    for (size_t block = 0; block < 65536; block += 16) {  // runs of unused patterns skipped 16 at a time
+        uint32_t any = 0;
+        for (size_t j = 0; j < 16; ++j) any |= counts[block + j];
+        if (!any) continue;
+        for (size_t j = block; j < block + 16; ++j) {
+            if (counts[j]) add_pattern(out, j, counts[j], sum, terms);
+            counts[j] = 0;
+        }
+    }
+    finish_entropy(out.nonzero, sum);
+    return out;
+}
+
 // ------------------------------------------------------------------ package-merge
 
 namespace {

@@ -52,6 +52,18 @@ void for_each_in_used_blocks(const uint64_t* counts, size_t n, Fn&& fn) {
 // of their 65,536 bit patterns (index = pattern).
 void pattern_plane_histograms(const uint64_t* patterns, uint64_t* low, uint64_t* high);
 
+// What the writer's statistics need of 2-byte elements, in one count and one walk: both
+// planes' histograms (low byte first), the zero elements, and the distinct non-zero bit
+// patterns' count, total and entropy. The 65,536 counts stay in a table of this thread's,
+// cleared as it is read (allocating and zeroing one per tensor cost as much as counting).
+struct PatternStatistics {
+    uint64_t low[256] = {};
+    uint64_t high[256] = {};
+    uint64_t zeros = 0;
+    CountsEntropy nonzero;
+};
+PatternStatistics pattern_statistics(const uint16_t* bits, size_t n);
+
 // Optimal code lengths with no code longer than `max_length` (package-merge), for
 // `counts` over an alphabet of counts.size() symbols; 0 for unused symbols. The limit is
 // raised to ceil(log2(used)) when it is too small; a lone used symbol gets length 1.

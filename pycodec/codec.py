@@ -457,6 +457,28 @@ def pattern_plane_histograms(patterns: npt.NDArray[np.uint64]) -> npt.NDArray[np
     return _core.pattern_plane_histograms(patterns)
 
 
+class PatternStatistics(NamedTuple):
+    """What one pass over 2-byte elements tells (:func:`pattern_statistics`)."""
+
+    plane_histograms: npt.NDArray[np.uint64]  # (2, 256): the low byte's plane, then the high's
+    zeros: int  # elements whose bits are all zero
+    distinct: int  # distinct non-zero bit patterns
+    nonzero: int  # elements that are not all zero bits
+    entropy: float  # of the non-zero patterns, bits per occurrence (0 for fewer than two)
+
+
+def pattern_statistics(bits: npt.ArrayLike) -> PatternStatistics:
+    """The planes' histograms, zero count and non-zero patterns' statistics of a uint16
+    array in one count and one walk over its 65,536 patterns (the count table is reused,
+    never handed out: what :func:`histogram_counts`, :func:`pattern_plane_histograms` and
+    :func:`count_entropy` give, about twice as fast)."""
+    array = np.ascontiguousarray(_as_array(bits, "bits").reshape(-1))
+    if array.dtype.kind != "u" or array.dtype.itemsize != 2:
+        raise CodecError(f"bits must be a uint16 array, got {array.dtype}")
+    planes, zeros, distinct, nonzero, entropy = _core.pattern_statistics(array)
+    return PatternStatistics(planes, int(zeros), int(distinct), int(nonzero), float(entropy))
+
+
 def plan_plane_sizes(histograms: npt.ArrayLike, numel: int, *, scale: float = 1.0,
                      max_code_length: int = DEFAULT_MAX_CODE_LENGTH) -> list[int]:
     """Each byte plane's Huffman stream size, as :func:`huffman_plan_size` gives it, for

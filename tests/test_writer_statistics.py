@@ -91,6 +91,24 @@ def test_pattern_plane_histograms_are_the_planes_of_2_byte_elements(values: str)
         codec.pattern_plane_histograms(patterns[:-1])
 
 
+def test_pattern_statistics_are_the_counts_planes_and_entropy_in_one_pass() -> None:
+    rng = np.random.default_rng(6)
+    cases = [(rng.standard_normal(50_000) * 0.05).astype(np.float16).view(np.uint16),
+             rng.choice(np.array([0, 7, 300, 65535], np.uint16), 9_999),  # zeros among few values
+             np.arange(65536, dtype=np.uint16), np.zeros(5, np.uint16), np.full(3, 9, np.uint16),
+             np.zeros(0, np.uint16)]
+    for elements in cases + cases[:2]:  # again: the reused count table starts clear each time
+        found = codec.pattern_statistics(elements)
+        patterns = codec.histogram_counts(elements)
+        assert np.array_equal(found.plane_histograms, codec.plane_histograms(elements))
+        assert found.zeros == int(patterns[0])
+        distinct, seen, entropy = codec.count_entropy(patterns[1:])
+        assert (found.distinct, found.nonzero) == (distinct, seen)
+        assert found.entropy == pytest.approx(entropy, rel=1e-12, abs=1e-12)
+    with pytest.raises(CodecError, match="uint16"):
+        codec.pattern_statistics(np.zeros(4, np.uint32))
+
+
 def test_plan_plane_sizes_plan_the_scaled_counts_or_report_raw() -> None:
     rng = np.random.default_rng(2)
     weights = (rng.standard_normal(20_000) * 0.05).astype(np.float32).view(np.uint32)

@@ -77,8 +77,10 @@ class Statistics:
     planes: list[int] | None  # each plane's planned stream size, numel where stored raw (planes_ok only)
     codebook_bound: float | None  # lower bound of codebook / sparse; None where they cannot apply
     #: occurrences of every bit pattern (index = pattern), where every element was counted
+    #: and they were kept (:func:`pattern_counts` gives them either way)
     pattern_counts: np.ndarray | None = None
     sampled: bool = False  # from a sample of the elements, not all of them
+    counted: bool = False  # every element's bit pattern was counted (1 or 2-byte elements)
 
     def planes_size(self, header_bytes: int) -> int | None:
         """The ``planes`` encoding's planned size."""
@@ -129,7 +131,12 @@ def all_distinct_at_first_look(values: np.ndarray, step: int = 1) -> bool:
 def codebook_bound(counts: np.ndarray, sampled: bool, nnz: int, itemsize: int) -> float | None:
     """A lower bound (estimated when `sampled`) of the codebook family's size from the
     counts of the distinct non-zero values, or None when they are too many for a codebook."""
-    distinct, seen, entropy = codec.count_entropy(counts)
+    return _bound(*codec.count_entropy(counts), sampled, nnz, itemsize)
+
+
+def _bound(distinct: int, seen: int, entropy: float, sampled: bool, nnz: int, itemsize: int) -> float | None:
+    """:func:`codebook_bound` from the distinct non-zero values' count, occurrences and
+    entropy (bits per occurrence)."""
     if distinct > limits.MAX_CODEBOOK_SIZE:
         return None
     if sampled and seen >= SAMPLE and distinct > DISTINCT_GATE * seen:
@@ -143,6 +150,8 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     """The non-zero count, the planes' estimated sizes (when `planes_ok`) and the codebook
     family's bound."""
     bits = sample(flat, dtype)
+    if dtype.itemsize == 2 and bits.size >= _COUNT_FROM and (planes_ok or dtype.codebook_ok):
+        return _pattern_statistics(bits, dtype, planes_ok=planes_ok)
     full = bits.size == flat.size
     # a 65,536-bin count only where it is cheaper than hashing
     counted = dtype.itemsize == 1 or (dtype.itemsize == 2 and bits.size >= _COUNT_FROM)
@@ -155,7 +164,27 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     if dtype.codebook_ok and (patterns is not None or not all_distinct_at_first_look(bits)):
         values = patterns[1:] if patterns is not None else codec.value_counts(bits, skip_zero=True)
         bound = codebook_bound(values, not full, nnz, dtype.itemsize)
-    return Statistics(flat.size, nnz, planes, bound, patterns if full else None, not full)
+    return Statistics(flat.size, nnz, planes, bound, patterns if full else None, not full,
+                      counted=patterns is not None and full)
+
+
+def _pattern_statistics(bits: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics:
+    """:func:`statistics` of 2-byte elements from one native pass over all of them (their
+    65,536 pattern counts are not kept: :func:`pattern_counts` makes them where needed)."""
+    found = codec.pattern_statistics(bits)
+    nnz = bits.size - found.zeros
+    planes = plan_planes(found.plane_histograms, bits.size) if planes_ok else None
+    bound = (_bound(found.distinct, found.nonzero, found.entropy, False, nnz, dtype.itemsize)
+             if dtype.codebook_ok else None)
+    return Statistics(bits.size, nnz, planes, bound, None, False, counted=True)
+
+
+def pattern_counts(stats: Statistics, flat: np.ndarray, dtype: DType) -> np.ndarray | None:
+    """Occurrences of every bit pattern of a tensor whose statistics counted every element
+    (1 or 2-byte elements), else None."""
+    if stats.pattern_counts is not None or not stats.counted:
+        return stats.pattern_counts
+    return _pattern_counts(flat.view(dtype.bits_dtype))
 
 
 def exact_codebook_bound(flat: np.ndarray, dtype: DType, nnz: int) -> float | None:

@@ -265,8 +265,8 @@ def _gated_candidates(flat: np.ndarray, dtype: DType, probed: ProbeSource) -> li
     framed = _zstd_candidate(flat, probe, floor)
     if framed is not None and framed.size < floor:
         return planes + [framed]
-    if stats.pattern_counts is not None and dtype.codebook_ok:  # every element counted: the codebook sized exactly
-        known = planes + _dense_codebook_from_counts(flat, dtype, stats.pattern_counts)
+    if stats.counted and dtype.codebook_ok:  # every element counted: the codebook sized exactly
+        known = planes + _dense_codebook_from_counts(flat, dtype, choice.pattern_counts(stats, flat, dtype))
         if choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, known):
             return _with_zstd(flat, known, probe, framed)
     if not dtype.codebook_ok and choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, planes):
