@@ -546,8 +546,6 @@ py::array plane_histograms_py(const py::array& elements) {
     return out;
 }
 
-// The two byte planes' histograms of 2-byte elements from the counts of their 65,536 bit
-// patterns (index = pattern): plane 0 the low byte.
 // (planes' histograms (2, 256), zeros, distinct, total and entropy in bits per occurrence
 // of the non-zero patterns) of 2-byte elements.
 py::tuple pattern_statistics_py(const py::array& bits) {
@@ -568,6 +566,8 @@ py::tuple pattern_statistics_py(const py::array& bits) {
     return py::make_tuple(planes, stats.zeros, e.distinct, e.total, per_occurrence);
 }
 
+// The two byte planes' histograms of 2-byte elements from the counts of their 65,536 bit
+// patterns (index = pattern): plane 0 the low byte.
 py::array pattern_plane_histograms_py(const py::array_t<uint64_t, py::array::c_style>& patterns) {
     if (patterns.ndim() != 1 || patterns.size() != 65536)
         throw InvalidArgument("patterns must be the 65,536 counts of 2-byte bit patterns");

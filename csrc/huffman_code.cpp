@@ -74,9 +74,14 @@ double count_term(uint64_t c, const std::vector<double>& terms) {
     return c < kSmallCounts ? terms[c] : static_cast<double>(c) * std::log2(static_cast<double>(c));
 }
 
+// Sum of c * log2(total / c) = total * log2(total) - sum of c * log2(c).
+void finish_entropy(CountsEntropy& e, double sum) {
+    const double total = static_cast<double>(e.total);
+    e.bits = e.total ? std::max(0.0, total * std::log2(total) - sum) : 0.0;
+}
+
 }  // namespace
 
-// Sum of c * log2(total / c) = total * log2(total) - sum of c * log2(c).
 CountsEntropy counts_entropy(const uint64_t* counts, size_t n) {
     const std::vector<double>& terms = small_count_terms();
     CountsEntropy e;
@@ -87,8 +92,7 @@ CountsEntropy counts_entropy(const uint64_t* counts, size_t n) {
         e.total += c;
         sum += count_term(c, terms);
     });
-    const double total = static_cast<double>(e.total);
-    e.bits = e.total ? std::max(0.0, total * std::log2(total) - sum) : 0.0;
+    finish_entropy(e, sum);
     return e;
 }
 
@@ -104,8 +108,7 @@ void pattern_plane_histograms(const uint64_t* patterns, uint64_t* low, uint64_t*
 namespace {
 
 // One pattern's share of the statistics (pattern_statistics).
-template <class Count>
-void add_pattern(PatternStatistics& out, size_t j, Count c, double& sum, const std::vector<double>& terms) {
+void add_pattern(PatternStatistics& out, size_t j, uint64_t c, double& sum, const std::vector<double>& terms) {
     out.low[j & 0xFF] += c;
     out.high[j >> 8] += c;
     if (j == 0) {
@@ -115,11 +118,6 @@ void add_pattern(PatternStatistics& out, size_t j, Count c, double& sum, const s
     out.nonzero.distinct += c != 0;
     out.nonzero.total += c;
     sum += count_term(c, terms);
-}
-
-void finish_entropy(CountsEntropy& e, double sum) {
-    const double total = static_cast<double>(e.total);
-    e.bits = e.total ? std::max(0.0, total * std::log2(total) - sum) : 0.0;
 }
 
 }  // namespace
@@ -132,25 +130,19 @@ PatternStatistics pattern_statistics(const uint16_t* bits, size_t n) {
         std::vector<uint64_t> counts(65536, 0);
         histogram_u16(bits, n, counts.data());
         for_each_in_used_blocks(counts.data(), counts.size(), [&](size_t j) { add_pattern(out, j, counts[j], sum, terms); });
-        finish_entropy(out.nonzero, sum);
-        return out;
-    }
-    thread_local std::vector<uint32_t> table(65536, 0);  // all zero between calls
-    uint32_t* counts = table.data();
-    size_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        ++counts[bits[i]];
-        ++counts[bits[i + 1]];
-    }
-    for (; i < n; ++i) ++counts[bits[i]];
-    for (size_t block = 0; block < 65536; block += 16) {  // runs of unused patterns skipped 16 at a time
-        uint32_t any = 0;
-        for (size_t j = 0; j < 16; ++j) any |= counts[block + j];
-        if (!any) continue;
-        for (size_t j = block; j < block + 16; ++j) {
-            if (counts[j]) add_pattern(out, j, counts[j], sum, terms);
-            counts[j] = 0;
+    } else {
+        thread_local std::vector<uint32_t> table(65536, 0);  // all zero between calls
+        uint32_t* counts = table.data();
+        size_t i = 0;
+        for (; i + 2 <= n; i += 2) {
+            ++counts[bits[i]];
+            ++counts[bits[i + 1]];
         }
+        for (; i < n; ++i) ++counts[bits[i]];
+        for_each_in_used_blocks(counts, table.size(), [&](size_t j) {
+            add_pattern(out, j, counts[j], sum, terms);
+            counts[j] = 0;  // cleared as read: only the blocks in use are written
+        });
     }
     finish_entropy(out.nonzero, sum);
     return out;

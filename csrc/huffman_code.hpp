@@ -36,11 +36,11 @@ CountsEntropy counts_entropy(const uint64_t* counts, size_t n);
 // Calls fn(i) for every index of `counts` (n entries) but those in blocks of 8 zero counts:
 // a wide alphabet's table (a 2-byte tensor's 65,536 patterns) is mostly zeros, in long
 // runs, skipped at one test a block.
-template <class Fn>
-void for_each_in_used_blocks(const uint64_t* counts, size_t n, Fn&& fn) {
+template <class Count, class Fn>
+void for_each_in_used_blocks(const Count* counts, size_t n, Fn&& fn) {
     const size_t whole = n - n % 8;
     for (size_t i = 0; i < whole; i += 8) {  // fixed-size blocks: the test and the calls unroll
-        uint64_t any = 0;
+        Count any = 0;
         for (size_t j = 0; j < 8; ++j) any |= counts[i + j];
         if (!any) continue;
         for (size_t j = 0; j < 8; ++j) fn(i + j);
