@@ -50,6 +50,9 @@ def dtype_row(dtype: torch.dtype) -> DType:
 # ----------------------------------------------------------------- tensors <-> arrays
 
 
+_UNSIGNED = {1: torch.uint8, 2: torch.uint16}  # the views numpy holds bfloat16/float16/float8 in
+
+
 def tensor_to_numpy(tensor: torch.Tensor, dtype: DType) -> np.ndarray:
     """A flat array of `tensor`'s elements, row-major, in the storage dtype.
 
@@ -62,9 +65,6 @@ def tensor_to_numpy(tensor: torch.Tensor, dtype: DType) -> np.ndarray:
     if not dtype.numpy_native:
         flat = flat.view(_UNSIGNED[dtype.itemsize])
     return flat.numpy().reshape(-1)
-
-
-_UNSIGNED = {1: torch.uint8, 2: torch.uint16}
 
 
 def numpy_to_tensor(array: np.ndarray, dtype: DType, shape: tuple[int, ...]) -> torch.Tensor:

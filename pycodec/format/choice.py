@@ -102,15 +102,11 @@ def _pattern_counts(bits: np.ndarray) -> np.ndarray:
     return codec.histogram_counts(bits)
 
 
-def plane_histograms(bits: np.ndarray, itemsize: int, patterns: np.ndarray | None = None) -> np.ndarray:
+def plane_histograms(bits: np.ndarray, byte_patterns: np.ndarray | None = None) -> np.ndarray:
     """The (itemsize, 256) byte histograms of the planes (byte k of every element,
-    little-endian) of `bits`: the marginals of the 8- or 16-bit `patterns` counts when
-    given, else one 256-bin count per plane."""
-    if patterns is None:
-        return codec.plane_histograms(bits)
-    if itemsize == 1:
-        return patterns.reshape(1, 256)
-    return codec.pattern_plane_histograms(patterns)
+    little-endian) of `bits`: the counts of 1-byte elements' patterns when given, else one
+    256-bin count per plane."""
+    return codec.plane_histograms(bits) if byte_patterns is None else byte_patterns.reshape(1, 256)
 
 
 def plan_planes(histograms: np.ndarray, numel: int, scale: float = 1.0) -> list[int]:
@@ -150,17 +146,17 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     """The non-zero count, the planes' estimated sizes (when `planes_ok`) and the codebook
     family's bound."""
     bits = sample(flat, dtype)
+    # 2-byte elements: a count of all 65,536 patterns where it is cheaper than hashing
     if dtype.itemsize == 2 and bits.size >= _COUNT_FROM and (planes_ok or dtype.codebook_ok):
         return _pattern_statistics(bits, dtype, planes_ok=planes_ok)
     full = bits.size == flat.size
-    # a 65,536-bin count only where it is cheaper than hashing
-    counted = dtype.itemsize == 1 or (dtype.itemsize == 2 and bits.size >= _COUNT_FROM)
-    patterns = _pattern_counts(bits) if counted and (planes_ok or dtype.codebook_ok) else None
+    # 1-byte elements: their 256 pattern counts are the plane's histogram and the codebook's
+    patterns = _pattern_counts(bits) if dtype.itemsize == 1 and (planes_ok or dtype.codebook_ok) else None
     # every element counted: the zeros are pattern 0, no second pass
     nnz = flat.size - int(patterns[0]) if patterns is not None else int(np.count_nonzero(flat.view(dtype.bits_dtype)))
     planes = bound = None
     if planes_ok:
-        planes = plan_planes(plane_histograms(bits, dtype.itemsize, patterns), flat.size, flat.size / bits.size)
+        planes = plan_planes(plane_histograms(bits, patterns), flat.size, flat.size / bits.size)
     if dtype.codebook_ok and (patterns is not None or not all_distinct_at_first_look(bits)):
         values = patterns[1:] if patterns is not None else codec.value_counts(bits, skip_zero=True)
         bound = codebook_bound(values, not full, nnz, dtype.itemsize)

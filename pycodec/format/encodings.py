@@ -316,7 +316,7 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
     :func:`choice.sample` picks, scaled to the whole tensor and sized by the encoder's
     planner. No plane is encoded to decide."""
     bits = choice.sample(flat, dtype)
-    return choice.plan_planes(choice.plane_histograms(bits, dtype.itemsize), flat.size, flat.size / bits.size)
+    return choice.plan_planes(choice.plane_histograms(bits), flat.size, flat.size / bits.size)
 
 
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:

@@ -215,23 +215,22 @@ def _flat(tensor: StoredTensor) -> tuple[np.ndarray, DType]:
     return np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage), dtype
 
 
-def _encode_one(tensor: StoredTensor, compress: bool, probe: ProbeSource | None = None) -> EncodedTensor:
+def _encode_one(tensor: StoredTensor, compress: bool) -> EncodedTensor:
     flat, dtype = _flat(tensor)
-    return encode_tensor(flat, dtype, compress=compress, probe=probe)
+    return encode_tensor(flat, dtype, compress=compress)
 
 
 def _no_probe() -> None:
     return None
 
 
-def probes_ahead(stored: Mapping[str, StoredTensor]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
+def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
     """Each tensor's zstd probe, those worth probing started on a helper thread (zstd and
     the codec release the GIL): a frame or a sample compressed there while this thread
     codes the other tensors. The cheap gate is asked here, once. Also the futures started."""
     sources: dict[str, ProbeSource] = {}
     started: list[Future[Any]] = []
-    for name, tensor in stored.items():
-        flat, dtype = _flat(tensor)
+    for name, (flat, dtype) in flats.items():
         if flat.size and worth_probing(flat, dtype):
             started.append(_helper_pool().submit(probe_tensor, flat, dtype, True))
             sources[name] = started[-1].result
@@ -245,9 +244,10 @@ def _encode_serially(stored: Mapping[str, StoredTensor], compress: bool) -> dict
     helper (:func:`probes_ahead`); the tensors waiting on one are coded last."""
     if not compress or len(stored) < 2 or ENCODE_THREADS < 2:
         return {name: _encode_one(t, compress) for name, t in stored.items()}
-    probes, started = probes_ahead(stored)
+    flats = {name: _flat(tensor) for name, tensor in stored.items()}
+    probes, started = probes_ahead(flats)
     try:
-        done = {name: _encode_one(stored[name], compress, probes[name])
+        done = {name: encode_tensor(*flats[name], compress=compress, probe=probes[name])
                 for name in sorted(stored, key=lambda name: probes[name] is not _no_probe)}
     finally:  # after an error, probes not yet run are dropped
         for future in started:
