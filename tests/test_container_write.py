@@ -212,23 +212,23 @@ def test_probes_started_on_the_helper_give_the_bytes_of_one_thread(monkeypatch) 
     alone = pycodec.save_bytes(state)
     monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
     probed: list[tuple[str, str]] = []
-    real = writer.probe_tensor
+    real = writer.probe_ahead
 
-    def probe(flat, dtype, gated):
+    def probe(flat, dtype):
         probed.append((dtype.name, threading.current_thread().name))
-        return real(flat, dtype, gated)
+        return real(flat, dtype)
 
-    monkeypatch.setattr(writer, "probe_tensor", probe)
+    monkeypatch.setattr(writer, "probe_ahead", probe)
     assert pycodec.save_bytes(state) == alone
     assert sorted(dtype for dtype, _ in probed) == ["bfloat16", "float32", "int64"]  # not the weights or zeros
     assert all(thread.startswith("pycodec-encode") for _, thread in probed)
 
 
 def test_an_error_in_a_probe_on_the_helper_reaches_the_caller(monkeypatch) -> None:
-    def failing(flat, dtype, gated):
+    def failing(flat, dtype):
         raise MemoryError("no room to probe")
 
-    monkeypatch.setattr(writer, "probe_tensor", failing)
+    monkeypatch.setattr(writer, "probe_ahead", failing)
     with pytest.raises(MemoryError, match="no room to probe"):
         pycodec.save_bytes(_probed_state())
 

@@ -197,6 +197,33 @@ def test_a_sampled_fourier_basis_is_framed_without_sizing_every_candidate(monkey
     assert encodings.encode_tensor(basis, DTYPES["float32"]).encoding == "zstd"
 
 
+def test_a_probe_run_ahead_counts_the_bound_the_choice_would_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beside a frame of a sampled float tensor, the probe run ahead on the writer's helper
+    counts the codebook's exact bound; the choice takes it instead of counting again."""
+    n = torch.arange(256, dtype=torch.float64)
+    rows = [wave(2 * torch.pi * k * n / 256) for wave in (torch.cos, torch.sin) for k in range(129)]
+    basis = torch.stack(rows).float().numpy().reshape(-1)
+    row = DTYPES["float32"]
+    found = encodings.probe_ahead(basis, row)
+    assert found is not None and found.frame is not None and found.bound_counted
+    nnz = int(np.count_nonzero(basis.view(np.uint32)))
+    assert found.codebook_bound == choice.exact_codebook_bound(basis, row, nnz)
+    alone = encodings.encode_tensor(basis, row)
+    monkeypatch.setattr(choice, "exact_codebook_bound", lambda *a: pytest.fail("counted again"))
+    ahead = encodings.encode_tensor(basis, row, probe=lambda: found)
+    assert ahead.encoding == alone.encoding == "zstd" and ahead.payloads == alone.payloads
+
+
+@pytest.mark.parametrize("dtype, numel", [("float32", 2 * choice.SAMPLE - 1), ("bfloat16", 1 << 16), ("int64", 1 << 16)])
+def test_a_probe_run_ahead_counts_nothing_the_choice_would_not_ask_for(dtype: str, numel: int) -> None:
+    """Unsampled statistics count every value themselves, and dtypes without a codebook
+    have no bound: the probe only probes."""
+    row = DTYPES[dtype]
+    flat = np.tile(np.arange(64, dtype=np.uint64), numel // 64 + 1)[:numel].astype(row.bits_dtype).view(row.storage)
+    found = encodings.probe_ahead(flat, row)
+    assert found is not None and found.frame is not None and not found.bound_counted
+
+
 @pytest.mark.parametrize("name", ["float8_e4m3fn", "int8", "int32", "int64"])
 @pytest.mark.parametrize("zeros", [1, 2, 150, 900, 999])
 def test_dtypes_without_a_codebook_skip_sizing_only_where_sparse_cannot_win(name: str, zeros: int,

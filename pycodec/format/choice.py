@@ -93,8 +93,12 @@ def sample(flat: np.ndarray, dtype: DType) -> np.ndarray:
     """The bit patterns the statistics look at: every element of 1 or 2 bytes, else about
     :data:`SAMPLE` evenly spaced elements (all of a small tensor)."""
     bits = flat.view(dtype.bits_dtype)
-    step = 1 if dtype.itemsize <= 2 else max(1, flat.size // SAMPLE)
-    return bits if step == 1 else np.ascontiguousarray(bits[::step])
+    return np.ascontiguousarray(bits[::flat.size // SAMPLE]) if is_sampled(flat.size, dtype) else bits
+
+
+def is_sampled(numel: int, dtype: DType) -> bool:
+    """Whether :func:`statistics` looks at a sample of the elements, not all of them."""
+    return dtype.itemsize > 2 and numel // SAMPLE > 1
 
 
 def _pattern_counts(bits: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from pycodec import codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
-from pycodec.format.encodings import EncodedTensor, Payload, ProbeSource, encode_tensor, probe_tensor, worth_probing
+from pycodec.format.encodings import EncodedTensor, Payload, ProbeSource, encode_tensor, probe_ahead, worth_probing
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
 from pycodec.format.layout import layout, section_alignment
@@ -232,7 +232,7 @@ def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[st
     started: list[Future[Any]] = []
     for name, (flat, dtype) in flats.items():
         if flat.size and worth_probing(flat, dtype):
-            started.append(_helper_pool().submit(probe_tensor, flat, dtype, True))
+            started.append(_helper_pool().submit(probe_ahead, flat, dtype))
             sources[name] = started[-1].result
         else:
             sources[name] = _no_probe

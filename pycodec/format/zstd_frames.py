@@ -106,6 +106,10 @@ class Probe:
 
     size: float
     frame: bytes | None = None
+    #: the codebook family's exact bound (:func:`pycodec.format.choice.exact_codebook_bound`)
+    #: where the prober counted it beside the frame (`bound_counted`)
+    codebook_bound: float | None = None
+    bound_counted: bool = False
 
 
 def worth_probing(data: np.ndarray, *, floats: bool) -> bool:
