@@ -82,7 +82,7 @@ class ValueTable {
 
     SlotArrays own_;
     SlotArrays& slots_;
-    uint64_t* keys_ = nullptr;
+    uint64_t* keys_ = nullptr;  // slots_' data, held here for the probing loop (one load, not two)
     uint32_t* ids_ = nullptr;
     int bits_ = 0;
     size_t mask_ = 0;
