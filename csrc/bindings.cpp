@@ -432,15 +432,28 @@ py::array planes_decode_py(const py::list& planes, uint64_t count, int threads) 
     return out;
 }
 
-uint64_t huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>& counts, int symbol_bits, int max_length) {
+// The plan's size, or None where it is certainly above `at_most` bytes (given): decided
+// from the unlimited code's total, without package-merge (thousands of symbols: the
+// costly part of sizing a codebook that then loses).
+py::object huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>& counts, int symbol_bits, int max_length,
+                                const py::object& at_most) {
     if (symbol_bits != 8 && symbol_bits != 16) throw InvalidArgument("symbol_bits must be 8 or 16");
     if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
     const size_t alphabet = size_t{1} << symbol_bits;
     if (static_cast<size_t>(counts.size()) > alphabet) throw InvalidArgument("more counts than the symbol width allows");
     // symbols past the counts given are unused: no need to walk all 65,536 of a 16-bit alphabet
     std::vector<uint64_t> given(counts.data(), counts.data() + counts.size());
-    py::gil_scoped_release release;
-    return plan_stream_from_counts(given, symbol_bits, max_length).total_bytes;
+    const bool bounded = !at_most.is_none();
+    const uint64_t limit = bounded ? at_most.cast<uint64_t>() : 0;
+    bool above = false;
+    uint64_t size = 0;
+    {
+        py::gil_scoped_release release;
+        above = bounded && plan_stream_from_counts(given, symbol_bits, max_length, true).total_bytes > limit;
+        if (!above) size = plan_stream_from_counts(given, symbol_bits, max_length).total_bytes;
+    }
+    if (above) return py::none();
+    return py::int_(size);
 }
 
 // The writer's estimate of each plane's stream (planes.hpp plan_plane_sizes).
@@ -781,7 +794,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("planes_decode", &planes_decode_py, py::arg("planes"), py::arg("count"), py::arg("threads"));
     m.def("plane_worth_coding", &plane_worth_coding, py::arg("stream_bytes"), py::arg("count"));
     m.def("huffman_plan_size", &huffman_plan_size_py, py::arg("counts"), py::arg("symbol_bits"),
-          py::arg("max_code_length"));
+          py::arg("max_code_length"), py::arg("at_most") = py::none());
     py::dict limits;
     for (const LimitEntry& entry : kLimits) limits[entry.name] = entry.value;
     m.attr("LIMITS") = limits;

@@ -274,6 +274,17 @@ std::pair<uint64_t, uint32_t> huffman_bits(const std::vector<uint64_t>& sorted) 
 
 }  // namespace
 
+uint64_t unlimited_code_bits(const std::vector<uint64_t>& counts) {
+    std::vector<uint64_t> used;
+    unsigned __int128 total = 0;
+    for (uint64_t c : counts)
+        if (c) used.push_back(c), total += c;
+    if (used.size() < 2) return used.empty() ? 0 : used[0];  // a lone symbol: length 1
+    if (total >= (static_cast<unsigned __int128>(1) << 59)) return 0;
+    std::sort(used.begin(), used.end());
+    return huffman_bits(used).first;
+}
+
 uint64_t limited_code_bits(const std::vector<uint64_t>& counts, int max_length) {
     std::vector<uint64_t> used;
     unsigned __int128 total = 0;

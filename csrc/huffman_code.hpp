@@ -75,6 +75,11 @@ std::vector<uint8_t> limited_code_lengths(const std::vector<uint64_t>& counts, i
 // times faster on thousands of symbols (the codebook candidate of a 2-byte tensor).
 uint64_t limited_code_bits(const std::vector<uint64_t>& counts, int max_length);
 
+// A lower bound of limited_code_bits for any limit, in a sort and a linear pass: an
+// unlimited Huffman code's total (no prefix code takes fewer bits). 0 past a total of
+// 2^59 counts. Lets a caller rule a code out without package-merge.
+uint64_t unlimited_code_bits(const std::vector<uint64_t>& counts);
+
 // The canonical code for per-symbol lengths (0 = unused) over a 2^symbol_bits alphabet.
 CanonicalCode code_from_lengths(const std::vector<uint8_t>& lengths, int symbol_bits);
 

@@ -45,7 +45,7 @@ void histogram(const uint16_t* src, size_t n, size_t /*stride: 1*/, uint64_t* co
 // per-segment totals when the caller has them (encoding), else an even split of the
 // coded bits (sizing: exact up to one byte of padding per substream).
 StreamLayout plan_counts(const std::vector<uint64_t>& counts, uint64_t n, int symbol_bits, int max_code_length,
-                         const std::vector<uint64_t>* seg_counts) {
+                         const std::vector<uint64_t>* seg_counts, bool floor = false) {
     StreamLayout s;
     s.symbol_bits = symbol_bits;
     s.count = n;
@@ -72,7 +72,7 @@ StreamLayout plan_counts(const std::vector<uint64_t>& counts, uint64_t n, int sy
             s.code.symbol_bits = symbol_bits;
             for (size_t sym = 0; sym < alphabet; ++sym)
                 if (counts[sym]) s.code.symbols.push_back(static_cast<uint16_t>(sym));
-            const uint64_t bits = limited_code_bits(counts, max_code_length);
+            const uint64_t bits = floor ? unlimited_code_bits(counts) : limited_code_bits(counts, max_code_length);
             const uint64_t share = bits / static_cast<uint64_t>(k), rest = bits % static_cast<uint64_t>(k);
             for (int i = 0; i < k; ++i) s.sizes[i] = (share + (i == 0 ? rest : 0) + 7) / 8;
         }
@@ -174,10 +174,11 @@ void write_payload(const StreamLayout& s, const T* src, size_t stride, uint8_t* 
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length, size_t stride) {
     return plan_typed(src, n, max_code_length, stride);
 }
-StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length) {
+StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length,
+                                     bool floor) {
     uint64_t n = 0;
     for (uint64_t c : counts) n += c;
-    return plan_counts(counts, n, symbol_bits, max_code_length, nullptr);
+    return plan_counts(counts, n, symbol_bits, max_code_length, nullptr, floor);
 }
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
 

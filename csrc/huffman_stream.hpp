@@ -40,7 +40,10 @@ void write_stream(const StreamLayout& layout, const void* src, uint8_t* out, int
 // at most the alphabet's, those past the end unused),
 // its substream sizes split evenly (total_bytes exact up to a byte per substream). Its
 // code lists the symbols without lengths: a plan to size, not to write.
-StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length);
+// `floor`: the coded bits taken from unlimited_code_bits, so total_bytes is a lower bound
+// of the plan's (exact where no code is longer than the limit).
+StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length,
+                                     bool floor = false);
 
 // Decoding: parse and validate the header against the bytes present and max_symbols,
 // then decode into `out` (layout.count symbols of layout.symbol_bits bits).

@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable
-from typing import NamedTuple, ParamSpec, TypeVar
+from typing import NamedTuple, ParamSpec, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -361,13 +361,23 @@ def huffman_stream_info(data: bytes | bytearray | memoryview | np.ndarray) -> St
                       p.payload_bytes)
 
 
+@overload
+def huffman_plan_size(counts: npt.ArrayLike, symbol_bits: int, *, max_code_length: int = ...) -> int: ...
+@overload
+def huffman_plan_size(counts: npt.ArrayLike, symbol_bits: int, *, max_code_length: int = ...,
+                      at_most: int) -> int | None: ...
 def huffman_plan_size(counts: npt.ArrayLike, symbol_bits: int, *,
-                      max_code_length: int = DEFAULT_MAX_CODE_LENGTH) -> int:
+                      max_code_length: int = DEFAULT_MAX_CODE_LENGTH, at_most: int | None = None) -> int | None:
     """The byte size of the stream :func:`huffman_encode` would write for symbols with
     these counts (index = symbol), from the encoder's own planner; exact up to one byte
-    of padding per substream."""
+    of padding per substream. With `at_most`, None instead where an unlimited Huffman
+    code's total already puts the stream above `at_most` bytes (the length-limited code,
+    package-merge over thousands of symbols, is then not sized); otherwise the size,
+    which may still be above it."""
     array = _unsigned_array(counts, "counts", np.uint64)
-    return int(_core.huffman_plan_size(array, _check_symbol_bits(symbol_bits), _check_code_length(max_code_length)))
+    bound = None if at_most is None else _integer_in(at_most, "at_most", 0, (1 << 64) - 1)
+    size = _core.huffman_plan_size(array, _check_symbol_bits(symbol_bits), _check_code_length(max_code_length), bound)
+    return None if size is None else int(size)
 
 
 # ----------------------------------------------------------------- relative indices

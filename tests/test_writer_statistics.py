@@ -300,3 +300,30 @@ def test_planned_size_is_the_encoded_size_whether_or_not_huffman_fits_the_limit(
     encoded = len(codec.huffman_encode(symbols))
     assert codec.huffman_plan_size(counts, bits) == encoded
     assert codec.huffman_plan_size(counts[: int(symbols.max()) + 1], bits) == encoded  # unused tail left out
+
+
+@pytest.mark.parametrize("kind", ["uniform", "geometric", "flat-tail"])
+@pytest.mark.parametrize("alphabet", [2, 200, 3000, 60_000])
+def test_a_size_bound_gives_none_only_above_it_and_the_exact_size_otherwise(kind: str, alphabet: int) -> None:
+    # geometric: Huffman's code is deeper than the limit, so only package-merge sizes it
+    # exactly; the bound is decided from the unlimited code's total, which is never more
+    rng = np.random.default_rng(alphabet + 7)
+    if kind == "uniform":
+        symbols = rng.integers(0, alphabet, 20_000)
+    elif kind == "geometric":
+        symbols = np.minimum(rng.geometric(0.3, 20_000) - 1, alphabet - 1)
+    else:
+        symbols = np.concatenate([np.zeros(15_000, np.int64), rng.integers(0, alphabet, 5000)])
+    bits = 8 if alphabet <= 256 else 16
+    counts = np.bincount(symbols, minlength=alphabet)
+    exact = codec.huffman_plan_size(counts, bits)
+    for at_most in (0, exact // 2, exact - 40, exact - 1, exact, exact + 1, 10 * exact):
+        bounded = codec.huffman_plan_size(counts, bits, at_most=max(0, at_most))
+        assert exact > max(0, at_most) if bounded is None else bounded == exact
+    assert codec.huffman_plan_size(counts, bits, at_most=exact) == exact
+    assert codec.huffman_plan_size(counts, bits, at_most=exact // 2) is None  # Huffman's total is far above that
+
+
+def test_a_size_bound_below_zero_is_refused() -> None:
+    with pytest.raises(codec.CodecError, match="at_most"):
+        codec.huffman_plan_size(np.array([3, 1, 1], np.uint64), 8, at_most=-1)

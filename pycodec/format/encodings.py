@@ -280,7 +280,8 @@ def _gated_candidates(flat: np.ndarray, dtype: DType, probed: ProbeSource) -> li
     if framed is not None and framed.size < floor:
         return planes + [framed]
     if stats.counted and dtype.codebook_ok:  # every element counted: the codebook sized exactly
-        known = planes + _dense_codebook_from_counts(flat, dtype, choice.pattern_counts(stats, flat, dtype))
+        patterns = choice.pattern_counts(stats, flat, dtype)
+        known = planes + _dense_codebook_from_counts(flat, dtype, patterns, _best_size(flat, planes))
         if choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, known):
             return _with_zstd(flat, known, probe, framed)
     if not dtype.codebook_ok and choice.sparse_family_bound(stats, dtype, flat.view(dtype.bits_dtype)) > _best_size(flat, planes):
@@ -288,14 +289,18 @@ def _gated_candidates(flat: np.ndarray, dtype: DType, probed: ProbeSource) -> li
     return _with_zstd(flat, _candidates(flat, dtype, stats.planes), probe, framed)
 
 
-def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.ndarray) -> list[_Candidate]:
+def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.ndarray, beat: int) -> list[_Candidate]:
     """The ``codebook`` candidate sized from the counts of every bit pattern (2-byte
     elements): no scan, the same size and bytes as the scanning path gives (zero, where
-    present, is the smallest pattern: first in the book there too)."""
+    present, is the smallest pattern: first in the book there too). Left out where it is
+    larger than `beat` bytes (the best other candidate's: it cannot win)."""
     counts = patterns[patterns > 0]
     if counts.size > limits.MAX_CODEBOOK_SIZE:
         return []
-    size = counts.size * dtype.itemsize + codec.huffman_plan_size(counts, index_symbol_bits(counts.size))
+    indices = _index_size(counts, counts.size, beat - counts.size * dtype.itemsize)
+    if indices is None:
+        return []
+    size = counts.size * dtype.itemsize + indices
 
     def make() -> EncodedTensor:
         book, indices = find_codebook(flat.view(dtype.bits_dtype))  # type: ignore[misc]
@@ -305,7 +310,8 @@ def _dense_codebook_from_counts(flat: np.ndarray, dtype: DType, patterns: np.nda
 
 
 def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None) -> list[_Candidate]:
-    """Every candidate, each sized by the planner (`planes`: the planes' estimates, if known)."""
+    """Every candidate that may win, each sized by the planner (`planes`: the planes'
+    estimates, if known); a codebook one larger than another or raw is left out."""
     found = scan(flat, dtype)
     nnz = found.positions.size
     candidates: list[_Candidate] = []
@@ -313,12 +319,12 @@ def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None)
     if gaps is not None:
         size = nnz * dtype.itemsize + gaps.size
         candidates.append(_Candidate(size, "sparse_raw", lambda: _encode_sparse_raw(found, gaps)))
-    if dtype.codebook_ok:
-        candidates += _codebook_candidates(found, flat.size, gaps, dtype)
     if dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL:
         coded = planes if planes is not None else plan_planes(flat, dtype)
         size = sum(coded) + planes_header_bytes(dtype.itemsize)
         candidates.append(_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded)))
+    if dtype.codebook_ok:
+        candidates += _codebook_candidates(found, flat.size, gaps, dtype, _best_size(flat, candidates))
     return candidates
 
 
@@ -346,7 +352,17 @@ def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> Enco
     return EncodedTensor("planes", {"planes": section}, plane_streams=lengths)
 
 
-def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: DType) -> list[_Candidate]:
+def _index_size(counts: np.ndarray, book_size: int, at_most: int) -> int | None:
+    """The index stream's size for these counts, or None where it is certainly above
+    `at_most` bytes (its candidate then loses)."""
+    if at_most < 0:
+        return None
+    return codec.huffman_plan_size(counts, index_symbol_bits(book_size), at_most=at_most)
+
+
+def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: DType, beat: int) -> list[_Candidate]:
+    """The ``codebook`` and ``sparse`` candidates, each left out where it is larger than
+    `beat` bytes."""
     positions, values = found.positions, found.values
     nnz = positions.size
     zeros = numel - nnz
@@ -359,11 +375,15 @@ def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: D
     dense_size = book.size + (1 if zeros else 0)
     if dense_size <= limits.MAX_CODEBOOK_SIZE:
         dense_counts = np.concatenate([[zeros], counts]) if zeros else counts
-        size = dense_size * dtype.itemsize + codec.huffman_plan_size(dense_counts, index_symbol_bits(dense_size))
-        out.append(_Candidate(size, "codebook", lambda: _encode_dense(book, indices, positions, numel)))
+        coded = _index_size(dense_counts, dense_size, beat - dense_size * dtype.itemsize)
+        if coded is not None:
+            out.append(_Candidate(dense_size * dtype.itemsize + coded, "codebook",
+                                  lambda: _encode_dense(book, indices, positions, numel)))
     if gaps is not None:
-        size = book.size * dtype.itemsize + codec.huffman_plan_size(counts, index_symbol_bits(book.size)) + gaps.size
-        out.append(_Candidate(size, "sparse", lambda: _encode_sparse(book, indices, positions, gaps)))
+        coded = _index_size(counts, book.size, beat - book.size * dtype.itemsize - gaps.size)
+        if coded is not None:
+            out.append(_Candidate(book.size * dtype.itemsize + coded + gaps.size, "sparse",
+                                  lambda: _encode_sparse(book, indices, positions, gaps)))
     return out
 
 
