@@ -221,3 +221,78 @@ def test_native_histogram_is_bincount(dtype) -> None:
 def test_native_histogram_refuses_wider_values() -> None:
     with pytest.raises(CodecError, match="uint8 or uint16"):
         codec.histogram(np.arange(4, dtype=np.uint32))
+
+
+# ----------------------------------------------------------------- tiny tensors: raw at a glance
+
+TINY_DTYPES = ["float32", "float64", "bfloat16", "float16", "float8_e4m3fn", "int8", "int32", "int64", "uint8", "bool"]
+
+
+def _tiny(dtype: str, kind: str, n: int) -> np.ndarray:
+    row = DTYPES[dtype]
+    rng = np.random.default_rng(n)
+    if dtype == "bool":
+        return (rng.random(n) < (0.0 if kind == "zeros" else 0.5)).view(row.storage)
+    bits = rng.integers(1, 1 << min(8 * row.itemsize, 62), n, dtype=np.uint64).astype(row.bits_dtype)
+    if kind == "repeats":
+        bits = bits[rng.integers(0, max(1, n // 3), n)]
+    elif kind == "one_value":
+        bits[:] = bits[0]
+    elif kind == "zeros":
+        bits[rng.random(n) < 0.6] = 0
+    elif kind == "one_zero":
+        bits[n // 2] = 0
+    return bits.view(row.storage)
+
+
+@pytest.mark.parametrize("dtype", TINY_DTYPES)
+@pytest.mark.parametrize("kind", ["distinct", "repeats", "one_value", "zeros", "one_zero"])
+@pytest.mark.parametrize("n", [1, 2, 17, 128, 511, 1023])
+def test_tiny_tensors_choose_as_sizing_every_candidate(dtype: str, kind: str, n: int) -> None:
+    """A bias or norm of a few hundred elements is ruled raw at a glance only where no
+    candidate could win: the choice and bytes are those of sizing every one."""
+    _same_as_sizing_all(_tiny(dtype, kind, n), dtype)
+
+
+def test_the_glance_answers_raw_only_for_tensors_below_planes_and_zstd() -> None:
+    row = DTYPES["float32"]
+    distinct = _trained_like(4000)
+    assert encodings._raw_at_a_glance(distinct[:1000], row)
+    assert not encodings._raw_at_a_glance(distinct[:1024], row)  # planes may apply from 1024 elements on
+    assert not encodings._raw_at_a_glance(_tiny("float32", "one_zero", 100), row)  # sparse may apply
+    assert not encodings._raw_at_a_glance(_tiny("float32", "one_value", 100), row)  # a codebook wins
+    small = DTYPES["int8"]
+    assert encodings._raw_at_a_glance(np.arange(1, 101, dtype=np.int8), small)
+    assert not encodings._raw_at_a_glance(np.ones(4096, np.int8), small)  # zstd may apply from 4096 bytes on
+
+
+def test_a_codebook_candidate_is_left_out_only_where_it_is_larger_than_the_best_other() -> None:
+    """A codebook of thousands of values is sized up to the best other candidate's bytes:
+    far above them it is left out (an unlimited Huffman code's total says so, without
+    package-merge), at or below them it is kept with its exact size, ties included."""
+    rng = np.random.default_rng(11)
+    values = np.minimum(rng.geometric(0.002, 66000), 3000).astype(np.uint16)  # deep codes: package-merge sizes it
+    flat = values.view(DTYPES["bfloat16"].storage)
+    patterns = codec.histogram_counts(values)
+    counts = patterns[patterns > 0]
+    size = counts.size * 2 + codec.huffman_plan_size(counts, 16)
+    for beat, kept in ((size // 2, False), (size, True), (size + 1, True), (10 * size, True)):
+        found = encodings._dense_codebook_from_counts(flat, DTYPES["bfloat16"], patterns, beat)
+        assert [c.size for c in found] == ([size] if kept else [])
+    # just below: left out, or kept at its exact size (it loses to `beat` either way)
+    assert [c.size for c in encodings._dense_codebook_from_counts(flat, DTYPES["bfloat16"], patterns, size - 1)] in ([], [size])
+    assert encodings._dense_codebook_from_counts(flat, DTYPES["bfloat16"], patterns, counts.size * 2 - 1) == []
+
+
+def test_value_entropy_is_count_entropy_of_the_value_counts() -> None:
+    rng = np.random.default_rng(5)
+    for dtype in (np.uint8, np.uint16, np.uint32, np.uint64):
+        values = rng.integers(0, 40, 5000).astype(dtype)
+        for skip_zero in (False, True):
+            counts = codec.value_counts(values, skip_zero=skip_zero)
+            assert codec.value_entropy(values, skip_zero=skip_zero) == codec.count_entropy(counts)
+        assert codec.value_entropy(values, limit=39) is None
+        assert codec.value_entropy(values, limit=40) == codec.count_entropy(codec.value_counts(values))
+    assert codec.value_entropy(np.zeros(0, np.uint32)) == (0, 0, 0.0)
+    with pytest.raises(CodecError, match="unsigned"):
+        codec.value_entropy(np.arange(5, dtype=np.int32))

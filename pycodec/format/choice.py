@@ -134,6 +134,13 @@ def codebook_bound(counts: np.ndarray, sampled: bool, nnz: int, itemsize: int) -
     return _bound(*codec.count_entropy(counts), sampled, nnz, itemsize)
 
 
+def values_bound(bits: np.ndarray, sampled: bool, nnz: int, itemsize: int, limit: int | None = None) -> float | None:
+    """:func:`codebook_bound` of the non-zero values among `bits` (bit patterns), counted
+    natively; None also where more than `limit` of them are distinct."""
+    found = codec.value_entropy(bits, skip_zero=True, limit=limit)
+    return None if found is None else _bound(*found, sampled, nnz, itemsize)
+
+
 def _bound(distinct: int, seen: int, entropy: float, sampled: bool, nnz: int, itemsize: int) -> float | None:
     """:func:`codebook_bound` from the distinct non-zero values' count, occurrences and
     entropy (bits per occurrence)."""
@@ -161,9 +168,10 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     planes = bound = None
     if planes_ok:
         planes = plan_planes(plane_histograms(bits, patterns), flat.size, flat.size / bits.size)
-    if dtype.codebook_ok and (patterns is not None or not all_distinct_at_first_look(bits)):
-        values = patterns[1:] if patterns is not None else codec.value_counts(bits, skip_zero=True)
-        bound = codebook_bound(values, not full, nnz, dtype.itemsize)
+    if dtype.codebook_ok and patterns is not None:
+        bound = codebook_bound(patterns[1:], not full, nnz, dtype.itemsize)
+    elif dtype.codebook_ok and not all_distinct_at_first_look(bits):
+        bound = values_bound(bits, not full, nnz, dtype.itemsize)
     return Statistics(flat.size, nnz, planes, bound, patterns if full else None, not full,
                       counted=patterns is not None and full)
 
@@ -190,8 +198,7 @@ def pattern_counts(stats: Statistics, flat: np.ndarray, dtype: DType) -> np.ndar
 def exact_codebook_bound(flat: np.ndarray, dtype: DType, nnz: int) -> float | None:
     """The codebook family's bound from every element's value, not a sample's (a true
     lower bound); None past the 65,536 values a codebook may hold."""
-    counts = codec.value_counts(flat.view(dtype.bits_dtype), skip_zero=True, limit=limits.MAX_CODEBOOK_SIZE)
-    return None if counts is None else codebook_bound(counts, False, nnz, dtype.itemsize)
+    return values_bound(flat.view(dtype.bits_dtype), False, nnz, dtype.itemsize, limits.MAX_CODEBOOK_SIZE)
 
 
 def lower_bound(stats: Statistics, dtype: DType, best: int) -> float:

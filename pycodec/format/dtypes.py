@@ -8,7 +8,7 @@ exact bit pattern. Conversion to and from torch lives in :mod:`pycodec.torch_ada
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,16 +26,15 @@ class DType:
     storage: np.dtype  # little-endian numpy dtype of the same size holding the bits
     codebook_ok: bool  # may use the codebook / sparse encodings
     numpy_native: bool  # torch.from_numpy accepts `storage` as this dtype itself
+    #: may use the ``planes`` encoding (spec 4.4): the floating dtypes, float8 included
+    planes_ok: bool = field(init=False, repr=False, compare=False)
+    #: the unsigned integer dtype of the element's width (bit-pattern comparisons)
+    bits_dtype: np.dtype = field(init=False, repr=False, compare=False)
 
-    @property
-    def planes_ok(self) -> bool:
-        """May use the ``planes`` encoding (spec 4.4): the floating dtypes, float8 included."""
-        return self.name.startswith("float") or self.name == "bfloat16"
-
-    @property
-    def bits_dtype(self) -> np.dtype:
-        """The unsigned integer dtype of the element's width (bit-pattern comparisons)."""
-        return np.dtype(f"<u{self.itemsize}") if self.itemsize <= 8 else np.dtype("V16")
+    def __post_init__(self) -> None:
+        # derived once: a save asks for them several times a tensor
+        object.__setattr__(self, "planes_ok", self.name.startswith("float") or self.name == "bfloat16")
+        object.__setattr__(self, "bits_dtype", np.dtype(f"<u{self.itemsize}") if self.itemsize <= 8 else np.dtype("V16"))
 
 
 def _row(name: str, size: int, storage: str, codebook_ok: bool = False, native: bool = True) -> DType:

@@ -195,8 +195,10 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     raw = EncodedTensor("raw", {"data": flat})
     if not compress or flat.size == 0:
         return raw
-    probed = probe if probe is not None else (lambda: probe_tensor(flat, dtype))
     gated = not size_all and dtype.itemsize <= 8  # 16-byte elements: no planes, no codebook
+    if gated and _raw_at_a_glance(flat, dtype):
+        return raw
+    probed = probe if probe is not None else (lambda: probe_tensor(flat, dtype))
     candidates = (_gated_candidates(flat, dtype, probed) if gated
                   else _with_zstd(flat, _candidates(flat, dtype), probed()))
     best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
@@ -208,6 +210,22 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     if encoded.plane_streams is not None:
         stored += planes_header_bytes(dtype.itemsize)
     return encoded if stored < flat.nbytes else raw
+
+
+def _raw_at_a_glance(flat: np.ndarray, dtype: DType) -> bool:
+    """Whether a tensor too small for ``planes`` and ``zstd`` is best raw, from one look
+    at its bit patterns: no zero rules the sparse encodings out, and all of them distinct
+    (or the codebook family's exact bound above raw) the codebook. A model's biases and
+    norms, a third of its tensors or more, then skip the statistics' many small steps."""
+    if flat.size >= PLANES_MIN_NUMEL or flat.nbytes >= zstd_frames.MIN_BYTES:
+        return False
+    bits = flat.view(dtype.bits_dtype)
+    if np.count_nonzero(bits) < flat.size:
+        return False
+    if not dtype.codebook_ok or codec.all_distinct(bits):
+        return True
+    bound = choice.values_bound(bits, False, flat.size, dtype.itemsize)
+    return not choice.needs_exact_sizing(choice.Statistics(flat.size, flat.size, None, bound), dtype, None)
 
 
 def _best_size(flat: np.ndarray, candidates: list[_Candidate]) -> int:
