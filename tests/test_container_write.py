@@ -186,7 +186,7 @@ def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> 
     serial = pycodec.save_bytes(state)
     calls: list[str] = []
     real = writer._encode_one
-    monkeypatch.setattr(writer, "_encode_one", lambda t, c: calls.append(t.dtype) or real(t, c))
+    monkeypatch.setattr(writer, "_encode_one", lambda f, d, w: calls.append(d.name) or real(f, d, w))
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
     pooled = pycodec.save_bytes(state)
     assert len(calls) == 5  # every stored tensor, not the tie
@@ -224,6 +224,30 @@ def test_probes_started_on_the_helper_give_the_bytes_of_one_thread(monkeypatch) 
     assert all(thread.startswith("pycodec-encode") for _, thread in probed)
 
 
+@pytest.mark.parametrize("threshold, on_the_pool", [(0.5, False), (0.99, False), (1.01, True), (2.0, True)])
+def test_a_save_whose_probes_are_a_large_share_keeps_to_one_thread_past_the_pool_threshold(
+        monkeypatch, threshold: float, on_the_pool: bool) -> None:
+    """Past ENCODE_PARALLEL_FROM_BYTES, a save with tensors worth a zstd probe holding at
+    least PROBED_SHARE_FOR_ONE_THREAD of its bytes is coded on this thread with the probes
+    on the helper; one with less, on the pool. The bytes are the same either way."""
+    state = _probed_state()
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
+    alone = pycodec.save_bytes(state)
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
+    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
+    stored = pycodec.torch_adapter.to_stored(state)
+    flats = {name: writer._flat(tensor) for name, tensor in stored.items()}
+    probed = sum(flat.nbytes for flat, dtype in flats.values() if writer.worth_probing(flat, dtype))
+    total = sum(flat.nbytes for flat, _ in flats.values())
+    assert 0.3 < probed / total < 0.9
+    monkeypatch.setattr(writer, "PROBED_SHARE_FOR_ONE_THREAD", probed / total * threshold)  # the probed share, scaled
+    pooled: list[str] = []
+    real = writer._encode_one
+    monkeypatch.setattr(writer, "_encode_one", lambda f, d, w: pooled.append(d.name) or real(f, d, w))
+    assert pycodec.save_bytes(state) == alone
+    assert len(pooled) == (len(state) if on_the_pool else 0)
+
+
 def test_an_error_in_a_probe_on_the_helper_reaches_the_caller(monkeypatch) -> None:
     def failing(flat, dtype):
         raise MemoryError("no room to probe")
@@ -256,10 +280,10 @@ def test_a_forked_child_encodes_with_helpers_of_its_own(monkeypatch) -> None:
 def test_an_error_encoding_one_tensor_on_the_pool_reaches_the_caller(monkeypatch) -> None:
     real = writer._encode_one
 
-    def failing(tensor, compress):
-        if tensor.dtype == "int32":
+    def failing(flat, dtype, worth):
+        if dtype.name == "int32":
             raise MemoryError("refused")
-        return real(tensor, compress)
+        return real(flat, dtype, worth)
 
     monkeypatch.setattr(writer, "_encode_one", failing)
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)

@@ -25,7 +25,8 @@ from pycodec import codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
-from pycodec.format.encodings import EncodedTensor, Payload, ProbeSource, encode_tensor, probe_ahead, worth_probing
+from pycodec.format.encodings import (EncodedTensor, Payload, ProbeSource, encode_tensor, probe_ahead, probe_tensor,
+                                      worth_probing)
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
 from pycodec.format.layout import layout, section_alignment
@@ -172,6 +173,13 @@ def plan_layout(
 #: costs about what it saves (in memory, 2 cores, median of 30: Silero VAD float32, 1.2 MB
 #: with a 258 KiB zstd frame, 4.06 -> 3.02 ms; its 0.6 MB bfloat16 2.69 -> 3.22 ms).
 ENCODE_PARALLEL_FROM_BYTES = 1 << 20
+#: A save whose tensors worth a zstd probe hold at least this share of its bytes keeps to
+#: the one-thread path, those probes on the helper, even past ENCODE_PARALLEL_FROM_BYTES:
+#: a frame costs about six times the planes coding of as many bytes, so the probes keep
+#: the helper about as busy as the coding keeps this thread, without two threads of
+#: Python taking turns on the GIL. Silero VAD float32 (a 258 KiB Fourier basis in 1.2 MB):
+#: 0.92-0.95 of the two-thread time.
+PROBED_SHARE_FOR_ONE_THREAD = 1 / 8
 #: Tensors encoded at once: the caller and ENCODE_THREADS - 1 helpers.
 ENCODE_THREADS = 2
 
@@ -215,23 +223,19 @@ def _flat(tensor: StoredTensor) -> tuple[np.ndarray, DType]:
     return np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage), dtype
 
 
-def _encode_one(tensor: StoredTensor, compress: bool) -> EncodedTensor:
-    flat, dtype = _flat(tensor)
-    return encode_tensor(flat, dtype, compress=compress)
-
-
 def _no_probe() -> None:
     return None
 
 
-def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
-    """Each tensor's zstd probe, those worth probing started on a helper thread (zstd and
+def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]],
+                 worth: Mapping[str, bool]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
+    """Each tensor's zstd probe, those `worth` probing started on a helper thread (zstd and
     the codec release the GIL): a frame or a sample compressed there while this thread
-    codes the other tensors. The cheap gate is asked here, once. Also the futures started."""
+    codes the other tensors. Also the futures started."""
     sources: dict[str, ProbeSource] = {}
     started: list[Future[Any]] = []
     for name, (flat, dtype) in flats.items():
-        if flat.size and worth_probing(flat, dtype):
+        if worth[name]:
             started.append(_helper_pool().submit(probe_ahead, flat, dtype))
             sources[name] = started[-1].result
         else:
@@ -239,30 +243,44 @@ def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[st
     return sources, started
 
 
-def _encode_serially(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
-    """Each tensor encoded on this thread, the probes of a save of several tensors on a
-    helper (:func:`probes_ahead`); the tensors waiting on one are coded last."""
-    if not compress or len(stored) < 2 or ENCODE_THREADS < 2:
-        return {name: _encode_one(t, compress) for name, t in stored.items()}
+def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
+    """Each stored tensor encoded: on this thread with the zstd probes on a helper, or
+    from ENCODE_PARALLEL_FROM_BYTES on (unless the probes are a large share of the work,
+    PROBED_SHARE_FOR_ONE_THREAD) by this thread and the helpers together. Same bytes
+    either way: a tensor's encoding depends on that tensor alone."""
     flats = {name: _flat(tensor) for name, tensor in stored.items()}
-    probes, started = probes_ahead(flats)
+    if not compress or len(stored) < 2 or ENCODE_THREADS < 2:
+        return {name: encode_tensor(flat, dtype, compress=compress) for name, (flat, dtype) in flats.items()}
+    worth = {name: flat.size > 0 and worth_probing(flat, dtype) for name, (flat, dtype) in flats.items()}
+    total = sum(flat.nbytes for flat, _ in flats.values())
+    probed = sum(flats[name][0].nbytes for name, yes in worth.items() if yes)
+    if total < ENCODE_PARALLEL_FROM_BYTES or probed >= PROBED_SHARE_FOR_ONE_THREAD * total:
+        return _encode_serially(flats, worth)
+    return _encode_together(flats, worth)
+
+
+def _encode_serially(flats: Mapping[str, tuple[np.ndarray, DType]], worth: Mapping[str, bool]) -> dict[str, EncodedTensor]:
+    """Each tensor encoded on this thread, the probes on a helper (:func:`probes_ahead`);
+    the tensors waiting on one are coded last."""
+    probes, started = probes_ahead(flats, worth)
     try:
-        done = {name: encode_tensor(*flats[name], compress=compress, probe=probes[name])
-                for name in sorted(stored, key=lambda name: probes[name] is not _no_probe)}
+        done = {name: encode_tensor(*flats[name], probe=probes[name])
+                for name in sorted(flats, key=lambda name: probes[name] is not _no_probe)}
     finally:  # after an error, probes not yet run are dropped
         for future in started:
             future.cancel()
-    return {name: done[name] for name in stored}
+    return {name: done[name] for name in flats}
 
 
-def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
-    """Each stored tensor encoded; from ENCODE_PARALLEL_FROM_BYTES on, by this thread and
-    the helpers together, largest first so that no one ends on a big tensor alone. Same
-    bytes either way: a tensor's encoding depends on that tensor alone."""
-    total = sum(t.array.nbytes for t in stored.values())
-    if not compress or len(stored) < 2 or total < ENCODE_PARALLEL_FROM_BYTES or ENCODE_THREADS < 2:
-        return _encode_serially(stored, compress)
-    order = iter(sorted(stored, key=lambda name: -stored[name].array.nbytes))
+def _encode_one(flat: np.ndarray, dtype: DType, worth: bool) -> EncodedTensor:
+    """A tensor of a save coded on several threads, its probe run here where `worth` it."""
+    return encode_tensor(flat, dtype, probe=(lambda: probe_tensor(flat, dtype, gated=True)) if worth else _no_probe)
+
+
+def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], worth: Mapping[str, bool]) -> dict[str, EncodedTensor]:
+    """Each tensor encoded by this thread and the helpers, largest first so that no one
+    ends on a big tensor alone."""
+    order = iter(sorted(flats, key=lambda name: -flats[name][0].nbytes))
     taking = threading.Lock()
     done: dict[str, EncodedTensor] = {}
     failed: list[BaseException] = []
@@ -274,7 +292,7 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
                     name = next(order, None)
                 if name is None:
                     return
-                done[name] = _encode_one(stored[name], compress)
+                done[name] = _encode_one(*flats[name], worth[name])
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             failed.append(exc)
 
@@ -283,7 +301,7 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
     wait([helper for helper in helpers if not helper.cancel()])  # one still queued (helpers busy with another save) has nothing left
     if failed:
         raise failed[0]
-    return {name: done[name] for name in stored}
+    return {name: done[name] for name in flats}
 
 
 # ----------------------------------------------------------------- writing
