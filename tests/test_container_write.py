@@ -186,7 +186,7 @@ def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> 
     serial = pycodec.save_bytes(state)
     calls: list[str] = []
     real = writer._encode_one
-    monkeypatch.setattr(writer, "_encode_one", lambda f, d, w: calls.append(d.name) or real(f, d, w))
+    monkeypatch.setattr(writer, "_encode_one", lambda f, d, p: calls.append(d.name) or real(f, d, p))
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
     pooled = pycodec.save_bytes(state)
     assert len(calls) == 5  # every stored tensor, not the tie
@@ -243,7 +243,7 @@ def test_a_save_whose_probes_are_a_large_share_keeps_to_one_thread_past_the_pool
     monkeypatch.setattr(writer, "PROBED_SHARE_FOR_ONE_THREAD", probed / total * threshold)  # the probed share, scaled
     pooled: list[str] = []
     real = writer._encode_one
-    monkeypatch.setattr(writer, "_encode_one", lambda f, d, w: pooled.append(d.name) or real(f, d, w))
+    monkeypatch.setattr(writer, "_encode_one", lambda f, d, p: pooled.append(d.name) or real(f, d, p))
     assert pycodec.save_bytes(state) == alone
     assert len(pooled) == (len(state) if on_the_pool else 0)
 
@@ -280,10 +280,10 @@ def test_a_forked_child_encodes_with_helpers_of_its_own(monkeypatch) -> None:
 def test_an_error_encoding_one_tensor_on_the_pool_reaches_the_caller(monkeypatch) -> None:
     real = writer._encode_one
 
-    def failing(flat, dtype, worth):
+    def failing(flat, dtype, probe):
         if dtype.name == "int32":
             raise MemoryError("refused")
-        return real(flat, dtype, worth)
+        return real(flat, dtype, probe)
 
     monkeypatch.setattr(writer, "_encode_one", failing)
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)

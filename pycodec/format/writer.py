@@ -25,8 +25,7 @@ from pycodec import codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
-from pycodec.format.encodings import (EncodedTensor, Payload, ProbeSource, encode_tensor, probe_ahead, probe_tensor,
-                                      worth_probing)
+from pycodec.format.encodings import EncodedTensor, Payload, ProbeSource, encode_tensor, probe_ahead, worth_probing
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
 from pycodec.format.layout import layout, section_alignment
@@ -227,15 +226,16 @@ def _no_probe() -> None:
     return None
 
 
-def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]],
-                 worth: Mapping[str, bool]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
-    """Each tensor's zstd probe, those `worth` probing started on a helper thread (zstd and
+def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
+    """Each tensor's zstd probe, those worth probing started on a helper thread (zstd and
     the codec release the GIL): a frame or a sample compressed there while this thread
-    codes the other tensors. Also the futures started."""
+    codes the other tensors. The cheap gate is asked here, once, largest tensor first, and
+    each probe starts as soon as its gate passes. Also the futures started."""
     sources: dict[str, ProbeSource] = {}
     started: list[Future[Any]] = []
-    for name, (flat, dtype) in flats.items():
-        if worth[name]:
+    for name in sorted(flats, key=lambda name: -flats[name][0].nbytes):
+        flat, dtype = flats[name]
+        if flat.size and worth_probing(flat, dtype):
             started.append(_helper_pool().submit(probe_ahead, flat, dtype))
             sources[name] = started[-1].result
         else:
@@ -244,43 +244,41 @@ def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]],
 
 
 def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
-    """Each stored tensor encoded: on this thread with the zstd probes on a helper, or
-    from ENCODE_PARALLEL_FROM_BYTES on (unless the probes are a large share of the work,
-    PROBED_SHARE_FOR_ONE_THREAD) by this thread and the helpers together. Same bytes
-    either way: a tensor's encoding depends on that tensor alone."""
+    """Each stored tensor encoded, the zstd probes on a helper (:func:`probes_ahead`): the
+    rest on this thread, or from ENCODE_PARALLEL_FROM_BYTES on (unless the probes are a
+    large share of the work, PROBED_SHARE_FOR_ONE_THREAD) by this thread and the helpers
+    together. Same bytes either way: a tensor's encoding depends on that tensor alone."""
     flats = {name: _flat(tensor) for name, tensor in stored.items()}
     if not compress or len(stored) < 2 or ENCODE_THREADS < 2:
         return {name: encode_tensor(flat, dtype, compress=compress) for name, (flat, dtype) in flats.items()}
-    worth = {name: flat.size > 0 and worth_probing(flat, dtype) for name, (flat, dtype) in flats.items()}
-    total = sum(flat.nbytes for flat, _ in flats.values())
-    probed = sum(flats[name][0].nbytes for name, yes in worth.items() if yes)
-    if total < ENCODE_PARALLEL_FROM_BYTES or probed >= PROBED_SHARE_FOR_ONE_THREAD * total:
-        return _encode_serially(flats, worth)
-    return _encode_together(flats, worth)
-
-
-def _encode_serially(flats: Mapping[str, tuple[np.ndarray, DType]], worth: Mapping[str, bool]) -> dict[str, EncodedTensor]:
-    """Each tensor encoded on this thread, the probes on a helper (:func:`probes_ahead`);
-    the tensors waiting on one are coded last."""
-    probes, started = probes_ahead(flats, worth)
+    probes, started = probes_ahead(flats)
     try:
-        done = {name: encode_tensor(*flats[name], probe=probes[name])
-                for name in sorted(flats, key=lambda name: probes[name] is not _no_probe)}
+        total = sum(flat.nbytes for flat, _ in flats.values())
+        probed = sum(flats[name][0].nbytes for name, probe in probes.items() if probe is not _no_probe)
+        if total < ENCODE_PARALLEL_FROM_BYTES or probed >= PROBED_SHARE_FOR_ONE_THREAD * total:
+            done = {name: encode_tensor(*flats[name], probe=probes[name]) for name in _waiting_last(flats, probes)}
+        else:
+            done = _encode_together(flats, probes)
     finally:  # after an error, probes not yet run are dropped
         for future in started:
             future.cancel()
     return {name: done[name] for name in flats}
 
 
-def _encode_one(flat: np.ndarray, dtype: DType, worth: bool) -> EncodedTensor:
-    """A tensor of a save coded on several threads, its probe run here where `worth` it."""
-    return encode_tensor(flat, dtype, probe=(lambda: probe_tensor(flat, dtype, gated=True)) if worth else _no_probe)
+def _waiting_last(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> list[str]:
+    """The tensors largest first, those waiting on a probe last."""
+    return sorted(flats, key=lambda name: (probes[name] is not _no_probe, -flats[name][0].nbytes))
 
 
-def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], worth: Mapping[str, bool]) -> dict[str, EncodedTensor]:
-    """Each tensor encoded by this thread and the helpers, largest first so that no one
-    ends on a big tensor alone."""
-    order = iter(sorted(flats, key=lambda name: -flats[name][0].nbytes))
+def _encode_one(flat: np.ndarray, dtype: DType, probe: ProbeSource) -> EncodedTensor:
+    """A tensor of a save coded on several threads."""
+    return encode_tensor(flat, dtype, probe=probe)
+
+
+def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> dict[str, EncodedTensor]:
+    """Each tensor encoded by this thread and the helpers (once through the probes queued
+    before them), largest first so that no one ends on a big tensor alone."""
+    order = iter(_waiting_last(flats, probes))
     taking = threading.Lock()
     done: dict[str, EncodedTensor] = {}
     failed: list[BaseException] = []
@@ -292,7 +290,7 @@ def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], worth: Mappi
                     name = next(order, None)
                 if name is None:
                     return
-                done[name] = _encode_one(*flats[name], worth[name])
+                done[name] = _encode_one(*flats[name], probes[name])
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             failed.append(exc)
 
@@ -301,7 +299,7 @@ def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], worth: Mappi
     wait([helper for helper in helpers if not helper.cancel()])  # one still queued (helpers busy with another save) has nothing left
     if failed:
         raise failed[0]
-    return {name: done[name] for name in flats}
+    return done
 
 
 # ----------------------------------------------------------------- writing
