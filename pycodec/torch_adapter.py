@@ -59,8 +59,8 @@ def tensor_to_numpy(tensor: torch.Tensor, dtype: DType) -> np.ndarray:
     Shares memory with a contiguous CPU tensor. A conjugate or negative view is resolved
     first: its memory holds its base's values, not its own.
     """
-    flat = tensor.detach()
-    if flat.device.type != "cpu" or flat.is_conj() or flat.is_neg() or not flat.is_contiguous():
+    flat = tensor.detach() if tensor.requires_grad else tensor  # numpy() refuses a tensor that requires grad
+    if not flat.is_cpu or flat.is_conj() or flat.is_neg() or not flat.is_contiguous():
         flat = flat.to("cpu").resolve_conj().resolve_neg().contiguous()  # each a no-op where it can be
     if not dtype.numpy_native:
         flat = flat.view(_UNSIGNED[dtype.itemsize])
@@ -119,7 +119,7 @@ def _unsupported_kind(tensor: torch.Tensor) -> str | None:
         return f"{str(tensor.layout).removeprefix('torch.')} layout"
     if tensor.is_quantized:
         return "quantized"
-    if tensor.device.type == "meta":
+    if tensor.is_meta:
         return "meta (no data)"
     return None
 
@@ -144,7 +144,7 @@ def find_aliases(tensors: Mapping[str, torch.Tensor]) -> dict[str, str]:
         if tensor.numel() == 0:
             continue
         key = (
-            tensor.device,
+            None if tensor.is_cpu else tensor.device,  # .device builds an object: 0.6 us a tensor
             tensor.untyped_storage().data_ptr(),
             tensor.storage_offset(),
             tuple(tensor.shape),
@@ -168,7 +168,7 @@ def to_stored(obj: Any) -> dict[str, StoredTensor]:
     stored: dict[str, StoredTensor] = {}
     for name, tensor in tensors.items():
         dtype = dtype_row(tensor.dtype)
-        shape = tuple(int(d) for d in tensor.shape)
+        shape = tuple(tensor.shape)  # torch.Size holds ints
         if name in aliases:
             stored[name] = StoredTensor(dtype.name, shape, alias_of=aliases[name])
         else:

@@ -144,6 +144,15 @@ def test_defect02_true_aliases_are_still_stored_once(tmp_path: Path) -> None:
         assert file.entry("c").encoding == "alias"
 
 
+def test_parameters_that_require_grad_and_their_views_save_their_values() -> None:
+    weight = torch.nn.Parameter(torch.randn(5, 6))
+    state = {"weight": weight, "row": weight[2], "columns": weight[:, 1:3], "tied": weight}
+    loaded = pycodec.load_bytes(pycodec.save_bytes(state))
+    for name, tensor in state.items():
+        assert torch.equal(loaded[name], tensor.detach()) and not loaded[name].requires_grad
+    assert weight.requires_grad and weight.grad is None  # the caller's tensor is left as it was
+
+
 # ----------------------------------------------------------------- defect 3
 
 
