@@ -11,12 +11,16 @@ required). Each is measured in float32, bfloat16, float16 and float8_e4m3fn (eve
 floating tensor cast).
 
 Times: every format is saved and loaded once per round, the rounds alternating them so
-that a busy machine slows all alike; the table gives the median of the rounds. A last
+that a busy machine slows all alike; the table gives the median of the rounds, and each
+ratio to torch.save / torch.load as the median of the rounds' own ratios (a round's
+formats share the machine's state of the moment). Small models get more rounds (about a
+second of dcz and torch.save's rounds, ``--min-seconds``): saved in a few milliseconds,
+their medians of a few rounds moved by a third between runs. A last
 table times the first load in a fresh interpreter (what a program loading its model once
 pays), where every page of the tensors' memory is faulted in fresh; loads repeated in one
 process reuse freed memory and depend on the allocator's history.
 
-    python3 benchmarks/bench_dense.py [DIR] [--rounds N] [--weights NAME=FILE.pt ...] [--no-train]
+    python3 benchmarks/bench_dense.py [DIR] [--rounds N] [--min-seconds S] [--weights NAME=FILE.pt ...] [--no-train]
     python3 -m pytest benchmarks/bench_dense.py --benchmark-columns=min,median,max
     PYCODEC_BENCH_SMOKE=1 python3 -m pytest benchmarks/bench_dense.py --benchmark-disable   # CI, seconds
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import math
 import os
 import statistics
 import subprocess
@@ -166,22 +171,53 @@ def formats(folder: Path) -> dict[str, tuple[Path, Callable, Callable]]:
     }
 
 
-def side_by_side(state: dict[str, torch.Tensor], folder: Path, rounds: int = 5) -> dict[str, dict[str, float]]:
-    """format -> {"bytes", "save", "load"}: the file's size and the median save and load
-    seconds over `rounds` rounds, each round saving then loading every format in turn."""
+#: Most rounds side_by_side runs to fill `min_seconds`.
+MAX_ROUNDS = 60
+#: The formats whose times the issue's targets compare: the ones given extra rounds.
+TIMED = ("dcz", "dcz (file object)", "torch.save")
+
+
+def side_by_side(state: dict[str, torch.Tensor], folder: Path, rounds: int = 5,
+                 min_seconds: float = 0.0) -> dict[str, dict[str, float]]:
+    """format -> {"bytes", "save", "load", "save_ratio", "load_ratio", "rounds"}: the file's
+    size, the median save and load seconds, and the medians of each round's ratio to
+    ``torch.save`` / ``torch.load`` in that round, each round saving then loading the
+    formats in turn. After a round not counted (imports, first allocations), `rounds`
+    rounds of every format, then rounds of the TIMED formats alone (up to MAX_ROUNDS in
+    all) until those fill about `min_seconds`: a model saved in a few milliseconds needs
+    dozens of rounds for a median that holds still."""
     table = formats(folder)
-    samples: dict[str, dict[str, list[float]]] = {name: {"save": [], "load": []} for name in table}
-    for _ in range(rounds):
-        for name, (path, save, load) in table.items():
-            start = time.perf_counter()
-            save(state, path)
-            middle = time.perf_counter()
-            load(path)
-            samples[name]["save"].append(middle - start)
-            samples[name]["load"].append(time.perf_counter() - middle)
-    return {name: {"bytes": table[name][0].stat().st_size,
-                   "save": statistics.median(samples[name]["save"]),
-                   "load": statistics.median(samples[name]["load"])} for name in table}
+    warm = _round(state, table)
+    timed = {name: table[name] for name in TIMED}
+    each = sum(warm[(name, what)] for name in TIMED for what in ("save", "load"))
+    extra = max(0, min(MAX_ROUNDS, math.ceil(min_seconds / max(each, 1e-9))) - rounds)
+    samples = [_round(state, table) for _ in range(rounds)] + [_round(state, timed) for _ in range(extra)]
+
+    def of(name: str) -> list[dict[tuple[str, str], float]]:
+        return [sample for sample in samples if (name, "save") in sample]
+
+    def median(name: str, what: str) -> float:
+        return statistics.median(sample[(name, what)] for sample in of(name))
+
+    def ratio(name: str, what: str) -> float:
+        return statistics.median(sample[(name, what)] / sample[("torch.save", what)] for sample in of(name))
+
+    return {name: {"bytes": table[name][0].stat().st_size, "save": median(name, "save"), "load": median(name, "load"),
+                   "save_ratio": ratio(name, "save"), "load_ratio": ratio(name, "load"), "rounds": len(of(name))}
+            for name in table}
+
+
+def _round(state: dict[str, torch.Tensor], table: dict[str, tuple[Path, Callable, Callable]]) -> dict[tuple[str, str], float]:
+    """(format, "save" or "load") -> seconds, of one round over the formats of `table`."""
+    times: dict[tuple[str, str], float] = {}
+    for name, (path, save, load) in table.items():
+        start = time.perf_counter()
+        save(state, path)
+        middle = time.perf_counter()
+        load(path)
+        times[(name, "save")] = middle - start
+        times[(name, "load")] = time.perf_counter() - middle
+    return times
 
 
 def sizes(state: dict[str, torch.Tensor], folder: Path) -> dict[str, int]:
@@ -258,6 +294,15 @@ def test_dense_sizes_and_bit_exactness(lenet, dtype: torch.dtype, tmp_path: Path
     assert measured["dcz"] < measured["safetensors"] < measured["raw"] + 4096  # planes shrink trained floats
 
 
+def test_side_by_side_gives_the_timed_formats_more_rounds_and_paired_ratios(lenet, tmp_path: Path) -> None:
+    measured = side_by_side(cast(lenet, torch.bfloat16), tmp_path, rounds=1, min_seconds=0.2)
+    assert set(measured) == set(formats(tmp_path))
+    assert measured["torch.save"]["save_ratio"] == measured["torch.save"]["load_ratio"] == 1.0
+    assert measured["st+zstd-19"]["rounds"] == 1 <= measured["dcz"]["rounds"] == measured["torch.save"]["rounds"]
+    assert measured["dcz"]["rounds"] <= MAX_ROUNDS
+    assert all(m["save"] > 0 and m["load"] > 0 and m["bytes"] > 0 for m in measured.values())
+
+
 @pytest.mark.parametrize("dtype", (torch.float32, torch.bfloat16), ids=str)
 def test_save_dcz(benchmark, lenet, dtype: torch.dtype, tmp_path: Path) -> None:
     benchmark.group = f"save {dtype}"
@@ -295,12 +340,12 @@ def _row(model: str, dtype: torch.dtype, raw: int, measured: dict[str, dict[str,
     dcz, pt = measured["dcz"], measured["torch.save"]
     cells = [f"{measured[name]['bytes']:,} ({measured[name]['bytes'] / raw:.1%})" for name in ("dcz", *PEERS)]
     return (f"| {model} | {str(dtype).removeprefix('torch.')} | {raw:,} | " + " | ".join(cells) + " | "
-            f"{dcz['save'] * 1e3:.1f} / {pt['save'] * 1e3:.1f} ms ({dcz['save'] / pt['save']:.2f}×) | "
+            f"{dcz['save'] * 1e3:.1f} / {pt['save'] * 1e3:.1f} ms ({dcz['save_ratio']:.2f}×) | "
             f"{measured['dcz (file object)']['save'] * 1e3:.1f} ms "
-            f"({measured['dcz (file object)']['save'] / pt['save']:.2f}×) | "
-            f"{dcz['load'] * 1e3:.1f} / {pt['load'] * 1e3:.1f} ms ({dcz['load'] / pt['load']:.2f}×) | "
+            f"({measured['dcz (file object)']['save_ratio']:.2f}×) | "
+            f"{dcz['load'] * 1e3:.1f} / {pt['load'] * 1e3:.1f} ms ({dcz['load_ratio']:.2f}×) | "
             f"{measured['dcz (file object)']['load'] * 1e3:.1f} ms "
-            f"({measured['dcz (file object)']['load'] / pt['load']:.2f}×) | {exact} |")
+            f"({measured['dcz (file object)']['load_ratio']:.2f}×) | {exact} | {dcz['rounds']} |")
 
 
 def _peer_times(model: str, dtype: torch.dtype, measured: dict[str, dict[str, float]]) -> str:
@@ -315,25 +360,26 @@ def _first_row(model: str, dtype: torch.dtype, seconds: dict[str, float]) -> str
             + f" | {seconds['dcz'] / torch_load:.2f}× | {seconds['dcz, threads=1'] / torch_load:.2f}× |")
 
 
-def main(folder: Path, rounds: int, weights: dict[str, Path], train_here: bool) -> None:
+def main(folder: Path, rounds: int, weights: dict[str, Path], train_here: bool, min_seconds: float) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median of {rounds} rounds")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; medians of {rounds} rounds, "
+          f"dcz and torch.save's of more to fill {min_seconds:g} s (the last column); × is the median of each round's ratio")
     print("| model | dtype | raw | .dcz | safetensors | st+zstd -3 | st+zstd -19 | torch.save | torch.save+gzip -6 | "
           "save dcz / torch.save | save dcz to a file object | load dcz / torch.load | load dcz, threads=1 | "
-          "bit-exact |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "bit-exact | rounds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     peers, firsts = [], []
     for model, trained in trained_models(weights, train_here):
         for dtype in DTYPES:
             state = cast(trained, dtype)
             raw = sum(v.numel() * v.element_size() for v in state.values())
-            measured = side_by_side(state, folder, rounds)
+            measured = side_by_side(state, folder, rounds, min_seconds)
             print(_row(model, dtype, raw, measured, bit_exact(state, folder)), flush=True)
             peers.append(_peer_times(model, dtype, measured))
             firsts.append(_first_row(model, dtype, first_loads(folder, rounds)))
         print(f"plane decode, {model} float32: {plane_decode_throughput(trained):.0f} MB/s", flush=True)
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
-    print("\nsave / load ms, median of the same rounds:\n")
+    print("\nsave / load ms, medians of the same rounds:\n")
     print("| model | dtype | .dcz | safetensors | st+zstd -3 | st+zstd -19 | torch.save | torch.save+gzip -6 |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(peers))
@@ -353,8 +399,13 @@ def _weights(text: str) -> tuple[str, Path]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dir", nargs="?", type=Path, help="where the files go (default: a fresh temporary folder)")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="fewest rounds of the side-by-side table")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="rounds added (up to %d) until they take about this long" % MAX_ROUNDS)
     parser.add_argument("--weights", type=_weights, action="append", default=[], metavar="NAME=FILE.pt")
     parser.add_argument("--no-train", action="store_true", help="measure only the --weights files")
     args = parser.parse_args()
-    main(args.dir or Path(tempfile.mkdtemp(prefix="bench_dense-")), args.rounds, dict(args.weights), not args.no_train)
+    if args.rounds < 1 or not args.min_seconds >= 0:
+        parser.error("--rounds must be at least 1 and --min-seconds at least 0")
+    main(args.dir or Path(tempfile.mkdtemp(prefix="bench_dense-")), args.rounds, dict(args.weights), not args.no_train,
+         args.min_seconds)
