@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 namespace pycodec {
 
@@ -274,28 +275,41 @@ std::pair<uint64_t, uint32_t> huffman_bits(const std::vector<uint64_t>& sorted) 
 
 }  // namespace
 
-uint64_t unlimited_code_bits(const std::vector<uint64_t>& counts) {
+namespace {
+
+// Huffman's code over the non-zero `counts`: its total bits and longest code, and how
+// many symbols are used. No code is made (longest 0) with fewer than two symbols or a
+// total past 2^59 (the tree's weights would not fit 64 bits); `bits` is then a lone
+// symbol's count (its code is 1 bit) or 0, a lower bound either way.
+struct UnlimitedCode {
+    uint64_t bits = 0;
+    uint32_t longest = 0;
+    size_t used = 0;
+};
+
+UnlimitedCode unlimited_code(const std::vector<uint64_t>& counts) {
+    UnlimitedCode code;
     std::vector<uint64_t> used;
     unsigned __int128 total = 0;
     for (uint64_t c : counts)
         if (c) used.push_back(c), total += c;
-    if (used.size() < 2) return used.empty() ? 0 : used[0];  // a lone symbol: length 1
-    if (total >= (static_cast<unsigned __int128>(1) << 59)) return 0;
+    code.used = used.size();
+    if (used.size() < 2 || total >= (static_cast<unsigned __int128>(1) << 59)) {
+        if (used.size() == 1) code.bits = used[0];  // a lone symbol: length 1
+        return code;
+    }
     std::sort(used.begin(), used.end());
-    return huffman_bits(used).first;
+    std::tie(code.bits, code.longest) = huffman_bits(used);
+    return code;
 }
 
+}  // namespace
+
+uint64_t unlimited_code_bits(const std::vector<uint64_t>& counts) { return unlimited_code(counts).bits; }
+
 uint64_t limited_code_bits(const std::vector<uint64_t>& counts, int max_length) {
-    std::vector<uint64_t> used;
-    unsigned __int128 total = 0;
-    for (uint64_t c : counts)
-        if (c) used.push_back(c), total += c;
-    if (used.size() >= 2 && total < (static_cast<unsigned __int128>(1) << 59)) {
-        std::sort(used.begin(), used.end());
-        const int limit = std::max(max_length, ceil_log2(used.size()));
-        const auto [bits, longest] = huffman_bits(used);
-        if (static_cast<int>(longest) <= limit) return bits;
-    }
+    const UnlimitedCode code = unlimited_code(counts);
+    if (code.longest > 0 && static_cast<int>(code.longest) <= std::max(max_length, ceil_log2(code.used))) return code.bits;
     const std::vector<uint8_t> lengths = limited_code_lengths(counts, max_length);
     uint64_t bits = 0;
     for (size_t s = 0; s < counts.size(); ++s) bits += counts[s] * lengths[s];

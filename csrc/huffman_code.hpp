@@ -76,8 +76,9 @@ std::vector<uint8_t> limited_code_lengths(const std::vector<uint64_t>& counts, i
 uint64_t limited_code_bits(const std::vector<uint64_t>& counts, int max_length);
 
 // A lower bound of limited_code_bits for any limit, in a sort and a linear pass: an
-// unlimited Huffman code's total (no prefix code takes fewer bits). 0 past a total of
-// 2^59 counts. Lets a caller rule a code out without package-merge.
+// unlimited Huffman code's total (no prefix code takes fewer bits), the first step of
+// limited_code_bits too. 0 past a total of 2^59 counts. Lets a caller rule a code out
+// without package-merge.
 uint64_t unlimited_code_bits(const std::vector<uint64_t>& counts);
 
 // The canonical code for per-symbol lengths (0 = unused) over a 2^symbol_bits alphabet.

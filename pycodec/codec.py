@@ -510,11 +510,7 @@ def value_counts(values: npt.ArrayLike, *, skip_zero: bool = False,
     first appearance (zero left out when `skip_zero`): one hashing pass, where
     ``np.unique(..., return_counts=True)`` sorts. None as soon as more than `limit`
     distinct values are seen."""
-    array = np.ascontiguousarray(_as_array(values, "values").reshape(-1))
-    if array.dtype.kind != "u":
-        raise CodecError(f"values must be an unsigned integer array, got {array.dtype}")
-    cap = 0 if limit is None else _integer_in(limit, "limit", 1, 1 << 32)
-    counts = _core.value_counts(array, bool(skip_zero), cap)
+    counts = _native_value_counts(values, skip_zero, limit)
     return None if counts is None else counts.astype(np.int64)
 
 
@@ -523,15 +519,20 @@ def value_entropy(values: npt.ArrayLike, *, skip_zero: bool = False,
     """:func:`count_entropy` of :func:`value_counts`' counts (None likewise past `limit`
     distinct values), without handing the counts to Python and back: what a codebook's
     bound needs of a small tensor's values is a few microseconds of native work."""
-    array = np.ascontiguousarray(_as_array(values, "values").reshape(-1))
-    if array.dtype.kind != "u":
-        raise CodecError(f"values must be an unsigned integer array, got {array.dtype}")
-    cap = 0 if limit is None else _integer_in(limit, "limit", 1, 1 << 32)
-    counts = _core.value_counts(array, bool(skip_zero), cap)
+    counts = _native_value_counts(values, skip_zero, limit)
     if counts is None:
         return None
     distinct, total, bits = _core.count_entropy(counts)
     return int(distinct), int(total), float(bits)
+
+
+def _native_value_counts(values: npt.ArrayLike, skip_zero: bool, limit: int | None) -> npt.NDArray[np.uint64] | None:
+    """The core's uint64 value counts, after checking the arguments."""
+    array = np.ascontiguousarray(_as_array(values, "values").reshape(-1))
+    if array.dtype.kind != "u":
+        raise CodecError(f"values must be an unsigned integer array, got {array.dtype}")
+    cap = 0 if limit is None else _integer_in(limit, "limit", 1, 1 << 32)
+    return _core.value_counts(array, bool(skip_zero), cap)
 
 
 def all_distinct(values: npt.ArrayLike, *, step: int = 1) -> bool:

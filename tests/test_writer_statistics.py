@@ -282,19 +282,25 @@ def test_dtypes_without_a_codebook_skip_sizing_only_where_sparse_cannot_win(name
         encodings.encode_tensor(flat, dtype)
 
 
+def _symbols(kind: str, alphabet: int, n: int, seed: int) -> np.ndarray:
+    """`n` symbols of an 8- or 16-bit alphabet: uniform, geometric (a code deeper than the
+    length limit) or a quarter uniform behind zeros (flat-tail)."""
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        symbols = rng.integers(0, alphabet, n)
+    elif kind == "geometric":
+        symbols = np.minimum(rng.geometric(0.3, n) - 1, alphabet - 1)
+    else:
+        symbols = np.concatenate([np.zeros(n * 3 // 4, np.int64), rng.integers(0, alphabet, n - n * 3 // 4)])
+    return symbols.astype(np.uint8 if alphabet <= 256 else np.uint16)
+
+
 @pytest.mark.parametrize("kind", ["uniform", "geometric", "flat-tail"])
 @pytest.mark.parametrize("alphabet", [200, 3000, 60_000])
 def test_planned_size_is_the_encoded_size_whether_or_not_huffman_fits_the_limit(kind: str, alphabet: int) -> None:
     # One substream (under 4096 symbols), so the plan is exact: an unlimited Huffman code
     # sizes it where its longest code fits, package-merge where not (geometric: too deep).
-    rng = np.random.default_rng(alphabet)
-    if kind == "uniform":
-        symbols = rng.integers(0, alphabet, 4000)
-    elif kind == "geometric":
-        symbols = np.minimum(rng.geometric(0.3, 4000) - 1, alphabet - 1)
-    else:
-        symbols = np.concatenate([np.zeros(3000, np.int64), rng.integers(0, alphabet, 1000)])
-    symbols = symbols.astype(np.uint8 if alphabet <= 256 else np.uint16)
+    symbols = _symbols(kind, alphabet, 4000, seed=alphabet)
     bits = 8 if alphabet <= 256 else 16
     counts = np.bincount(symbols, minlength=alphabet)
     encoded = len(codec.huffman_encode(symbols))
@@ -307,13 +313,7 @@ def test_planned_size_is_the_encoded_size_whether_or_not_huffman_fits_the_limit(
 def test_a_size_bound_gives_none_only_above_it_and_the_exact_size_otherwise(kind: str, alphabet: int) -> None:
     # geometric: Huffman's code is deeper than the limit, so only package-merge sizes it
     # exactly; the bound is decided from the unlimited code's total, which is never more
-    rng = np.random.default_rng(alphabet + 7)
-    if kind == "uniform":
-        symbols = rng.integers(0, alphabet, 20_000)
-    elif kind == "geometric":
-        symbols = np.minimum(rng.geometric(0.3, 20_000) - 1, alphabet - 1)
-    else:
-        symbols = np.concatenate([np.zeros(15_000, np.int64), rng.integers(0, alphabet, 5000)])
+    symbols = _symbols(kind, alphabet, 20_000, seed=alphabet + 7)
     bits = 8 if alphabet <= 256 else 16
     counts = np.bincount(symbols, minlength=alphabet)
     exact = codec.huffman_plan_size(counts, bits)
