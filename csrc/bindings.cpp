@@ -290,7 +290,49 @@ py::object huffman_encode_py(const py::array& symbols, int max_length) {
 }
 
 // The planes section of spec/dcz.md 5.7 and each plane's stream length (0: stored raw).
-py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int max_length, int threads) {
+// Each byte plane's histogram per encoder segment (segment_histograms) of one array,
+// counted ahead of planes_encode, which takes them for that array only (the same buffer,
+// length and width, kept alive by them): counts of other elements would make a wrong code.
+struct PlaneCounts {
+    py::object owner;
+    const void* data = nullptr;
+    size_t count = 0;
+    size_t width = 0;
+    size_t segments = 0;
+    std::vector<uint64_t> counts;  // (width, segments, 256)
+};
+
+PlaneCounts count_planes_py(const py::array& elements) {
+    if (elements.dtype().kind() != 'u' || !(elements.flags() & py::array::c_style) || elements.ndim() != 1)
+        throw InvalidArgument("elements must be a 1-D C-contiguous unsigned integer array");
+    PlaneCounts counted;
+    counted.owner = elements;
+    counted.data = elements.data();
+    counted.count = static_cast<size_t>(elements.size());
+    counted.width = static_cast<size_t>(elements.itemsize());
+    counted.segments = static_cast<size_t>(encoder_segments(counted.count));
+    counted.counts.assign(counted.width * counted.segments * 256, 0);
+    const uint8_t* src = static_cast<const uint8_t*>(counted.data);
+    {
+        py::gil_scoped_release release;
+        for (size_t plane = 0; plane < counted.width; ++plane)
+            segment_histograms(src + plane, counted.count, counted.width,
+                               counted.counts.data() + plane * counted.segments * 256);
+    }
+    return counted;
+}
+
+const uint64_t* counts_for(const py::object& given, const py::array& elements) {
+    if (given.is_none()) return nullptr;
+    const PlaneCounts& counted = given.cast<const PlaneCounts&>();
+    if (counted.data != elements.data() || counted.count != static_cast<size_t>(elements.size()) ||
+        counted.width != static_cast<size_t>(elements.itemsize()))
+        throw InvalidArgument("the plane counts were made for other elements");
+    return counted.counts.data();
+}
+
+py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int max_length, int threads,
+                           const py::object& counted_planes) {
     const size_t width = static_cast<size_t>(elements.itemsize());
     if (elements.dtype().kind() != 'u' || (width != 1 && width != 2 && width != 4 && width != 8))
         throw InvalidArgument("elements must be a uint8, uint16, uint32 or uint64 array");
@@ -299,10 +341,11 @@ py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int m
     if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
     const size_t count = static_cast<size_t>(elements.size());
     const uint8_t* src = bytes_of(elements);
+    const uint64_t* counted = counts_for(counted_planes, elements);
     PlanesPlan plan;
     {
         py::gil_scoped_release release;
-        plan = plan_planes(src, count, static_cast<int>(width), coded_mask, max_length, threads);
+        plan = plan_planes(src, count, static_cast<int>(width), coded_mask, max_length, threads, counted);
     }
     py::object out = new_bytes(plan.total_bytes() + 8);  // + 8: the bit writer's spill
     uint8_t* dst = bytes_data(out);
@@ -771,7 +814,14 @@ PYBIND11_MODULE(_core, m) {
           py::arg("code_lengths"), py::arg("count"));
     m.def("huffman_encode", &huffman_encode_py, py::arg("symbols"), py::arg("max_code_length"));
     m.def("planes_encode", &planes_encode_py, py::arg("elements"), py::arg("plane_mask"), py::arg("max_code_length"),
-          py::arg("threads"));
+          py::arg("threads"), py::arg("counted") = py::none());
+    py::class_<PlaneCounts>(m, "PlaneCounts")
+        .def_property_readonly("histograms", [](const PlaneCounts& c) {
+            py::array_t<uint64_t> out({static_cast<py::ssize_t>(c.width), static_cast<py::ssize_t>(c.segments), py::ssize_t{256}});
+            std::copy(c.counts.begin(), c.counts.end(), out.mutable_data());
+            return out;
+        });
+    m.def("count_planes", &count_planes_py, py::arg("elements"));
     m.def("huffman_decode", &huffman_decode_py, py::arg("data"), py::arg("max_symbols"));
     py::class_<ParsedStream>(m, "ParsedStream")
         .def_property_readonly("symbol_bits", [](const ParsedStream& p) { return p.layout.symbol_bits; })

@@ -83,6 +83,16 @@ StreamLayout plan_counts(const std::vector<uint64_t>& counts, uint64_t n, int sy
     return s;
 }
 
+// The plan from each segment's counts (k * alphabet, in segment order).
+StreamLayout plan_segments(std::vector<uint64_t> seg_counts, uint64_t n, int symbol_bits, int max_code_length) {
+    const size_t alphabet = size_t{1} << symbol_bits;
+    const int k = substream_count(n);
+    std::vector<uint64_t> counts(alphabet, 0);
+    for (int i = 0; i < k; ++i)
+        for (size_t sym = 0; sym < alphabet; ++sym) counts[sym] += seg_counts[alphabet * static_cast<size_t>(i) + sym];
+    return plan_counts(counts, n, symbol_bits, max_code_length, &seg_counts);
+}
+
 template <class T>
 StreamLayout plan_typed(const T* src, size_t n, int max_code_length, size_t stride = 1) {
     const int symbol_bits = 8 * static_cast<int>(sizeof(T));
@@ -94,10 +104,7 @@ StreamLayout plan_typed(const T* src, size_t n, int max_code_length, size_t stri
         const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
         histogram(src + begin * stride, static_cast<size_t>(end - begin), stride, &seg_counts[alphabet * static_cast<size_t>(i)]);
     }
-    std::vector<uint64_t> counts(alphabet, 0);
-    for (int i = 0; i < k; ++i)
-        for (size_t sym = 0; sym < alphabet; ++sym) counts[sym] += seg_counts[alphabet * static_cast<size_t>(i) + sym];
-    return plan_counts(counts, n, symbol_bits, max_code_length, &seg_counts);
+    return plan_segments(std::move(seg_counts), n, symbol_bits, max_code_length);
 }
 
 size_t encode_segment(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out,
@@ -181,6 +188,21 @@ StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int sy
     return plan_counts(counts, n, symbol_bits, max_code_length, nullptr, floor);
 }
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length) { return plan_typed(src, n, max_code_length); }
+StreamLayout plan_stream_from_segments(const uint64_t* segment_counts, size_t n, int max_code_length) {
+    const size_t values = 256 * static_cast<size_t>(substream_count(n));
+    return plan_segments(std::vector<uint64_t>(segment_counts, segment_counts + values), n, 8, max_code_length);
+}
+
+int encoder_segments(uint64_t n) { return substream_count(n); }
+uint64_t segment_begin(uint64_t n, int i) { return segment_start(n, substream_count(n), i); }
+
+void segment_histograms(const uint8_t* src, size_t n, size_t stride, uint64_t* counts) {
+    const int k = substream_count(n);
+    for (int i = 0; i < k; ++i) {
+        const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
+        histogram_u8_strided(src + begin * stride, static_cast<size_t>(end - begin), stride, counts + 256 * static_cast<size_t>(i));
+    }
+}
 
 void write_stream(const StreamLayout& s, const void* src, uint8_t* out, int threads, size_t stride) {
     ByteWriter w(out);

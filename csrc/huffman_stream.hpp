@@ -33,6 +33,17 @@ struct StreamLayout {
 // 8-bit symbols may be `stride` bytes apart (a byte plane read in place from its elements).
 StreamLayout plan_stream(const uint8_t* src, size_t n, int max_code_length, size_t stride = 1);
 StreamLayout plan_stream(const uint16_t* src, size_t n, int max_code_length);
+// The same for 8-bit symbols already counted: `segment_counts` holds the 256 counts of each
+// of the encoder_segments(n) segments of the n symbols, in order (segment_histograms').
+StreamLayout plan_stream_from_segments(const uint64_t* segment_counts, size_t n, int max_code_length);
+
+// How many substreams (segments of the symbols, split evenly) the encoder writes for n
+// symbols, and where segment i starts (i = segments: n).
+int encoder_segments(uint64_t n);
+uint64_t segment_begin(uint64_t n, int i);
+// The 256 counts of each segment of n byte symbols `stride` bytes apart, in order:
+// encoder_segments(n) * 256 counts, added to `counts`.
+void segment_histograms(const uint8_t* src, size_t n, size_t stride, uint64_t* counts);
 // `threads` >= 2: the second half of the substreams is coded on another thread. `stride`:
 // as planned (8-bit symbols only).
 void write_stream(const StreamLayout& layout, const void* src, uint8_t* out, int threads = 1, size_t stride = 1);

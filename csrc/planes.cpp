@@ -112,7 +112,7 @@ void split_planes(const uint8_t* elements, size_t count, int itemsize, uint8_t* 
 }  // namespace
 
 PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsigned coded_mask,
-                       int max_code_length, int threads) {
+                       int max_code_length, int threads, const uint64_t* segment_counts) {
     const size_t s = static_cast<size_t>(itemsize);
     PlanesPlan plan;
     plan.elements = elements;
@@ -120,10 +120,13 @@ PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsi
     plan.itemsize = itemsize;
     plan.layouts.resize(s);
     plan.stream_bytes.assign(s, 0);
+    const size_t per_plane = 256 * static_cast<size_t>(encoder_segments(count));
     // each plane is read in place, `itemsize` bytes apart: no copy of it is made
     parallel_for(s, threads, [&](size_t k) {
         if (!(coded_mask >> k & 1u)) return;
-        plan.layouts[k] = plan_stream(elements + k, count, max_code_length, s);
+        plan.layouts[k] = segment_counts != nullptr
+                              ? plan_stream_from_segments(segment_counts + k * per_plane, count, max_code_length)
+                              : plan_stream(elements + k, count, max_code_length, s);
         if (plane_worth_coding(plan.layouts[k].total_bytes, count)) plan.stream_bytes[k] = plan.layouts[k].total_bytes;
     });
     plan.offsets.assign(s + 1, 0);

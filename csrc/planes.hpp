@@ -34,8 +34,11 @@ struct PlanesPlan {
 // Plans a stream for each plane of `count` elements of `itemsize` bytes (1, 2, 4 or 8)
 // whose bit is set in `coded_mask`, on up to `threads` threads. The elements must outlive
 // the plan: streams are coded from them in place, raw planes split straight into the output.
+// `segment_counts`, where the caller has counted them: plane k's segment histograms
+// (segment_histograms) at segment_counts + k * encoder_segments(count) * 256, not counted
+// again. Stale counts make writing report DataChanged, as symbols changed after counting do.
 PlanesPlan plan_planes(const uint8_t* elements, size_t count, int itemsize, unsigned coded_mask,
-                       int max_code_length, int threads);
+                       int max_code_length, int threads, const uint64_t* segment_counts = nullptr);
 
 // The writer's estimate of each plane's stream, without the elements: `planes` rows of
 // 256 byte counts (a sample's) scaled by `scale` (rounded half to even, a count seen once

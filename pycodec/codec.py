@@ -408,6 +408,7 @@ def planes_encode(
     plane_mask: int,
     max_code_length: int = DEFAULT_MAX_CODE_LENGTH,
     threads: int = 1,
+    counted: _core.PlaneCounts | None = None,
 ) -> tuple[bytes, tuple[int, ...]]:
     """The ``planes`` section (``spec/dcz.md`` 5.7) of unsigned elements of 1, 2, 4 or 8
     bytes, and each plane's stream length (0: stored raw).
@@ -415,7 +416,8 @@ def planes_encode(
     Plane k holds byte k (little-endian) of every element. A plane whose bit is set in
     `plane_mask` becomes a Huffman stream when that saves enough
     (:func:`plane_worth_coding`); the others are stored raw. Up to `threads` planes are
-    worked on at once.
+    worked on at once. `counted`: the writer's :func:`_count_planes` of these very
+    elements, not counted again (the same bytes either way).
     """
     array = _as_array(elements, "elements")
     if array.dtype.kind != "u" or array.dtype.itemsize not in (1, 2, 4, 8):
@@ -423,7 +425,17 @@ def planes_encode(
     little = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
     mask = _integer_in(plane_mask, "plane_mask", 0, (1 << array.dtype.itemsize) - 1)
     workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
-    return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers)
+    return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers, counted)
+
+
+def _count_planes(elements: np.ndarray) -> _core.PlaneCounts:
+    """What :func:`planes_encode` counts before coding a 1-D C-contiguous little-endian
+    unsigned array, counted ahead for it (the writer's statistics): each plane's byte
+    histogram per segment coded as one substream, ``.histograms`` (itemsize, segments,
+    256). Valid for that array only, unchanged: the encoder checks the array, not its
+    contents (as when another thread writes it while it is coded, a change is reported
+    where the coded sizes differ)."""
+    return _core.count_planes(elements)
 
 
 def crc32(data: bytes | bytearray | memoryview | np.ndarray, value: int = 0) -> int:

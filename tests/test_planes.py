@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import pycodec
 from pycodec import codec
-from pycodec.errors import CodecError, LimitExceededError, MalformedFileError
+from pycodec.errors import CodecError, DataChangedError, LimitExceededError, MalformedFileError
 from pycodec.format import encodings
 from pycodec.format.budget import DecodeBudget
 from pycodec.format.dtypes import DTYPES
@@ -282,6 +282,43 @@ def test_planes_encode_of_tiny_and_constant_planes_keeps_every_spill_out_of_the_
     elements[::7] = 0x3F800001
     for threads in (1, 4):
         assert codec.planes_encode(elements, plane_mask=0b1111, threads=threads) == _reference_section(elements, 0b1111)
+
+
+@pytest.mark.parametrize("width", [1, 2, 4, 8])
+@pytest.mark.parametrize("numel", [1, 4095, 4096, 70_003])
+def test_planes_encode_from_counts_taken_ahead_gives_the_same_section(width: int, numel: int) -> None:
+    """The writer's statistics count 1-byte planes per encoder segment; handed those counts,
+    the encoder codes from them (not counting again) and writes the same bytes."""
+    rng = np.random.default_rng(numel * 10 + width)
+    floats = {1: None, 2: np.float16, 4: np.float32, 8: np.float64}[width]
+    elements = ((rng.standard_normal(numel) * 0.05).astype(floats).view(f"u{width}") if floats
+                else rng.geometric(0.3, numel).astype(np.uint8))
+    counted = codec._count_planes(elements)
+    segments = 4 if numel >= 4096 else 1
+    assert counted.histograms.shape == (width, segments, 256)
+    assert np.array_equal(counted.histograms.sum(axis=1), codec.plane_histograms(elements))
+    for threads in (1, 3):
+        for mask in (0, (1 << width) - 1, 1 << (width - 1)):
+            got = codec.planes_encode(elements, plane_mask=mask, threads=threads, counted=counted)
+            assert got == codec.planes_encode(elements, plane_mask=mask, threads=threads), (threads, mask)
+
+
+def test_counts_taken_ahead_are_refused_for_other_elements() -> None:
+    elements = np.random.default_rng(4).integers(0, 9, 10_000).astype(np.uint8)
+    counted = codec._count_planes(elements)
+    for other in (elements.copy(), elements[:5000], elements.view(np.uint16)):
+        with pytest.raises(CodecError, match="plane counts were made for other elements"):
+            codec.planes_encode(other, plane_mask=1, counted=counted)
+
+
+def test_elements_changed_after_their_counts_are_reported() -> None:
+    """Counts are of the elements as they were (as when another thread writes a tensor
+    while it is coded): a segment that codes to another size raises DataChangedError."""
+    elements = np.random.default_rng(5).geometric(0.5, 20_000).astype(np.uint8)
+    counted = codec._count_planes(elements)
+    elements[:2000] = elements.max()  # the rarest symbol: the first segment codes longer
+    with pytest.raises(DataChangedError):
+        codec.planes_encode(elements, plane_mask=1, counted=counted)
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

@@ -327,3 +327,27 @@ def test_a_size_bound_gives_none_only_above_it_and_the_exact_size_otherwise(kind
 def test_a_size_bound_below_zero_is_refused() -> None:
     with pytest.raises(codec.CodecError, match="at_most"):
         codec.huffman_plan_size(np.array([3, 1, 1], np.uint64), 8, at_most=-1)
+
+
+@pytest.mark.parametrize("dtype, counted", [("float8_e4m3fn", True), ("float8_e5m2", True), ("bfloat16", False),
+                                             ("float32", False)])
+def test_planes_of_1_byte_floats_are_coded_from_the_statistics_counts(dtype: str, counted: bool,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting a 1-byte tensor's patterns counts its plane per encoder segment: the
+    encoder takes those counts instead of counting again, and writes the same bytes."""
+    row = DTYPES[dtype]
+    weights = (torch.randn(50_000, generator=torch.Generator().manual_seed(7)) * 0.05).to(getattr(torch, dtype))
+    flat = weights.view({1: torch.uint8, 2: torch.int16, 4: torch.int32}[row.itemsize]).numpy().view(row.storage)
+    uncounted = encodings._encode_planes(flat, row, choice.statistics(flat, row, planes_ok=True).planes)
+    handed: list[object] = []
+    real = codec.planes_encode
+
+    def planes_encode(elements, **kwargs):
+        handed.append(kwargs.get("counted"))
+        return real(elements, **kwargs)
+
+    monkeypatch.setattr(codec, "planes_encode", planes_encode)
+    encoded = encodings.encode_tensor(flat, row)
+    assert encoded.encoding == "planes" and len(handed) == 1 and (handed[0] is not None) == counted
+    assert encoded.payloads["planes"] == uncounted.payloads["planes"]
+    assert encoded.plane_streams == uncounted.plane_streams

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pycodec import codec
+from pycodec import _core, codec
 from pycodec.format import limits
 from pycodec.format.dtypes import DType
 
@@ -81,6 +81,9 @@ class Statistics:
     pattern_counts: np.ndarray | None = None
     sampled: bool = False  # from a sample of the elements, not all of them
     counted: bool = False  # every element's bit pattern was counted (1 or 2-byte elements)
+    #: the planes encoder's own counts of these elements, where counting the patterns made
+    #: them (1-byte elements): it does not count them again
+    plane_counts: _core.PlaneCounts | None = None
 
     def planes_size(self, header_bytes: int) -> int | None:
         """The ``planes`` encoding's planned size."""
@@ -161,8 +164,11 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     if dtype.itemsize == 2 and bits.size >= _COUNT_FROM and (planes_ok or dtype.codebook_ok):
         return _pattern_statistics(bits, dtype, planes_ok=planes_ok)
     full = bits.size == flat.size
-    # 1-byte elements: their 256 pattern counts are the plane's histogram and the codebook's
-    patterns = _pattern_counts(bits) if dtype.itemsize == 1 and (planes_ok or dtype.codebook_ok) else None
+    # 1-byte elements: their 256 pattern counts are the plane's histogram and the codebook's,
+    # counted per segment of the planes encoder where it may code them
+    counted = codec._count_planes(bits) if dtype.itemsize == 1 and planes_ok else None
+    patterns = (counted.histograms[0].sum(axis=0) if counted is not None
+                else _pattern_counts(bits) if dtype.itemsize == 1 and dtype.codebook_ok else None)
     # every element counted: the zeros are pattern 0, no second pass
     nnz = flat.size - int(patterns[0]) if patterns is not None else int(np.count_nonzero(flat.view(dtype.bits_dtype)))
     planes = bound = None
@@ -173,7 +179,7 @@ def statistics(flat: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics
     elif dtype.codebook_ok and not all_distinct_at_first_look(bits):
         bound = values_bound(bits, not full, nnz, dtype.itemsize)
     return Statistics(flat.size, nnz, planes, bound, patterns if full else None, not full,
-                      counted=patterns is not None and full)
+                      counted=patterns is not None and full, plane_counts=counted)
 
 
 def _pattern_statistics(bits: np.ndarray, dtype: DType, *, planes_ok: bool) -> Statistics:

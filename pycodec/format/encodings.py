@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pycodec import codec
+from pycodec import _core, codec
 from pycodec.errors import CodecError, MalformedFileError
 from pycodec.format import choice, limits, zstd_frames
 from pycodec.format.budget import DecodeBudget
@@ -278,8 +278,9 @@ def _gated_candidates(flat: np.ndarray, dtype: DType, probed: ProbeSource) -> li
     else every candidate."""
     stats = choice.statistics(flat, dtype, planes_ok=dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL)
     size = stats.planes_size(planes_header_bytes(dtype.itemsize))
-    coded = stats.planes
-    planes = [] if coded is None or size is None else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded))]
+    coded, counts = stats.planes, stats.plane_counts
+    planes = ([] if coded is None or size is None
+              else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded, counts))])
     probe = probed()
     if not choice.needs_exact_sizing(stats, dtype, size):
         return _with_zstd(flat, planes, probe)
@@ -357,16 +358,17 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
     return choice.plan_planes(choice.plane_histograms(bits), flat.size, flat.size / bits.size)
 
 
-def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int]) -> EncodedTensor:
+def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int],
+                   counted: _core.PlaneCounts | None = None) -> EncodedTensor:
     """Huffman-code the planes estimated to shrink enough, keeping a stream only if it saves
     enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. One native
     call splits the planes, codes them (several at once for a large tensor) and joins the
-    section."""
+    section (from the statistics' `counted` planes where they counted them)."""
     mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)  # raw ones: numel
     # a thread per plane, and a coded plane's stream may split between two (float8 has one plane)
     threads = min(_CPUS, 2 * dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
     bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns
-    section, lengths = codec.planes_encode(bits, plane_mask=mask, threads=threads)
+    section, lengths = codec.planes_encode(bits, plane_mask=mask, threads=threads, counted=counted)
     return EncodedTensor("planes", {"planes": section}, plane_streams=lengths)
 
 
