@@ -324,6 +324,7 @@ PlaneCounts count_planes_py(const py::array& elements) {
 
 const uint64_t* counts_for(const py::object& given, const py::array& elements) {
     if (given.is_none()) return nullptr;
+    if (!py::isinstance<PlaneCounts>(given)) throw InvalidArgument("counted must be plane counts taken of these elements");
     const PlaneCounts& counted = given.cast<const PlaneCounts&>();
     if (counted.data != elements.data() || counted.count != static_cast<size_t>(elements.size()) ||
         counted.width != static_cast<size_t>(elements.itemsize()))

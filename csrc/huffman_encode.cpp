@@ -9,30 +9,55 @@ namespace pycodec {
 namespace {
 
 constexpr int kMaxPairCodeLength = 12;  // a pair's code then fits 24 bits
-// Below this many symbols in a stream, building the 65,536-entry pair table (about 15 us)
-// costs more than it saves.
+// Below this many symbols in a stream, building the pair table (rows of 256 entries for
+// each symbol with a code) costs more than it saves.
 constexpr uint64_t kMinSymbolsForPairs = 1 << 15;
 // Two substreams coded at once: the joint loop stops 64 symbols short of the shorter one
 // and must first write 64 bits of each (encode_pairs_two).
 constexpr size_t kMinSymbolsForTwo = 256;
 
-// b outer, a inner: each row is contiguous and shifts by one constant, so it vectorizes.
-std::vector<uint32_t> make_pair_table(const std::vector<uint32_t>& entries) {
-    std::vector<uint32_t> pairs(size_t{1} << 16);
+constexpr size_t kPairEntries = size_t{1} << 16;
+constexpr uint32_t kUnusedPair = 2;  // a 2-bit 0: what a fresh table holds in rows no code wrote
+
+struct KeptPairRows {
+    std::vector<uint32_t> rows;
+    bool in_use = false;
+};
+
+// The rows of the symbols b with a code: b outer, a inner, each row contiguous and shifted
+// by one constant, so it vectorizes. A stream's symbols use few of the 256 (a float's sign
+// and exponent byte: 30 to 130), and the table is 256 KB.
+void fill_pair_rows(const std::vector<uint32_t>& entries, const CanonicalCode& code, uint32_t* pairs) {
     uint32_t codes[256], lengths[256];
     for (size_t a = 0; a < 256; ++a) {
         codes[a] = entries[a] >> 8;
         lengths[a] = entries[a] & 0xFFu;
     }
-    for (size_t b = 0; b < 256; ++b) {
+    for (const uint16_t b : code.symbols) {
         const uint32_t len_b = lengths[b], code_b = codes[b];
-        uint32_t* row = pairs.data() + (b << 8);
+        uint32_t* row = pairs + (size_t{b} << 8);
         for (size_t a = 0; a < 256; ++a) row[a] = ((codes[a] << len_b | code_b) << 8) | (lengths[a] + len_b);
     }
-    return pairs;
 }
 
 }  // namespace
+
+PairRows::PairRows() {
+    thread_local KeptPairRows kept;
+    if (kept.in_use) {
+        own_.assign(kPairEntries, kUnusedPair);
+        rows_ = own_.data();
+        return;
+    }
+    if (kept.rows.empty()) kept.rows.assign(kPairEntries, kUnusedPair);
+    kept.in_use = true;
+    lease_ = &kept.in_use;
+    rows_ = kept.rows.data();
+}
+
+PairRows::~PairRows() {
+    if (lease_ != nullptr) *lease_ = false;
+}
 
 EncodeTable make_encode_table(const CanonicalCode& code, uint64_t symbols) {
     EncodeTable table;
@@ -44,8 +69,11 @@ EncodeTable make_encode_table(const CanonicalCode& code, uint64_t symbols) {
     const std::vector<uint32_t> words = canonical_codewords(code);
     for (size_t i = 0; i < code.symbols.size(); ++i)
         table.entries[code.symbols[i]] = (words[i] << 8) | code.lengths[i];
-    if (code.symbol_bits == 8 && table.max_length <= kMaxPairCodeLength && symbols >= kMinSymbolsForPairs)
-        table.pairs = make_pair_table(table.entries);
+    if (code.symbol_bits == 8 && table.max_length <= kMaxPairCodeLength && symbols >= kMinSymbolsForPairs) {
+        table.pair_rows = std::make_unique<PairRows>();
+        fill_pair_rows(table.entries, code, table.pair_rows->data());
+        table.pairs = table.pair_rows->data();
+    }
     return table;
 }
 
@@ -84,7 +112,7 @@ size_t encode_symbols_strided(const uint8_t* src, size_t stride, size_t n, const
 }
 
 bool can_encode_two(const EncodeTable& table, size_t n0, size_t n1) {
-    return !table.pairs.empty() && std::min(n0, n1) >= kMinSymbolsForTwo;
+    return table.pairs != nullptr && std::min(n0, n1) >= kMinSymbolsForTwo;
 }
 
 void encode_two_symbols_strided(const uint8_t* src0, size_t n0, const uint8_t* src1, size_t n1, size_t stride,

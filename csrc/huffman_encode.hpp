@@ -3,20 +3,42 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "huffman_code.hpp"
 
 namespace pycodec {
 
+// The 65,536 entries behind a pair table: the calling thread's own, kept between streams
+// (a table is built for every stream of 32,768 or more byte symbols), or, while that one
+// is in use, a fresh one.
+class PairRows {
+  public:
+    PairRows();
+    ~PairRows();
+    PairRows(const PairRows&) = delete;
+    PairRows& operator=(const PairRows&) = delete;
+    uint32_t* data() { return rows_; }
+
+  private:
+    std::vector<uint32_t> own_;
+    uint32_t* rows_ = nullptr;
+    bool* lease_ = nullptr;  // the kept table's in-use flag, cleared on release
+};
+
 // Per-symbol (codeword << 8 | length), indexed by symbol value; a 1-bit 0 for symbols
 // without a code (they never occur in the symbols a table is made for).
 // `pairs`, where built: the codes of two uint8 symbols at once, pairs[a | b << 8] = the codes
 // of a then b (halves the work per symbol); built once per stream, shared by its substreams.
+// Only the rows of symbols b with a code are written; the others hold codes of an earlier
+// table or a 2-bit 0, never read for the symbols planned and no longer than 24 bits
+// should the symbols change after planning (the size check reports that).
 struct EncodeTable {
     std::vector<uint32_t> entries;
-    std::vector<uint32_t> pairs;
+    const uint32_t* pairs = nullptr;
     int max_length = 0;
+    std::unique_ptr<PairRows> pair_rows;  // the memory behind `pairs`
 };
 
 // The table for `code`; with the pair table when the code's lengths allow it and `symbols`

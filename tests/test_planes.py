@@ -309,6 +309,8 @@ def test_counts_taken_ahead_are_refused_for_other_elements() -> None:
     for other in (elements.copy(), elements[:5000], elements.view(np.uint16)):
         with pytest.raises(CodecError, match="plane counts were made for other elements"):
             codec.planes_encode(other, plane_mask=1, counted=counted)
+    with pytest.raises(CodecError, match="counted must be plane counts"):
+        codec.planes_encode(elements, plane_mask=1, counted=counted.histograms)  # type: ignore[arg-type]
 
 
 def test_elements_changed_after_their_counts_are_reported() -> None:
@@ -319,6 +321,36 @@ def test_elements_changed_after_their_counts_are_reported() -> None:
     elements[:2000] = elements.max()  # the rarest symbol: the first segment codes longer
     with pytest.raises(DataChangedError):
         codec.planes_encode(elements, plane_mask=1, counted=counted)
+
+
+def test_symbols_without_a_code_in_a_kept_pair_table_are_reported_not_crashed_on() -> None:
+    """A thread keeps its pair table between streams and rewrites only the rows of symbols
+    with a code: a symbol that turns up without one (the elements changed after counting)
+    meets a stale row of an earlier code and codes to another size, which is reported."""
+    rng = np.random.default_rng(6)
+    earlier = rng.integers(0, 256, 50_000).astype(np.uint8)  # every row written by some code
+    codec.planes_encode(earlier, plane_mask=1)
+    elements = rng.geometric(0.4, 50_000).astype(np.uint8)
+    alone = codec.planes_encode(elements, plane_mask=1)
+    assert codec.planes_encode(elements.copy(), plane_mask=1) == alone  # stale rows are never read
+    counted = codec._count_planes(elements)
+    elements[::3] = 255  # no code has it: read from a stale row
+    with pytest.raises(DataChangedError):
+        codec.planes_encode(elements, plane_mask=1, counted=counted)
+
+
+@pytest.mark.parametrize("numel", [40_000, 300_000])
+def test_streams_coded_one_after_another_on_a_thread_match_fresh_ones(numel: int) -> None:
+    """Each stream's pair table reuses the rows of the one before on its thread: coding
+    another alphabet in between changes no byte, and every stream decodes to its symbols."""
+    rng = np.random.default_rng(numel)
+    narrow = rng.geometric(0.5, numel).astype(np.uint8)
+    wide = (rng.standard_normal(numel) * 40 + 128).clip(0, 255).astype(np.uint8)
+    first = codec.huffman_encode(narrow)
+    codec.huffman_encode(wide)
+    assert codec.huffman_encode(narrow) == first
+    assert np.array_equal(codec.huffman_decode(first, max_symbols=numel), narrow)
+    assert np.array_equal(codec.huffman_decode(codec.huffman_encode(wide), max_symbols=numel), wide)
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
