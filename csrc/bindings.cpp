@@ -50,6 +50,12 @@ void require_contiguous(const py::array& a, const char* what) {
     if (!(a.flags() & py::array::c_style)) throw InvalidArgument(std::string(what) + " must be C-contiguous");
 }
 
+// A 1-D C-contiguous array of unsigned integers of any width.
+void require_flat_unsigned(const py::array& a, const char* what) {
+    if (a.dtype().kind() != 'u' || !(a.flags() & py::array::c_style) || a.ndim() != 1)
+        throw InvalidArgument(std::string(what) + " must be a 1-D C-contiguous unsigned integer array");
+}
+
 const uint8_t* bytes_of(const py::array& a) { return static_cast<const uint8_t*>(a.data()); }
 
 // ------------------------------------------------------------------ output allocation
@@ -289,7 +295,6 @@ py::object huffman_encode_py(const py::array& symbols, int max_length) {
     return finish_bytes(std::move(out), layout.total_bytes);
 }
 
-// The planes section of spec/dcz.md 5.7 and each plane's stream length (0: stored raw).
 // Each byte plane's histogram per encoder segment (segment_histograms) of one array,
 // counted ahead of planes_encode, which takes them for that array only (the same buffer,
 // length and width, kept alive by them): counts of other elements would make a wrong code.
@@ -303,8 +308,7 @@ struct PlaneCounts {
 };
 
 PlaneCounts count_planes_py(const py::array& elements) {
-    if (elements.dtype().kind() != 'u' || !(elements.flags() & py::array::c_style) || elements.ndim() != 1)
-        throw InvalidArgument("elements must be a 1-D C-contiguous unsigned integer array");
+    require_flat_unsigned(elements, "elements");
     PlaneCounts counted;
     counted.owner = elements;
     counted.data = elements.data();
@@ -332,6 +336,7 @@ const uint64_t* counts_for(const py::object& given, const py::array& elements) {
     return counted.counts.data();
 }
 
+// The planes section of spec/dcz.md 5.7 and each plane's stream length (0: stored raw).
 py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int max_length, int threads,
                            const py::object& counted_planes) {
     const size_t width = static_cast<size_t>(elements.itemsize());
@@ -521,8 +526,7 @@ py::list plan_plane_sizes_py(const py::array_t<uint64_t, py::array::c_style>& hi
 // ------------------------------------------------------------------ relative indices
 
 py::object codebook_index_py(const py::array& values, size_t max_size) {
-    if (values.dtype().kind() != 'u' || !(values.flags() & py::array::c_style) || values.ndim() != 1)
-        throw InvalidArgument("values must be a 1-D C-contiguous unsigned integer array");
+    require_flat_unsigned(values, "values");
     if (max_size < 1 || max_size > kMaxCodebookSize) throw InvalidArgument("max_size must be in 1..65536");
     const size_t n = static_cast<size_t>(values.size());
     const size_t width = static_cast<size_t>(values.itemsize());  // read with the GIL held
@@ -543,8 +547,7 @@ py::object codebook_index_py(const py::array& values, size_t max_size) {
 }
 
 py::object value_counts_py(const py::array& values, bool skip_zero, size_t limit) {
-    if (values.dtype().kind() != 'u' || !(values.flags() & py::array::c_style) || values.ndim() != 1)
-        throw InvalidArgument("values must be a 1-D C-contiguous unsigned integer array");
+    require_flat_unsigned(values, "values");
     if (limit > (size_t{1} << 32)) throw InvalidArgument("limit must be at most 2^32");
     const size_t n = static_cast<size_t>(values.size());
     const size_t width = static_cast<size_t>(values.itemsize());
@@ -562,8 +565,7 @@ py::object value_counts_py(const py::array& values, bool skip_zero, size_t limit
 }
 
 bool all_distinct_py(const py::array& values, size_t step) {
-    if (values.dtype().kind() != 'u' || !(values.flags() & py::array::c_style) || values.ndim() != 1)
-        throw InvalidArgument("values must be a 1-D C-contiguous unsigned integer array");
+    require_flat_unsigned(values, "values");
     if (step == 0) throw InvalidArgument("step must be at least 1");
     const size_t size = static_cast<size_t>(values.size());
     const size_t n = size == 0 ? 0 : (size - 1) / step + 1;
@@ -588,8 +590,7 @@ py::tuple count_entropy_py(const py::array_t<uint64_t, py::array::c_style>& coun
 
 // Byte histograms of each plane (byte k, little-endian) of a contiguous array of elements.
 py::array plane_histograms_py(const py::array& elements) {
-    if (elements.dtype().kind() != 'u' || !(elements.flags() & py::array::c_style) || elements.ndim() != 1)
-        throw InvalidArgument("elements must be a 1-D C-contiguous unsigned integer array");
+    require_flat_unsigned(elements, "elements");
     const size_t width = static_cast<size_t>(elements.itemsize());
     const size_t n = static_cast<size_t>(elements.size());
     const uint8_t* src = static_cast<const uint8_t*>(elements.data());
@@ -639,8 +640,7 @@ py::array pattern_plane_histograms_py(const py::array_t<uint64_t, py::array::c_s
 }
 
 py::tuple nonzero_scan_py(const py::array& bits, size_t cap) {
-    if (bits.dtype().kind() != 'u' || !(bits.flags() & py::array::c_style) || bits.ndim() != 1)
-        throw InvalidArgument("bits must be a 1-D C-contiguous unsigned integer array");
+    require_flat_unsigned(bits, "bits");
     if (cap < 1 || cap > (size_t{1} << 24)) throw InvalidArgument("cap must be in 1..2^24");
     const size_t width = static_cast<size_t>(bits.itemsize());
     const size_t n = static_cast<size_t>(bits.size());

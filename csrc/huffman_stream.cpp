@@ -93,17 +93,23 @@ StreamLayout plan_segments(std::vector<uint64_t> seg_counts, uint64_t n, int sym
     return plan_counts(counts, n, symbol_bits, max_code_length, &seg_counts);
 }
 
+// One histogram per segment of the n symbols, in order (alphabet counts each), added to
+// `counts`: their coded sizes fix the layout before any bit is written.
+template <class T>
+void count_segments(const T* src, size_t n, size_t stride, uint64_t* counts) {
+    const size_t alphabet = size_t{1} << (8 * sizeof(T));
+    const int k = substream_count(n);
+    for (int i = 0; i < k; ++i) {
+        const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
+        histogram(src + begin * stride, static_cast<size_t>(end - begin), stride, counts + alphabet * static_cast<size_t>(i));
+    }
+}
+
 template <class T>
 StreamLayout plan_typed(const T* src, size_t n, int max_code_length, size_t stride = 1) {
     const int symbol_bits = 8 * static_cast<int>(sizeof(T));
-    const size_t alphabet = size_t{1} << symbol_bits;
-    const int k = substream_count(n);
-    // one histogram per segment: their coded sizes fix the layout before any bit is written
-    std::vector<uint64_t> seg_counts(alphabet * static_cast<size_t>(k), 0);
-    for (int i = 0; i < k; ++i) {
-        const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
-        histogram(src + begin * stride, static_cast<size_t>(end - begin), stride, &seg_counts[alphabet * static_cast<size_t>(i)]);
-    }
+    std::vector<uint64_t> seg_counts((size_t{1} << symbol_bits) * static_cast<size_t>(substream_count(n)), 0);
+    count_segments(src, n, stride, seg_counts.data());
     return plan_segments(std::move(seg_counts), n, symbol_bits, max_code_length);
 }
 
@@ -197,11 +203,7 @@ int encoder_segments(uint64_t n) { return substream_count(n); }
 uint64_t segment_begin(uint64_t n, int i) { return segment_start(n, substream_count(n), i); }
 
 void segment_histograms(const uint8_t* src, size_t n, size_t stride, uint64_t* counts) {
-    const int k = substream_count(n);
-    for (int i = 0; i < k; ++i) {
-        const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
-        histogram_u8_strided(src + begin * stride, static_cast<size_t>(end - begin), stride, counts + 256 * static_cast<size_t>(i));
-    }
+    count_segments(src, n, stride, counts);
 }
 
 void write_stream(const StreamLayout& s, const void* src, uint8_t* out, int threads, size_t stride) {
