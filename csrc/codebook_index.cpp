@@ -12,6 +12,8 @@ namespace {
 // grows by 4x when half full, so the common case (a few hundred values) stays in L1.
 constexpr uint32_t kEmpty = 0xFFFFFFFFu;
 constexpr int kFirstSlotBits = 9;
+// 16-bit values are indexed through a table of all 65,536 from this many on, hashed below.
+constexpr size_t kDirectFrom16 = size_t{1} << 12;
 
 // The slot arrays of a thread's tables, kept between calls: a table of 2^16 slots (768 KB)
 // allocated afresh is mapped anew by malloc and faulted in page by page on every call.
@@ -196,7 +198,11 @@ bool codebook_index(const void* values, size_t n, size_t width, size_t max_size,
     if (max_size > kMaxCodebookSize) throw InvalidArgument("codebook size limit above 65536");
     switch (width) {
         case 1: return index_direct(static_cast<const uint8_t*>(values), n, max_size, book, indices);
-        case 2: return index_direct(static_cast<const uint16_t*>(values), n, max_size, book, indices);
+        case 2:
+            // the direct table's 65,536 entries cost about 70 us to clear and walk: a
+            // batch-norm vector of a few hundred values is hashed in a few
+            if (n < kDirectFrom16) return index_typed(static_cast<const uint16_t*>(values), n, max_size, book, indices);
+            return index_direct(static_cast<const uint16_t*>(values), n, max_size, book, indices);
         case 4: return index_typed(static_cast<const uint32_t*>(values), n, max_size, book, indices);
         case 8: return index_typed(static_cast<const uint64_t*>(values), n, max_size, book, indices);
         default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");

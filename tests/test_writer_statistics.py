@@ -49,6 +49,19 @@ def test_hash_tables_kept_between_calls_give_fresh_answers() -> None:
             assert np.array_equal(book, np.unique(values)) and np.array_equal(book[indices], values)
 
 
+@pytest.mark.parametrize("size", [1, 144, 4_095, 4_096, 70_000])
+@pytest.mark.parametrize("high", [2, 300, 65_536])
+def test_16_bit_codebooks_hashed_or_tabled_alike(size: int, high: int) -> None:
+    """16-bit values are hashed below 4,096 of them and indexed through a table of all
+    65,536 from there: either way the book is the sorted distinct values, and a cap below
+    their count refuses them."""
+    values = np.random.default_rng(size + high).integers(0, high, size).astype(np.uint16)
+    book, indices = codec.codebook_index(values, 65_536)
+    assert np.array_equal(book, np.unique(values)) and np.array_equal(book[indices], values)
+    if book.size > 1:
+        assert codec.codebook_index(values, book.size - 1) is None
+
+
 def test_hash_tables_of_threads_counting_at_once_stay_apart() -> None:
     rng = np.random.default_rng(8)
     arrays = [rng.integers(1, high, 30_000).astype(np.uint32) for high in (10, 1000, 30_000, 1 << 31)]
