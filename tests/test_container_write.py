@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -195,6 +196,33 @@ def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> 
     assert list(loaded) == list(state)
     for name, tensor in state.items():
         assert torch.equal(loaded[name], tensor)
+
+
+def test_helpers_take_large_tensors_only_and_the_caller_the_small_ones(monkeypatch) -> None:
+    """On the pool, a tensor below HELPER_MIN_BYTES is always coded by the calling thread
+    (small tensors are mostly Python: two threads would take turns on the GIL); the large
+    ones by either; the same bytes as one thread."""
+    torch.manual_seed(3)
+    state = {f"large{i}": torch.randn(40_000) * 0.05 for i in range(4)}
+    state |= {f"norm{i}": 1 + torch.randn(300) * 0.01 for i in range(12)}
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
+    alone = pycodec.save_bytes(state)
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
+    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(writer, "HELPER_MIN_BYTES", 100_000)
+    coded: list[tuple[int, str]] = []
+    real = writer._encode_one
+
+    def encode_one(flat, dtype, probe):
+        coded.append((flat.nbytes, threading.current_thread().name))
+        if threading.current_thread() is threading.main_thread() and flat.nbytes >= 100_000:
+            time.sleep(0.05)  # the helper, free meanwhile, would take small ones if it could
+        return real(flat, dtype, probe)
+
+    monkeypatch.setattr(writer, "_encode_one", encode_one)
+    assert pycodec.save_bytes(state) == alone
+    assert len(coded) == len(state)
+    assert {thread for size, thread in coded if size < 100_000} == {threading.current_thread().name}
 
 
 def _probed_state() -> dict[str, torch.Tensor]:
