@@ -16,18 +16,27 @@ constexpr uint64_t kMinSymbolsForPairs = 1 << 15;
 // and must first write 64 bits of each (encode_pairs_two).
 constexpr size_t kMinSymbolsForTwo = 256;
 
-constexpr size_t kPairEntries = size_t{1} << 16;
-constexpr uint32_t kUnusedPair = 2;  // a 2-bit 0: what a fresh table holds in rows no code wrote
+constexpr size_t kTableEntries = size_t{1} << 16;
+constexpr uint32_t kUnusedPair = 2;  // a 2-bit 0: what a fresh pair table holds in rows no code wrote
+// A symbol without a code never occurs in the symbols planned; should it turn up anyway
+// (another thread changed them) it is written as one 0 bit: garbage that the size check
+// reports, where a 0-bit entry would shift the bit writer by 64.
+constexpr uint32_t kUncoded = 1;
 
-struct KeptPairRows {
-    std::vector<uint32_t> rows;
+struct KeptEntries {
+    std::vector<uint32_t> entries;
     bool in_use = false;
 };
+
+KeptEntries& kept_entries(TableKind kind) {
+    thread_local KeptEntries pairs, wide;
+    return kind == TableKind::kPairs ? pairs : wide;
+}
 
 // The rows of the symbols b with a code: b outer, a inner, each row contiguous and shifted
 // by one constant, so it vectorizes. A stream's symbols use few of the 256 (a float's sign
 // and exponent byte: 30 to 130), and the table is 256 KB.
-void fill_pair_rows(const std::vector<uint32_t>& entries, const CanonicalCode& code, uint32_t* pairs) {
+void fill_pair_rows(const uint32_t* entries, const CanonicalCode& code, uint32_t* pairs) {
     uint32_t codes[256], lengths[256];
     for (size_t a = 0; a < 256; ++a) {
         codes[a] = entries[a] >> 8;
@@ -42,36 +51,47 @@ void fill_pair_rows(const std::vector<uint32_t>& entries, const CanonicalCode& c
 
 }  // namespace
 
-PairRows::PairRows() {
-    thread_local KeptPairRows kept;
+KeptTable::KeptTable(TableKind kind, uint32_t fill) {
+    KeptEntries& kept = kept_entries(kind);
     if (kept.in_use) {
-        own_.assign(kPairEntries, kUnusedPair);
-        rows_ = own_.data();
+        own_.assign(kTableEntries, fill);
+        data_ = own_.data();
         return;
     }
-    if (kept.rows.empty()) kept.rows.assign(kPairEntries, kUnusedPair);
+    if (kept.entries.empty()) kept.entries.assign(kTableEntries, fill);
     kept.in_use = true;
     lease_ = &kept.in_use;
-    rows_ = kept.rows.data();
+    data_ = kept.entries.data();
 }
 
-PairRows::~PairRows() {
+KeptTable::~KeptTable() {
     if (lease_ != nullptr) *lease_ = false;
+}
+
+WideEntries::WideEntries(const CanonicalCode& code) : table_(TableKind::kWideEntries, kUncoded), symbols_(code.symbols) {}
+
+WideEntries::~WideEntries() {
+    uint32_t* entries = table_.data();
+    for (const uint16_t s : symbols_) entries[s] = kUncoded;
 }
 
 EncodeTable make_encode_table(const CanonicalCode& code, uint64_t symbols) {
     EncodeTable table;
-    // A symbol without a code never occurs in the symbols planned; should it turn up anyway
-    // (another thread changed them) it is written as one 0 bit: garbage that the size
-    // check reports, where a 0-bit entry would shift the bit writer by 64.
-    table.entries.assign(size_t{1} << code.symbol_bits, 1);
+    uint32_t* entries;
+    if (code.symbol_bits == 16) {
+        table.wide_entries = std::make_unique<WideEntries>(code);
+        entries = table.wide_entries->data();
+    } else {
+        table.byte_entries.assign(256, kUncoded);
+        entries = table.byte_entries.data();
+    }
+    table.entries = entries;
     table.max_length = code.max_length();
     const std::vector<uint32_t> words = canonical_codewords(code);
-    for (size_t i = 0; i < code.symbols.size(); ++i)
-        table.entries[code.symbols[i]] = (words[i] << 8) | code.lengths[i];
+    for (size_t i = 0; i < code.symbols.size(); ++i) entries[code.symbols[i]] = (words[i] << 8) | code.lengths[i];
     if (code.symbol_bits == 8 && table.max_length <= kMaxPairCodeLength && symbols >= kMinSymbolsForPairs) {
-        table.pair_rows = std::make_unique<PairRows>();
-        fill_pair_rows(table.entries, code, table.pair_rows->data());
+        table.pair_rows = std::make_unique<KeptTable>(TableKind::kPairs, kUnusedPair);
+        fill_pair_rows(entries, code, table.pair_rows->data());
         table.pairs = table.pair_rows->data();
     }
     return table;

@@ -10,21 +10,39 @@
 
 namespace pycodec {
 
-// The 65,536 entries behind a pair table: the calling thread's own, kept between streams
-// (a table is built for every stream of 32,768 or more byte symbols), or, while that one
-// is in use, a fresh one.
-class PairRows {
+// A table of 65,536 uint32 entries of one kind: the calling thread's own, kept between
+// streams, or, while that one is in use, a fresh one holding `fill` everywhere. Pair tables
+// (a byte stream of 32,768 symbols or more) and 16-bit codes' entries each have their own;
+// allocating and faulting in 256 KB per stream cost more than coding a short one.
+enum class TableKind { kPairs, kWideEntries };
+
+class KeptTable {
   public:
-    PairRows();
-    ~PairRows();
-    PairRows(const PairRows&) = delete;
-    PairRows& operator=(const PairRows&) = delete;
-    uint32_t* data() { return rows_; }
+    KeptTable(TableKind kind, uint32_t fill);
+    ~KeptTable();
+    KeptTable(const KeptTable&) = delete;
+    KeptTable& operator=(const KeptTable&) = delete;
+    uint32_t* data() { return data_; }
 
   private:
     std::vector<uint32_t> own_;
-    uint32_t* rows_ = nullptr;
+    uint32_t* data_ = nullptr;
     bool* lease_ = nullptr;  // the kept table's in-use flag, cleared on release
+};
+
+// The entries of a 16-bit code in a kept table, every other entry a 1-bit 0: the code's
+// own entries are put back to that when it is done with.
+class WideEntries {
+  public:
+    explicit WideEntries(const CanonicalCode& code);
+    ~WideEntries();
+    WideEntries(const WideEntries&) = delete;
+    WideEntries& operator=(const WideEntries&) = delete;
+    uint32_t* data() { return table_.data(); }
+
+  private:
+    KeptTable table_;
+    std::vector<uint16_t> symbols_;
 };
 
 // Per-symbol (codeword << 8 | length), indexed by symbol value; a 1-bit 0 for symbols
@@ -35,10 +53,12 @@ class PairRows {
 // table or a 2-bit 0, never read for the symbols planned and no longer than 24 bits
 // should the symbols change after planning (the size check reports that).
 struct EncodeTable {
-    std::vector<uint32_t> entries;
+    const uint32_t* entries = nullptr;  // 256 or 65,536, by symbol
     const uint32_t* pairs = nullptr;
     int max_length = 0;
-    std::unique_ptr<PairRows> pair_rows;  // the memory behind `pairs`
+    std::vector<uint32_t> byte_entries;  // the memory behind `entries` for 8-bit symbols
+    std::unique_ptr<WideEntries> wide_entries;  // the memory behind `entries` for 16-bit symbols
+    std::unique_ptr<KeptTable> pair_rows;  // the memory behind `pairs`
 };
 
 // The table for `code`; with the pair table when the code's lengths allow it and `symbols`

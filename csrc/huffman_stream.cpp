@@ -36,10 +36,29 @@ size_t header_size(const StreamLayout& s) {
     return size;
 }
 
-void histogram(const uint8_t* src, size_t n, size_t stride, uint64_t* counts) {
+// The counts a stream needs: every byte value, or a short 16-bit stream's up to its
+// largest symbol (a codebook's indices of a few hundred values need not fault in and walk
+// 65,536 counts; a long stream's counting costs more than they do).
+constexpr size_t kAllWideCountsFrom = size_t{1} << 16;
+size_t alphabet_of(const uint8_t* /*src*/, size_t /*n*/, size_t /*stride*/) { return 256; }
+size_t alphabet_of(const uint16_t* src, size_t n, size_t /*stride: 1*/) {
+    if (n >= kAllWideCountsFrom) return size_t{1} << 16;
+    uint16_t largest = 0;
+    for (size_t i = 0; i < n; ++i) largest = std::max(largest, src[i]);
+    return size_t{largest} + 1;
+}
+
+void histogram(const uint8_t* src, size_t n, size_t stride, uint64_t* counts, size_t /*alphabet: 256*/) {
     histogram_u8_strided(src, n, stride, counts);
 }
-void histogram(const uint16_t* src, size_t n, size_t /*stride: 1*/, uint64_t* counts) { histogram_u16(src, n, counts); }
+// Symbols past `alphabet` were not there when it was found: another thread changed them.
+void histogram(const uint16_t* src, size_t n, size_t /*stride: 1*/, uint64_t* counts, size_t alphabet) {
+    if (alphabet == size_t{1} << 16) return histogram_u16(src, n, counts);
+    for (size_t i = 0; i < n; ++i) {
+        if (src[i] >= alphabet) throw DataChanged("symbols");
+        ++counts[src[i]];
+    }
+}
 
 // The plan from whole-stream counts: mode, code and header. Substream sizes are the
 // per-segment totals when the caller has them (encoding), else an even split of the
@@ -85,8 +104,8 @@ StreamLayout plan_counts(const std::vector<uint64_t>& counts, uint64_t n, int sy
 
 // The plan from each segment's counts (k * alphabet, in segment order).
 StreamLayout plan_segments(std::vector<uint64_t> seg_counts, uint64_t n, int symbol_bits, int max_code_length) {
-    const size_t alphabet = size_t{1} << symbol_bits;
     const int k = substream_count(n);
+    const size_t alphabet = seg_counts.size() / static_cast<size_t>(k);
     std::vector<uint64_t> counts(alphabet, 0);
     for (int i = 0; i < k; ++i)
         for (size_t sym = 0; sym < alphabet; ++sym) counts[sym] += seg_counts[alphabet * static_cast<size_t>(i) + sym];
@@ -96,21 +115,21 @@ StreamLayout plan_segments(std::vector<uint64_t> seg_counts, uint64_t n, int sym
 // One histogram per segment of the n symbols, in order (alphabet counts each), added to
 // `counts`: their coded sizes fix the layout before any bit is written.
 template <class T>
-void count_segments(const T* src, size_t n, size_t stride, uint64_t* counts) {
-    const size_t alphabet = size_t{1} << (8 * sizeof(T));
+void count_segments(const T* src, size_t n, size_t stride, uint64_t* counts, size_t alphabet = 256) {
     const int k = substream_count(n);
     for (int i = 0; i < k; ++i) {
         const uint64_t begin = segment_start(n, k, i), end = segment_start(n, k, i + 1);
-        histogram(src + begin * stride, static_cast<size_t>(end - begin), stride, counts + alphabet * static_cast<size_t>(i));
+        histogram(src + begin * stride, static_cast<size_t>(end - begin), stride, counts + alphabet * static_cast<size_t>(i),
+                  alphabet);
     }
 }
 
 template <class T>
 StreamLayout plan_typed(const T* src, size_t n, int max_code_length, size_t stride = 1) {
-    const int symbol_bits = 8 * static_cast<int>(sizeof(T));
-    std::vector<uint64_t> seg_counts((size_t{1} << symbol_bits) * static_cast<size_t>(substream_count(n)), 0);
-    count_segments(src, n, stride, seg_counts.data());
-    return plan_segments(std::move(seg_counts), n, symbol_bits, max_code_length);
+    const size_t alphabet = alphabet_of(src, n, stride);
+    std::vector<uint64_t> seg_counts(alphabet * static_cast<size_t>(substream_count(n)), 0);
+    count_segments(src, n, stride, seg_counts.data(), alphabet);
+    return plan_segments(std::move(seg_counts), n, 8 * static_cast<int>(sizeof(T)), max_code_length);
 }
 
 size_t encode_segment(const uint8_t* src, size_t stride, size_t n, const EncodeTable& table, uint8_t* out,

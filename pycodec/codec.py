@@ -381,6 +381,14 @@ def huffman_plan_size(counts: npt.ArrayLike, symbol_bits: int, *,
     return None if size is None else int(size)
 
 
+def _plan_size_of_counts(counts: np.ndarray, symbol_bits: int, at_most: int | None = None) -> int | None:
+    """:func:`huffman_plan_size` of the writer's own counts (a 1-D int64 or uint64 array,
+    none negative), without checking them again: sizing the candidates of a batch-norm
+    vector of a few hundred values took longer in the checks than in the planner."""
+    size = _core.huffman_plan_size(counts.astype(np.uint64, copy=False), symbol_bits, DEFAULT_MAX_CODE_LENGTH, at_most)
+    return None if size is None else int(size)
+
+
 # ----------------------------------------------------------------- relative indices
 
 

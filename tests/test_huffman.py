@@ -124,6 +124,32 @@ def test_full_16_bit_alphabet():
     assert codec.huffman_stream_info(data).max_code_length == 16
 
 
+@pytest.mark.parametrize("count", [1, 2, 700, 65_535, 65_536, 200_000])
+@pytest.mark.parametrize("largest", [1, 259, 65_535])
+def test_16_bit_streams_counted_up_to_their_largest_symbol_or_all(count: int, largest: int):
+    """A 16-bit stream of fewer than 65,536 symbols is counted over 0..its largest symbol
+    only, a longer one over all 65,536: the code and the bytes are the same either way."""
+    rng = np.random.default_rng(count + largest)
+    symbols = rng.integers(0, largest + 1, count).astype(np.uint16)
+    symbols[rng.integers(0, count)] = largest
+    data = roundtrip(symbols)
+    counts = np.bincount(symbols, minlength=65_536)
+    planned = codec.huffman_plan_size(counts, 16)
+    assert planned == codec.huffman_plan_size(counts[:largest + 1], 16)
+    assert abs(len(data) - planned) <= codec.huffman_stream_info(data).streams  # a byte of padding each
+
+
+def test_16_bit_streams_coded_one_after_another_on_a_thread_match_fresh_ones():
+    """A thread keeps its 16-bit code table between streams and puts back only the entries
+    a code wrote: coding a code over every symbol in between changes no byte."""
+    rng = np.random.default_rng(3)
+    narrow = rng.integers(0, 300, 5000).astype(np.uint16)
+    first = codec.huffman_encode(narrow)
+    codec.huffman_encode(np.concatenate([np.arange(65536), rng.integers(0, 50, 9000)]).astype(np.uint16))
+    assert codec.huffman_encode(narrow) == first
+    assert np.array_equal(codec.huffman_decode(first, max_symbols=5000), narrow)
+
+
 def test_code_table_grows_with_symbols_used_not_alphabet():
     rng = np.random.default_rng(2)
     used = np.array([3, 999, 20000, 40000, 65535], np.uint16)

@@ -80,11 +80,16 @@ def gap_symbol_bits(index_bits: int) -> int:
 def _gap_counts(histogram: np.ndarray, long_gaps: np.ndarray, bits: int) -> np.ndarray:
     """Entry counts (symbols 0..M, M = filler) of the gaps coded with `bits` bits."""
     filler = (1 << bits) - 1
-    values = np.arange(histogram.size)
-    counts = np.bincount(values % filler, weights=histogram, minlength=filler + 1)
-    counts = np.rint(counts).astype(np.int64)
-    fillers = int(np.dot(values // filler, histogram)) + int((long_gaps // filler).sum())
+    if histogram.size <= filler:  # every short gap is one entry of its own value
+        counts = np.zeros(filler + 1, np.int64)
+        counts[:histogram.size] = histogram
+        fillers = 0
+    else:
+        values = np.arange(histogram.size)
+        counts = np.rint(np.bincount(values % filler, weights=histogram, minlength=filler + 1)).astype(np.int64)
+        fillers = int(np.dot(values // filler, histogram))
     if long_gaps.size:
+        fillers += int((long_gaps // filler).sum())
         counts[:filler] += np.bincount(long_gaps % filler, minlength=filler)[:filler]
     counts[filler] += fillers
     return counts
@@ -126,7 +131,7 @@ def plan_gaps(histogram: np.ndarray, long_gaps: np.ndarray) -> GapPlan:
     estimates = {bits: _entropy_bytes(counts[bits]) for bits in widths}
     cutoff = min(estimates.values()) * (1 + _GAP_ESTIMATE_MARGIN)
     planned = [bits for bits in widths if estimates[bits] <= cutoff]
-    plans = [GapPlan(bits, counts[bits], codec.huffman_plan_size(counts[bits], gap_symbol_bits(bits)))
+    plans = [GapPlan(bits, counts[bits], codec._plan_size_of_counts(counts[bits], gap_symbol_bits(bits)))
              for bits in planned]
     return min(plans, key=lambda plan: (plan.size, plan.index_bits))
 
@@ -142,8 +147,8 @@ class Scan:
 
 
 def scan(flat: np.ndarray, dtype: DType) -> Scan:
-    if dtype.itemsize <= 8:
-        return Scan(*codec.nonzero_scan(flat.view(dtype.bits_dtype), _GAP_HISTOGRAM_CAP))
+    if dtype.itemsize <= 8:  # a gap is shorter than the tensor: a small one's histogram is short too
+        return Scan(*codec.nonzero_scan(flat.view(dtype.bits_dtype), min(_GAP_HISTOGRAM_CAP, flat.size + 1)))
     # 16-byte elements (complex128): no native integer that wide
     positions = np.flatnonzero(flat.view(np.uint64).reshape(-1, dtype.itemsize // 8).any(axis=1))
     gaps = np.diff(positions, prepend=-1) - 1
@@ -377,7 +382,7 @@ def _index_size(counts: np.ndarray, book_size: int, at_most: int) -> int | None:
     `at_most` bytes (its candidate then loses)."""
     if at_most < 0:
         return None
-    return codec.huffman_plan_size(counts, index_symbol_bits(book_size), at_most=at_most)
+    return codec._plan_size_of_counts(counts, index_symbol_bits(book_size), at_most)
 
 
 def _codebook_candidates(found: Scan, numel: int, gaps: GapPlan | None, dtype: DType, beat: int) -> list[_Candidate]:
