@@ -669,6 +669,21 @@ py::tuple nonzero_scan_py(const py::array& bits, size_t cap) {
     return py::make_tuple(positions[kept], values[kept], histogram, longs);
 }
 
+// (bits, planned size) of the gaps' best width (relative_index.hpp plan_gap_width).
+py::tuple plan_gap_width_py(const py::array_t<uint64_t, py::array::c_style>& histogram,
+                            const py::array_t<int64_t, py::array::c_style>& long_gaps, double margin, int max_length) {
+    if (histogram.ndim() != 1 || long_gaps.ndim() != 1) throw InvalidArgument("histogram and long_gaps must be 1-D");
+    if (!(margin >= 0.0) || !std::isfinite(margin)) throw InvalidArgument("margin must be a finite number >= 0");
+    if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    GapWidth width;
+    {
+        py::gil_scoped_release release;
+        width = plan_gap_width(histogram.data(), static_cast<size_t>(histogram.size()), long_gaps.data(),
+                               static_cast<size_t>(long_gaps.size()), margin, max_length);
+    }
+    return py::make_tuple(width.bits, width.size);
+}
+
 py::array relative_index_encode_py(const py::array_t<int64_t, py::array::c_style>& positions, int bits) {
     const int64_t* pos = positions.data();
     const size_t n = static_cast<size_t>(positions.size());
@@ -861,6 +876,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("pattern_plane_histograms", &pattern_plane_histograms_py, py::arg("patterns"));
     m.def("pattern_statistics", &pattern_statistics_py, py::arg("bits"));
     m.def("relative_index_encode", &relative_index_encode_py, py::arg("positions"), py::arg("bits"));
+    m.def("plan_gap_width", &plan_gap_width_py, py::arg("histogram"), py::arg("long_gaps"), py::arg("margin"),
+          py::arg("max_code_length"));
     m.def("relative_index_decode", &relative_index_decode_py, py::arg("entries"), py::arg("bits"), py::arg("numel"));
     m.def("gather", &gather_py, py::arg("codebook"), py::arg("indices"), py::arg("numel"));
     m.def("scatter", &scatter_py, py::arg("codebook"), py::arg("indices"), py::arg("positions"), py::arg("numel"));

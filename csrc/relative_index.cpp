@@ -1,10 +1,13 @@
 #include "relative_index.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <string>
 
 #include "common.hpp"
+#include "huffman_stream.hpp"
+#include "limits.hpp"
 
 namespace pycodec {
 
@@ -170,6 +173,105 @@ void nonzero_scan(const void* bits, size_t n, size_t width, size_t nnz, int64_t*
         case 8: return scan_typed(static_cast<const uint64_t*>(bits), n, nnz, positions, static_cast<uint64_t*>(values), histogram, cap, long_gaps);
         default: throw InvalidArgument("element width must be 1, 2, 4 or 8 bytes");
     }
+}
+
+}  // namespace pycodec
+
+namespace pycodec {
+
+namespace {
+
+// numpy's pairwise summation (add.reduce of a contiguous float64 array), so that the
+// estimates rank widths as the writer's numpy version did, rounding included.
+double pairwise_sum(const double* a, size_t n) {
+    if (n < 8) {
+        double sum = 0.0;
+        for (size_t i = 0; i < n; ++i) sum += a[i];
+        return sum;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (size_t j = 0; j < 8; ++j) r[j] = a[j];
+        size_t i = 8;
+        for (; i < n - n % 8; i += 8)
+            for (size_t j = 0; j < 8; ++j) r[j] += a[i + j];
+        double sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) sum += a[i];
+        return sum;
+    }
+    size_t half = n / 2;
+    half -= half % 8;
+    return pairwise_sum(a, half) + pairwise_sum(a + half, n - half);
+}
+
+// Entry counts (symbols 0..M, M = 2^bits - 1 the filler) of the gaps coded with `bits` bits.
+std::vector<uint64_t> gap_entry_counts(const uint64_t* histogram, size_t h, const int64_t* long_gaps, size_t l,
+                                       int bits) {
+    const uint64_t filler = (uint64_t{1} << bits) - 1;
+    std::vector<uint64_t> counts(filler + 1, 0);
+    uint64_t fillers = 0;
+    for (size_t gap = 0; gap < h; ++gap) {
+        if (histogram[gap] == 0) continue;
+        counts[gap % filler] += histogram[gap];
+        fillers += gap / filler * histogram[gap];
+    }
+    for (size_t i = 0; i < l; ++i) {
+        const uint64_t gap = static_cast<uint64_t>(long_gaps[i]);
+        counts[gap % filler] += 1;
+        fillers += gap / filler;
+    }
+    counts[filler] += fillers;
+    return counts;
+}
+
+// Order-0 information of the counts in bytes, each symbol at least one bit as a Huffman
+// code spends, plus the code table's rough cost: a cheap stand-in for the coded size.
+double entropy_bytes(const std::vector<uint64_t>& counts) {
+    std::vector<double> used;
+    for (const uint64_t c : counts)
+        if (c) used.push_back(static_cast<double>(c));
+    if (used.size() <= 1) return 4.0;
+    const double total = pairwise_sum(used.data(), used.size());
+    std::vector<double> terms(used.size());
+    for (size_t i = 0; i < used.size(); ++i) terms[i] = used[i] * std::max(1.0, std::log2(total / used[i]));
+    return pairwise_sum(terms.data(), terms.size()) / 8 + 1.5 * static_cast<double>(used.size()) + 16;
+}
+
+int bit_length(uint64_t value) {
+    int bits = 0;
+    for (; value; value >>= 1) ++bits;
+    return bits;
+}
+
+}  // namespace
+
+GapWidth plan_gap_width(const uint64_t* histogram, size_t h, const int64_t* long_gaps, size_t l, double margin,
+                        int max_code_length) {
+    while (h > 0 && histogram[h - 1] == 0) --h;  // only gaps that occur
+    uint64_t longest = h ? h - 1 : 0;
+    for (size_t i = 0; i < l; ++i) {
+        if (long_gaps[i] < 0) throw InvalidArgument("gaps cannot be negative");
+        longest = std::max(longest, static_cast<uint64_t>(long_gaps[i]));
+    }
+    if (l == 0 && h == 0) longest = static_cast<uint64_t>(-1);  // Python's -1: no gap at all
+    // from the width that needs no filler on, wider widths code the same entries
+    const int needed = longest == static_cast<uint64_t>(-1) ? 0 : bit_length(longest + 1);
+    const int widest = std::min(kMaxIndexBits, std::max(kMinIndexBits, needed));
+    std::vector<std::vector<uint64_t>> counts;
+    std::vector<double> estimates;
+    for (int bits = kMinIndexBits; bits <= widest; ++bits) {
+        counts.push_back(gap_entry_counts(histogram, h, long_gaps, l, bits));
+        estimates.push_back(entropy_bytes(counts.back()));
+    }
+    const double cutoff = *std::min_element(estimates.begin(), estimates.end()) * (1 + margin);
+    GapWidth best{0, 0};
+    for (size_t i = 0; i < counts.size(); ++i) {
+        if (!(estimates[i] <= cutoff)) continue;
+        const int bits = kMinIndexBits + static_cast<int>(i);
+        const uint64_t size = plan_stream_from_counts(counts[i], bits <= 8 ? 8 : 16, max_code_length).total_bytes;
+        if (best.bits == 0 || size < best.size) best = {bits, size};
+    }
+    return best;
 }
 
 }  // namespace pycodec

@@ -42,3 +42,20 @@ void nonzero_scan(const void* bits, size_t n, size_t width, size_t nnz, int64_t*
                   uint64_t* gap_histogram, size_t cap, std::vector<int64_t>& long_gaps);
 
 }  // namespace pycodec
+
+namespace pycodec {
+
+// The gap width (bits) whose stream of entries is smallest and that stream's planned
+// size, for gaps given as a histogram of the short ones (index = gap) and a list of the
+// long ones: every width from kMinIndexBits to the widest any gap needs, ranked by an
+// order-0 estimate (each entry at least one bit, plus the code table's rough cost), and
+// those within `margin` of the best estimate sized by the stream planner (ties: fewer
+// bits). What the writer's sparse encodings store their positions with.
+struct GapWidth {
+    int bits;
+    uint64_t size;
+};
+GapWidth plan_gap_width(const uint64_t* histogram, size_t h, const int64_t* long_gaps, size_t l, double margin,
+                        int max_code_length);
+
+}  // namespace pycodec

@@ -352,6 +352,47 @@ def test_gap_width_chosen_from_statistics_is_near_the_best(density: float) -> No
     assert 0 <= actual[plan.index_bits] - plan.size + 4 <= 8
 
 
+def _reference_gap_plan(histogram: np.ndarray, long_gaps: np.ndarray) -> tuple[int, int]:
+    """The numpy planner the native one replaced: (bits, size), to rank widths alike."""
+    used = np.flatnonzero(histogram)
+    histogram = histogram[: used[-1] + 1 if used.size else 0].astype(np.int64)
+    longest = int(long_gaps.max()) if long_gaps.size else histogram.size - 1
+    widest = min(16, max(1, (longest + 1).bit_length()))
+    plans = {}
+    for bits in range(1, widest + 1):
+        filler = (1 << bits) - 1
+        values = np.arange(histogram.size)
+        counts = np.rint(np.bincount(values % filler, weights=histogram, minlength=filler + 1)).astype(np.int64)
+        counts[:filler] += np.bincount(long_gaps % filler, minlength=filler)[:filler]
+        counts[filler] += int(np.dot(values // filler, histogram)) + int((long_gaps // filler).sum())
+        used_counts = counts[counts > 0].astype(np.float64)
+        estimate = 4.0 if used_counts.size <= 1 else float(
+            (used_counts * np.maximum(1.0, np.log2(used_counts.sum() / used_counts))).sum() / 8 + 1.5 * used_counts.size + 16)
+        plans[bits] = (estimate, counts)
+    cutoff = min(estimate for estimate, _ in plans.values()) * 1.01
+    sized = [(pycodec.codec.huffman_plan_size(counts, 8 if bits <= 8 else 16), bits)
+             for bits, (estimate, counts) in plans.items() if estimate <= cutoff]
+    size, bits = min(sized)
+    return bits, size
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_native_gap_planner_ranks_widths_as_the_numpy_one(seed: int) -> None:
+    """plan_gaps runs natively; on masks of every density, size and clustering (long gaps
+    past the histogram included) it picks the width and size numpy's version did."""
+    rng = np.random.default_rng(seed)
+    for size in (5, 16, 100, 1000, 20_000, 300_000):
+        for density in (0.001, 0.01, 0.1, 0.5, 0.9, 0.99):
+            mask = rng.random(size) < density
+            if seed % 2:  # runs of zeros and non-zeros
+                mask = np.repeat(rng.random(size // 7 + 1) < density, 7)[:size]
+            if not 0 < mask.sum() < size:
+                continue
+            found = encodings.scan(mask.astype(np.uint32).view(np.float32), DTYPES["float32"])
+            plan = encodings.plan_gaps(found.gap_histogram, found.long_gaps)
+            assert (plan.index_bits, plan.size) == _reference_gap_plan(found.gap_histogram, found.long_gaps)
+
+
 def test_planner_sizes_streams_exactly_up_to_substream_padding() -> None:
     rng = np.random.default_rng(3)
     for n, alphabet in [(10, 3), (5000, 40), (100_000, 300), (1, 1), (0, 1)]:
