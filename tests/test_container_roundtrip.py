@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-
+import json
 import math
 from pathlib import Path
 
@@ -507,3 +507,21 @@ def test_map_location_never_casts_and_refuses_what_torch_load_refuses(tmp_path: 
         pycodec.load(path, map_location=map_location)
     with pycodec.open(path) as file, pytest.raises(TypeError, match="dtype|map_location"):
         file.get_tensor("w", map_location=map_location)
+
+
+@pytest.mark.parametrize("encoding", ["raw", "codebook", "sparse", "sparse_raw", "planes", "zstd", "alias"])
+def test_a_serialized_tensor_object_holds_exactly_its_encodings_members(encoding: str) -> None:
+    """serialize_header spells the members out rather than walking the member tables: it
+    must still write exactly the members the tables (and the parser) name."""
+    from pycodec.format import syntax
+
+    roles = syntax.SECTION_ROLES[encoding]
+    entry = syntax.TensorEntry("t", "float32", (2, 3), encoding, {role: syntax.Section(7, 99) for role in roles},
+                               index_bits=4 if "index_bits" in syntax._ENCODING_KEYS[encoding] else None,
+                               alias_of="s" if encoding == "alias" else None,
+                               plane_streams=(0, 0, 5, 7) if encoding == "planes" else None)
+    document = json.loads(syntax.serialize_header(syntax.Header(metadata={"k": "v"}, tensors=[entry])))
+    expected = {name for name, _ in syntax.COMMON_MEMBERS + syntax.ENCODING_MEMBERS[encoding]}
+    assert set(document["tensors"][0]) == expected
+    assert all(document["tensors"][0][role] == {name: value for (name, _), value in
+                                                zip(syntax.SECTION_MEMBERS, (99, 7))} for role in roles)

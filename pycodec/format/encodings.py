@@ -169,11 +169,16 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     if best is None or best.size >= flat.nbytes:
         return raw
     encoded = best.make()
-    stored = sum(len(memoryview(p).cast("B")) if not isinstance(p, np.ndarray) else p.nbytes
-                 for p in encoded.payloads.values())
+    stored = sum(map(_payload_size, encoded.payloads.values()))
     if encoded.plane_streams is not None:
         stored += planes_header_bytes(dtype.itemsize)
     return encoded if stored < flat.nbytes else raw
+
+
+def _payload_size(payload: Payload) -> int:
+    if isinstance(payload, np.ndarray):
+        return payload.nbytes
+    return len(payload) if isinstance(payload, bytes) else len(memoryview(payload).cast("B"))
 
 
 def _raw_at_a_glance(flat: np.ndarray, dtype: DType) -> bool:

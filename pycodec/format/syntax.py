@@ -397,16 +397,23 @@ def parse_header(data: bytes) -> Header:
     return Header(metadata=members["metadata"], tensors=members["tensors"])
 
 
+#: The members each encoding's tensor objects hold besides the common ones (names only:
+#: serializing a large model's table looks them up hundreds of times).
+_ENCODING_KEYS = {encoding: tuple(name for name, _ in members) for encoding, members in ENCODING_MEMBERS.items()}
+
+
 def _section_json(section: Section) -> dict[str, int]:
-    return {name: getattr(section, name) for name, _ in SECTION_MEMBERS}
+    return {"crc32": section.crc32, "length": section.length}
 
 
 def _tensor_json(entry: TensorEntry) -> dict[str, Any]:
-    out: dict[str, Any] = {name: getattr(entry, name) for name, _ in COMMON_MEMBERS}
-    out["shape"] = list(entry.shape)
-    for name, _ in ENCODING_MEMBERS[entry.encoding]:
-        if name in entry.sections:
-            out[name] = _section_json(entry.sections[name])
+    out: dict[str, Any] = {"name": entry.name, "dtype": entry.dtype, "shape": list(entry.shape),
+                           "encoding": entry.encoding}
+    sections = entry.sections
+    for name in _ENCODING_KEYS[entry.encoding]:
+        section = sections.get(name)
+        if section is not None:
+            out[name] = _section_json(section)
         else:
             value = getattr(entry, name)
             out[name] = list(value) if isinstance(value, tuple) else value

@@ -52,6 +52,7 @@ class PlannedSection:
     payload: Payload
     crc32: int
     tensor: str
+    data: memoryview  # the payload's bytes
 
 
 @dataclass
@@ -138,7 +139,8 @@ def plan_layout(
 ) -> PlannedFile:
     """Serialize the header once and lay the sections out behind it (spec 3.3).
 
-    The header holds lengths and CRCs only, so it does not depend on its own length. With
+    The header holds lengths and CRCs only, so it does not depend on its own length: the
+    entries' sections get those, the planned sections their offsets too. With
     `compress_header` it is stored zlib-compressed (flag ``HEADER_ZLIB``) when that is
     shorter than plain JSON.
     """
@@ -158,11 +160,8 @@ def plan_layout(
         if len(zipped) < len(text):
             stored, flags = zipped, HEADER_ZLIB
     placed = layout(len(stored), ((section_alignment(e.encoding), len(d)) for e, _, d, _ in ordered))
-    sections = []
-    for (entry, role, data, payload), offset in zip(ordered, placed.offsets, strict=True):
-        crc = entry.sections[role].crc32
-        entry.sections[role] = Section(len(data), crc, offset)  # not replace(): 3x the time, per section
-        sections.append(PlannedSection(offset, payload, crc, entry.name))
+    sections = [PlannedSection(offset, payload, entry.sections[role].crc32, entry.name, data)
+                for (entry, role, data, payload), offset in zip(ordered, placed.offsets, strict=True)]
     return PlannedFile(stored, flags, sections, placed.file_length)
 
 
@@ -359,7 +358,7 @@ def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
     for section in plan.sections:
         if section.offset > end:
             yield bytes(section.offset - end)
-        data = _payload_bytes(section.payload)
+        data = section.data
         yield data
         end = section.offset + len(data)
         if isinstance(section.payload, np.ndarray):  # a tensor's own memory: may change under us
