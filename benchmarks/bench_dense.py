@@ -45,6 +45,7 @@ import pytest
 import torch
 import zstandard
 
+import architectures
 from conftest import SMOKE
 from streams import sgd_epoch
 
@@ -298,6 +299,16 @@ def test_dense_sizes_and_bit_exactness(lenet, dtype: torch.dtype, tmp_path: Path
     measured = sizes(state, tmp_path)
     print(f"\n{dtype}: " + ", ".join(f"{k} {v}" for k, v in measured.items()))
     assert measured["dcz"] < measured["safetensors"] < measured["raw"] + 4096  # planes shrink trained floats
+
+
+@pytest.mark.parametrize("name", ["mobilenet-v2", "gru"])
+def test_architectures_state_dicts_round_trip_bit_exact(name: str, tmp_path: Path) -> None:
+    """The stand-ins of architectures.py (MobileNetV2: 314 tensors, integer counters among
+    them) in every dtype measured."""
+    state = architectures.state_dict(name, steps=1)
+    assert len(state) == {"mobilenet-v2": 314, "gru": 11}[name]
+    for dtype in DTYPES:
+        assert bit_exact(cast(state, dtype), tmp_path)
 
 
 def test_side_by_side_gives_the_timed_formats_more_rounds_and_paired_ratios(lenet, tmp_path: Path) -> None:
