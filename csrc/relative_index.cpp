@@ -248,15 +248,13 @@ int bit_length(uint64_t value) {
 GapWidth plan_gap_width(const uint64_t* histogram, size_t h, const int64_t* long_gaps, size_t l, double margin,
                         int max_code_length) {
     while (h > 0 && histogram[h - 1] == 0) --h;  // only gaps that occur
-    uint64_t longest = h ? h - 1 : 0;
+    uint64_t span = h;  // the longest gap + 1 (0: no gap at all)
     for (size_t i = 0; i < l; ++i) {
         if (long_gaps[i] < 0) throw InvalidArgument("gaps cannot be negative");
-        longest = std::max(longest, static_cast<uint64_t>(long_gaps[i]));
+        span = std::max(span, static_cast<uint64_t>(long_gaps[i]) + 1);
     }
-    if (l == 0 && h == 0) longest = static_cast<uint64_t>(-1);  // Python's -1: no gap at all
     // from the width that needs no filler on, wider widths code the same entries
-    const int needed = longest == static_cast<uint64_t>(-1) ? 0 : bit_length(longest + 1);
-    const int widest = std::min(kMaxIndexBits, std::max(kMinIndexBits, needed));
+    const int widest = std::min(kMaxIndexBits, std::max(kMinIndexBits, bit_length(span)));
     std::vector<std::vector<uint64_t>> counts;
     std::vector<double> estimates;
     for (int bits = kMinIndexBits; bits <= widest; ++bits) {
