@@ -437,6 +437,55 @@ def planes_encode(
     return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers, counted)
 
 
+class PlanesCoder:
+    """:func:`planes_encode` on a native thread of its own: :meth:`submit` queues an array's
+    planes and returns at once, :meth:`result` waits for them. The thread runs no Python,
+    so it never waits for the GIL while the caller works (a Python thread must win the GIL
+    back after each native call). One thread, started on the first job and kept, codes one
+    planes section at a time, in the order submitted; any thread may submit and take
+    results. :meth:`close` stops it (jobs not begun then fail); a coder made before a fork
+    cannot be used in the child.
+
+    A submitted array must not change until its result is taken (a change is reported as
+    :class:`~pycodec.errors.DataChangedError` where the coded sizes differ).
+    """
+
+    def __init__(self) -> None:
+        self._coder = _core.PlanesCoder()
+
+    def submit(self, elements: np.ndarray, *, plane_mask: int, max_code_length: int = DEFAULT_MAX_CODE_LENGTH,
+               counted: _core.PlaneCounts | None = None) -> int:
+        """Queue the planes section of unsigned `elements` of 1, 2, 4 or 8 bytes (as
+        :func:`planes_encode` takes them); the job's number for :meth:`result`."""
+        array = _as_array(elements, "elements")
+        if array.dtype.kind != "u" or array.dtype.itemsize not in (1, 2, 4, 8):
+            raise CodecError(f"elements must be an unsigned integer array of 1, 2, 4 or 8 bytes, got {array.dtype}")
+        little = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
+        mask = _integer_in(plane_mask, "plane_mask", 0, (1 << array.dtype.itemsize) - 1)
+        return int(self._coder.submit(little, mask, _check_code_length(max_code_length), counted))
+
+    @_memory_limited
+    def result(self, job: int) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Job `job`'s section (a uint8 array) and plane stream lengths, as
+        :func:`planes_encode` gives them, once coded; its error where coding failed. A
+        result is taken once."""
+        return self._coder.result(_integer(job, "job"))
+
+    def drop(self, job: int) -> None:
+        """Give up job `job` (its result will not be taken): not coded if not begun."""
+        self._coder.drop(_integer(job, "job"))
+
+    def close(self) -> None:
+        """Stop the thread once its current job is done."""
+        self._coder.close()
+
+    def __enter__(self) -> PlanesCoder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def _count_planes(elements: np.ndarray) -> _core.PlaneCounts:
     """What :func:`planes_encode` counts before coding a 1-D C-contiguous little-endian
     unsigned array, counted ahead for it (the writer's statistics): each plane's byte

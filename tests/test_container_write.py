@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import threading
 import time
 import zlib
+from concurrent.futures import wait
 from pathlib import Path
 
 import pytest
 import torch
 
 import pycodec
+from pycodec import codec
+from pycodec.errors import DataChangedError
 from pycodec.format import limits, writer
 from pycodec.format.reader import DczReader
 from pycodec.format.syntax import HEADER_ZLIB
@@ -276,6 +280,88 @@ def test_a_save_whose_probes_are_a_large_share_keeps_to_one_thread_past_the_pool
     assert len(pooled) == (len(state) if on_the_pool else 0)
 
 
+def _coder_state() -> dict[str, torch.Tensor]:
+    """Under the pool's threshold: planes of every float width above and below
+    CODER_FROM_BYTES, beside a Fourier basis, integers and zeros (_probed_state)."""
+    torch.manual_seed(4)
+    weights = {f"w{i}": torch.randn(1000 * 3 ** i) * 0.05 for i in range(5)}  # 4 KB to 324 KB
+    return _probed_state() | weights | {f"{dtype}": weights["w3"].to(getattr(torch, dtype))
+                                          for dtype in ("bfloat16", "float16", "float8_e4m3fn")}
+
+
+def _probes_done_first(monkeypatch) -> None:
+    """Every zstd probe of a save done before any encoding is chosen (as for a save whose
+    probes are short), so that which tensors the planes coder takes does not vary."""
+    real = writer.probes_ahead
+
+    def probes_ahead(flats):
+        sources, started = real(flats)
+        wait(started)
+        return sources, started
+
+    monkeypatch.setattr(writer, "probes_ahead", probes_ahead)
+
+
+def _recording_submits(monkeypatch) -> list[int]:
+    """The raw bytes of each array submitted to the planes coder, as they come."""
+    submitted: list[int] = []
+    real = codec.PlanesCoder.submit
+    monkeypatch.setattr(codec.PlanesCoder, "submit", lambda self, elements, **options: submitted.append(
+        elements.nbytes) or real(self, elements, **options))
+    return submitted
+
+
+@pytest.mark.parametrize("probe_seconds, coded_there", [(0.0, True), (0.5, False)])
+def test_planes_coded_on_the_coder_thread_give_the_bytes_of_one_thread(
+        monkeypatch, probe_seconds: float, coded_there: bool) -> None:
+    """On the one-thread path, the planes sections of CODER_FROM_BYTES or more go to a
+    PlanesCoder while this thread chooses the rest, once no probe is running (a third
+    thread would slow the probe's frame); the file is byte for byte the same."""
+    state = _coder_state()
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
+    alone = pycodec.save_bytes(state)
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
+    if probe_seconds:  # a probe running all along
+        real_probe = writer.probe_ahead
+        monkeypatch.setattr(writer, "probe_ahead", lambda flat, dtype: time.sleep(probe_seconds) or real_probe(flat, dtype))
+    else:
+        _probes_done_first(monkeypatch)
+    submitted = _recording_submits(monkeypatch)
+    assert pycodec.save_bytes(state) == alone
+    with pycodec.open(io.BytesIO(alone)) as file:
+        planes = sorted(state[name].nbytes for name in file.keys() if file.entry(name).encoding == "planes")
+    eligible = [size for size in planes if size >= writer.CODER_FROM_BYTES]
+    assert len(eligible) >= 6 and len(eligible) < len(planes)  # some below the threshold too
+    if coded_there:
+        assert sorted(submitted) == eligible
+    else:  # only tensors chosen after waiting on their own probe, last of all
+        assert set(submitted) <= {state["basis"].nbytes, state["half"].nbytes} and len(submitted) < len(eligible)
+    loaded = pycodec.load_bytes(alone)
+    assert all(torch.equal(loaded[name].view(torch.uint8), tensor.view(torch.uint8)) for name, tensor in state.items())
+
+
+def test_an_error_on_the_coder_thread_reaches_the_caller_and_the_jobs_left_are_dropped(monkeypatch) -> None:
+    _probes_done_first(monkeypatch)
+    submitted: list[int] = []
+    dropped: list[int] = []
+    real_submit, real_drop = codec.PlanesCoder.submit, codec.PlanesCoder.drop
+    monkeypatch.setattr(codec.PlanesCoder, "submit",
+                        lambda self, elements, **options: submitted.append(real_submit(self, elements, **options)) or submitted[-1])
+    monkeypatch.setattr(codec.PlanesCoder, "drop", lambda self, job: dropped.append(job) or real_drop(self, job))
+
+    def failing(self, job):
+        raise DataChangedError("a tensor changed while it was saved")
+
+    monkeypatch.setattr(codec.PlanesCoder, "result", failing)
+    with pytest.raises(DataChangedError, match="changed while"):
+        pycodec.save_bytes(_coder_state())
+    assert len(submitted) >= 6 and dropped == submitted[1:]  # the first was taken, and failed
+    monkeypatch.undo()
+    state = _coder_state()
+    loaded = pycodec.load_bytes(pycodec.save_bytes(state))  # the coder still works
+    assert all(torch.equal(loaded[name].view(torch.uint8), tensor.view(torch.uint8)) for name, tensor in state.items())
+
+
 def test_an_error_in_a_probe_on_the_helper_reaches_the_caller(monkeypatch) -> None:
     def failing(flat, dtype):
         raise MemoryError("no room to probe")
@@ -286,11 +372,13 @@ def test_an_error_in_a_probe_on_the_helper_reaches_the_caller(monkeypatch) -> No
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
-def test_a_forked_child_encodes_with_helpers_of_its_own(monkeypatch) -> None:
-    """The helper thread is kept between saves; a child forked after one has none (threads
-    do not survive fork) and must start its own rather than wait on the parent's."""
-    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
-    state = _mixed_state()
+@pytest.mark.parametrize("pooled", [True, False])
+def test_a_forked_child_encodes_with_helpers_of_its_own(monkeypatch, pooled: bool) -> None:
+    """The helper thread and the planes coder's are kept between saves; a child forked
+    after one has neither (threads do not survive fork) and must start its own rather than
+    wait on the parent's."""
+    monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0 if pooled else 1 << 62)
+    state = _mixed_state() if pooled else _coder_state()
     expected = pycodec.save_bytes(state)  # the parent's helper now exists
     read, write = os.pipe()
     child = os.fork()

@@ -303,6 +303,89 @@ def test_planes_encode_from_counts_taken_ahead_gives_the_same_section(width: int
             assert got == codec.planes_encode(elements, plane_mask=mask, threads=threads), (threads, mask)
 
 
+def _coder_cases() -> list[tuple[np.ndarray, int, object]]:
+    """(elements, plane_mask, counted) of every width, masks and sizes, counts ahead or not."""
+    rng = np.random.default_rng(40)
+    cases: list[tuple[np.ndarray, int, object]] = []
+    for width, floats in ((1, None), (2, np.float16), (4, np.float32), (8, np.float64)):
+        for numel in (1, 4096, 70_003):
+            elements = ((rng.standard_normal(numel) * 0.05).astype(floats).view(f"u{width}") if floats
+                        else rng.geometric(0.3, numel).astype(np.uint8))
+            counted = codec._count_planes(elements) if width == 1 else None
+            cases += [(elements, (1 << width) - 1, counted), (elements, 1 << (width - 1), None)]
+    return cases
+
+
+def test_a_planes_coder_gives_planes_encode_sections_in_any_order_taken() -> None:
+    """Queued on the coder's own thread, every section and its stream lengths are those of
+    planes_encode; results are taken in another order than submitted."""
+    cases = _coder_cases()
+    with codec.PlanesCoder() as coder:
+        jobs = [coder.submit(elements, plane_mask=mask, counted=counted) for elements, mask, counted in cases]
+        for job in reversed(jobs):
+            elements, mask, counted = cases[job]
+            section, lengths = coder.result(job)
+            assert (section.tobytes(), lengths) == codec.planes_encode(elements, plane_mask=mask, counted=counted), job
+
+
+def test_a_planes_coder_refuses_what_planes_encode_refuses_and_results_taken_twice() -> None:
+    elements = np.random.default_rng(41).integers(0, 9, 10_000).astype(np.uint8)
+    with codec.PlanesCoder() as coder:
+        with pytest.raises(CodecError, match="unsigned integer array"):
+            coder.submit(elements.astype(np.float32), plane_mask=1)
+        with pytest.raises(CodecError, match="plane_mask"):
+            coder.submit(elements, plane_mask=2)
+        with pytest.raises(CodecError, match="plane counts were made for other elements"):
+            coder.submit(elements.copy(), plane_mask=1, counted=codec._count_planes(elements))
+        job = coder.submit(elements, plane_mask=1)
+        coder.result(job)
+        with pytest.raises(CodecError, match="no such job"):
+            coder.result(job)
+        with pytest.raises(CodecError, match="no such job"):
+            coder.result(job + 1)
+    with pytest.raises(CodecError, match="closed"):
+        coder.submit(elements, plane_mask=1)
+
+
+def test_a_planes_coder_reports_elements_changed_after_their_counts() -> None:
+    elements = np.random.default_rng(5).geometric(0.5, 20_000).astype(np.uint8)
+    counted = codec._count_planes(elements)
+    elements[:2000] = elements.max()
+    with codec.PlanesCoder() as coder:
+        job = coder.submit(elements, plane_mask=1, counted=counted)
+        with pytest.raises(DataChangedError):
+            coder.result(job)
+
+
+def test_jobs_dropped_from_a_planes_coder_are_not_waited_on_and_it_codes_on() -> None:
+    big = (np.random.default_rng(43).standard_normal(2_000_000) * 0.05).astype(np.float32).view(np.uint32)
+    small = big[:50_000]
+    with codec.PlanesCoder() as coder:
+        jobs = [coder.submit(big, plane_mask=15) for _ in range(20)]
+        for job in jobs:
+            coder.drop(job)
+        with pytest.raises(CodecError, match="no such job"):
+            coder.result(jobs[0])
+        section, lengths = coder.result(coder.submit(small, plane_mask=15))
+        assert (section.tobytes(), lengths) == codec.planes_encode(small, plane_mask=15)
+
+
+def test_a_planes_coder_closed_with_jobs_queued_drops_them_and_returns() -> None:
+    """Closing (as after an error elsewhere in a save) waits for the job being coded only;
+    dropping a coder without closing it does the same."""
+    big = (np.random.default_rng(42).standard_normal(2_000_000) * 0.05).astype(np.float32).view(np.uint32)
+    coder = codec.PlanesCoder()
+    for _ in range(50):
+        coder.submit(big, plane_mask=15)
+    coder.close()
+    with pytest.raises(CodecError, match="no such job|closed"):
+        coder.result(49)
+    dropped = codec.PlanesCoder()
+    for _ in range(50):
+        dropped.submit(big, plane_mask=15)
+    del dropped
+
+
 def test_counts_taken_ahead_are_refused_for_other_elements() -> None:
     elements = np.random.default_rng(4).integers(0, 9, 10_000).astype(np.uint8)
     counted = codec._count_planes(elements)

@@ -11,7 +11,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 seed=${1:-0}
 work=$(mktemp -d -t pycodec-asan-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-cp -r "$repo/csrc" "$repo/pycodec" "$repo/tests" "$repo/pyproject.toml" "$work/"
+cp -r "$repo/csrc" "$repo/pycodec" "$repo/tests" "$repo/spec" "$repo/pyproject.toml" "$work/"
 rm -f "$work"/pycodec/_core*.so
 py_inc=$(python3 -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 pb_inc=$(python3 -c "import pybind11; print(pybind11.get_include())")
@@ -32,6 +32,8 @@ python3 -c "import pycodec._core as c, sys; assert c.__file__.startswith('$work'
 python3 -m pytest -q -p no:cacheprovider tests/test_huffman.py \
     tests/test_huffman_stream.py tests/test_relative_index.py tests/test_scatter.py \
     tests/test_hardening_codec.py
+# the planes coder's own thread: its jobs, drops, errors and a fork, through the writer too
+python3 -m pytest -q -p no:cacheprovider tests/test_planes.py tests/test_container_write.py -k "coder or fork"
 python3 "$repo/tools/mutate_streams.py" "$seed" "${SANITIZE_ROUNDS:-30000}"
 if [ "${SANITIZE_FUZZ_RUNS:-300}" -gt 0 ]; then
     # No RLIMIT_AS under ASan (its shadow memory is reserved address space).

@@ -139,11 +139,22 @@ def _value_bytes(values: np.ndarray) -> bytes:
     return np.ascontiguousarray(values).view(np.uint8).tobytes()
 
 
+@dataclass(frozen=True)
+class PlanesWork:
+    """What coding a tensor's ``planes`` takes: its bit patterns (1-D, little-endian
+    unsigned), which planes to code, and the statistics' counts of them (if counted)."""
+
+    bits: np.ndarray
+    plane_mask: int
+    counted: _core.PlaneCounts | None = None
+
+
 @dataclass
 class _Candidate:
     size: int
     encoding: str
     make: Callable[[], EncodedTensor]
+    planes: PlanesWork | None = None  # for ``planes``: its work, which the writer may hand to a PlanesCoder
 
 
 #: What the zstd probe of a tensor found, asked for when needed: the writer may have
@@ -156,23 +167,51 @@ def encode_tensor(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     """Choose the smallest encoding for a flat storage-dtype array and encode it.
     `size_all` sizes every candidate, skipping the statistics' gate (the reference the
     gate is tested against). `probe`: the zstd probe's result (default: probed here)."""
-    raw = EncodedTensor("raw", {"data": flat})
+    return choose_encoding(flat, dtype, compress=compress, size_all=size_all, probe=probe).encode()
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The encoding :func:`choose_encoding` picked for a tensor, sized but not yet made."""
+
+    flat: np.ndarray
+    dtype: DType
+    best: _Candidate | None  # None: raw
+
+    @property
+    def planes(self) -> PlanesWork | None:
+        """The ``planes`` work, where that is the choice, for coding elsewhere
+        (:meth:`finish` takes its section)."""
+        return self.best.planes if self.best is not None else None
+
+    def encode(self) -> EncodedTensor:
+        """The chosen encoding's payloads, or ``raw`` where they are not smaller."""
+        return self.finish(self.best.make()) if self.best is not None else self.finish(None)
+
+    def finish(self, encoded: EncodedTensor | None) -> EncodedTensor:
+        """`encoded` (the choice, made), or ``raw`` where it is None or not smaller."""
+        raw = EncodedTensor("raw", {"data": self.flat})
+        if encoded is None:
+            return raw
+        stored = sum(map(_payload_size, encoded.payloads.values()))
+        if encoded.plane_streams is not None:
+            stored += planes_header_bytes(self.dtype.itemsize)
+        return encoded if stored < self.flat.nbytes else raw
+
+
+def choose_encoding(flat: np.ndarray, dtype: DType, *, compress: bool = True,
+                    size_all: bool = False, probe: ProbeSource | None = None) -> Chosen:
+    """:func:`encode_tensor`'s choice, before the chosen encoding is made."""
     if not compress or flat.size == 0:
-        return raw
+        return Chosen(flat, dtype, None)
     gated = not size_all and dtype.itemsize <= 8  # 16-byte elements: no planes, no codebook
     if gated and _raw_at_a_glance(flat, dtype):
-        return raw
+        return Chosen(flat, dtype, None)
     probed = probe if probe is not None else (lambda: probe_tensor(flat, dtype))
     candidates = (_gated_candidates(flat, dtype, probed) if gated
                   else _with_zstd(flat, _candidates(flat, dtype), probed()))
     best = min(candidates, key=lambda c: (c.size, c.encoding), default=None)
-    if best is None or best.size >= flat.nbytes:
-        return raw
-    encoded = best.make()
-    stored = sum(map(_payload_size, encoded.payloads.values()))
-    if encoded.plane_streams is not None:
-        stored += planes_header_bytes(dtype.itemsize)
-    return encoded if stored < flat.nbytes else raw
+    return Chosen(flat, dtype, None if best is None or best.size >= flat.nbytes else best)
 
 
 def _payload_size(payload: Payload) -> int:
@@ -248,8 +287,7 @@ def _gated_candidates(flat: np.ndarray, dtype: DType, probed: ProbeSource) -> li
     stats = choice.statistics(flat, dtype, planes_ok=dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL)
     size = stats.planes_size(planes_header_bytes(dtype.itemsize))
     coded, counts = stats.planes, stats.plane_counts
-    planes = ([] if coded is None or size is None
-              else [_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded, counts))])
+    planes = [] if coded is None or size is None else [_planes_candidate(flat, dtype, size, coded, counts)]
     probe = probed()
     if not choice.needs_exact_sizing(stats, dtype, size):
         return _with_zstd(flat, planes, probe)
@@ -309,8 +347,7 @@ def _candidates(flat: np.ndarray, dtype: DType, planes: list[int] | None = None)
         candidates.append(_Candidate(size, "sparse_raw", lambda: _encode_sparse_raw(found, gaps)))
     if dtype.planes_ok and flat.size >= PLANES_MIN_NUMEL:
         coded = planes if planes is not None else plan_planes(flat, dtype)
-        size = sum(coded) + planes_header_bytes(dtype.itemsize)
-        candidates.append(_Candidate(size, "planes", lambda: _encode_planes(flat, dtype, coded)))
+        candidates.append(_planes_candidate(flat, dtype, sum(coded) + planes_header_bytes(dtype.itemsize), coded))
     if dtype.codebook_ok:
         candidates += _codebook_candidates(found, flat.size, gaps, dtype, _best_size(flat, candidates))
     return candidates
@@ -327,17 +364,34 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
     return choice.plan_planes(choice.plane_histograms(bits), flat.size, flat.size / bits.size)
 
 
+def _planes_candidate(flat: np.ndarray, dtype: DType, size: int, estimates: list[int],
+                      counted: _core.PlaneCounts | None = None) -> _Candidate:
+    """The ``planes`` candidate: Huffman-code the planes estimated to shrink enough, keeping a
+    stream only if it saves enough (W5, :func:`codec.plane_worth_coding`); the others are
+    stored raw. From the statistics' `counted` planes where they counted them."""
+    mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)  # raw ones: numel
+    work = PlanesWork(flat.view(np.dtype(f"u{dtype.itemsize}")), mask, counted)  # the planes are of the bit patterns
+    return _Candidate(size, "planes", lambda: _code_planes(work, flat.nbytes), work)
+
+
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int],
                    counted: _core.PlaneCounts | None = None) -> EncodedTensor:
-    """Huffman-code the planes estimated to shrink enough, keeping a stream only if it saves
-    enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. One native
-    call splits the planes, codes them (several at once for a large tensor) and joins the
-    section (from the statistics' `counted` planes where they counted them)."""
-    mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)  # raw ones: numel
+    """The ``planes`` encoding of the planes `estimates` find worth coding (see
+    :func:`_planes_candidate`)."""
+    return _planes_candidate(flat, dtype, 0, estimates, counted).make()
+
+
+def _code_planes(work: PlanesWork, nbytes: int) -> EncodedTensor:
+    """One native call splits the planes, codes them (several at once for a large tensor)
+    and joins the section."""
     # a thread per plane, and a coded plane's stream may split between two (float8 has one plane)
-    threads = min(_CPUS, 2 * dtype.itemsize) if flat.nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
-    bits = flat.view(np.dtype(f"u{dtype.itemsize}"))  # the planes are of the bit patterns
-    section, lengths = codec.planes_encode(bits, plane_mask=mask, threads=threads, counted=counted)
+    threads = min(_CPUS, 2 * work.bits.itemsize) if nbytes >= PLANES_PARALLEL_FROM_BYTES else 1
+    return planes_encoded(*codec.planes_encode(work.bits, plane_mask=work.plane_mask, threads=threads,
+                                               counted=work.counted))
+
+
+def planes_encoded(section: Payload, lengths: tuple[int, ...]) -> EncodedTensor:
+    """The ``planes`` encoding of a coded section and its planes' stream lengths."""
     return EncodedTensor("planes", {"planes": section}, plane_streams=lengths)
 
 

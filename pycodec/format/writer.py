@@ -26,7 +26,8 @@ from pycodec import codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
-from pycodec.format.encodings import EncodedTensor, Payload, ProbeSource, encode_tensor, probe_ahead, worth_probing
+from pycodec.format.encodings import (PLANES_PARALLEL_FROM_BYTES, Chosen, EncodedTensor, Payload, ProbeSource, choose_encoding,
+                                      encode_tensor, planes_encoded, probe_ahead, worth_probing)
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
 from pycodec.format.layout import layout, section_alignment
@@ -186,6 +187,9 @@ ENCODE_THREADS = 2
 #: running Python take turns on the GIL at every native call: MobileNetV2's 314 tensors
 #: (260 of them batch-norm vectors) took 1.4x as long on two threads as on one.
 HELPER_MIN_BYTES = 1 << 16
+#: On the one-thread path, ``planes`` sections of at least this many raw bytes are coded on
+#: a native thread of their own while this one chooses the next tensors' encodings.
+CODER_FROM_BYTES = 1 << 14
 
 _helpers: ThreadPoolExecutor | None = None
 _helpers_pid = 0
@@ -261,7 +265,7 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
         total = sum(flat.nbytes for flat, _ in flats.values())
         probed = sum(flats[name][0].nbytes for name, probe in probes.items() if probe is not _no_probe)
         if total < ENCODE_PARALLEL_FROM_BYTES or probed >= PROBED_SHARE_FOR_ONE_THREAD * total:
-            done = {name: encode_tensor(*flats[name], probe=probes[name]) for name in _waiting_last(flats, probes)}
+            done = _encode_beside_coder(flats, probes, started)
         else:
             done = _encode_together(flats, probes)
     finally:  # after an error, probes not yet run are dropped
@@ -273,6 +277,49 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
 def _waiting_last(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> list[str]:
     """The tensors largest first, those waiting on a probe last."""
     return sorted(flats, key=lambda name: (probes[name] is not _no_probe, -flats[name][0].nbytes))
+
+
+def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource],
+                         started: list[Future[Any]]) -> dict[str, EncodedTensor]:
+    """Each tensor's encoding chosen and made on this thread, largest first (those waiting
+    on a probe last), except that the ``planes`` sections of CODER_FROM_BYTES or more are
+    coded meanwhile by the :class:`codec.PlanesCoder`'s native thread (which never waits
+    for the GIL; a Python helper's coding did, for as long again as the coding) once the
+    `started` probes are done: a third busy thread would compete with a frame that the
+    save waits on, where 2 cores is all there is."""
+    done: dict[str, EncodedTensor] = {}
+    coded: collections.deque[tuple[str, Chosen, int]] = collections.deque()
+    try:
+        for name in _waiting_last(flats, probes):
+            chosen = choose_encoding(*flats[name], probe=probes[name])
+            work = chosen.planes
+            if (work is None or not CODER_FROM_BYTES <= chosen.flat.nbytes < PLANES_PARALLEL_FROM_BYTES
+                    or not all(probe.done() for probe in started)):
+                done[name] = chosen.encode()
+                continue
+            job = _planes_coder().submit(work.bits, plane_mask=work.plane_mask, counted=work.counted)
+            coded.append((name, chosen, job))
+        while coded:
+            name, chosen, job = coded.popleft()  # taken, whatever comes of it
+            done[name] = chosen.finish(planes_encoded(*_planes_coder().result(job)))
+    finally:  # after an error, the jobs left are dropped (not coded if not begun)
+        for _, _, job in coded:
+            _planes_coder().drop(job)
+    return done
+
+
+_coder: codec.PlanesCoder | None = None
+_coder_pid = 0
+
+
+def _planes_coder() -> codec.PlanesCoder:
+    """The planes coder, made on first use and kept (its thread too); a forked child makes
+    its own."""
+    global _coder, _coder_pid
+    with _helpers_lock:
+        if _coder is None or _coder_pid != os.getpid():
+            _coder, _coder_pid = codec.PlanesCoder(), os.getpid()
+        return _coder
 
 
 def _encode_one(flat: np.ndarray, dtype: DType, probe: ProbeSource) -> EncodedTensor:
