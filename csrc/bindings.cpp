@@ -472,10 +472,9 @@ public:
             state_->stopping = true;
         }
         state_->wake.notify_one();
-        if (state_->worker != nullptr && state_->worker->joinable()) {
-            py::gil_scoped_release release;
-            state_->worker->join();
-        }
+        // joined with the GIL held: the thread never takes it, and releasing the GIL here
+        // is not safe while the interpreter finalizes (the kept coder is destroyed then)
+        if (state_->worker != nullptr && state_->worker->joinable()) state_->worker->join();
         std::lock_guard<std::mutex> lock(state_->mutex);
         for (auto& entry : state_->jobs) {
             Job& job = *entry.second;
