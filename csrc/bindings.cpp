@@ -345,15 +345,21 @@ const uint64_t* counts_for(const py::object& given, const py::array& elements) {
     return counted.counts.data();
 }
 
-// The planes section of spec/dcz.md 5.7 and each plane's stream length (0: stored raw).
-py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int max_length, int threads,
-                           const py::object& counted_planes) {
+// planes_encode's arguments checked; the elements' width in bytes.
+size_t check_planes_arguments(const py::array& elements, unsigned coded_mask, int max_length) {
     const size_t width = static_cast<size_t>(elements.itemsize());
     if (elements.dtype().kind() != 'u' || (width != 1 && width != 2 && width != 4 && width != 8))
         throw InvalidArgument("elements must be a uint8, uint16, uint32 or uint64 array");
     require_contiguous(elements, "elements");
     if (coded_mask >> width) throw InvalidArgument("plane_mask has bits past the element's planes");
     if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    return width;
+}
+
+// The planes section of spec/dcz.md 5.7 and each plane's stream length (0: stored raw).
+py::tuple planes_encode_py(const py::array& elements, unsigned coded_mask, int max_length, int threads,
+                           const py::object& counted_planes) {
+    const size_t width = check_planes_arguments(elements, coded_mask, max_length);
     const size_t count = static_cast<size_t>(elements.size());
     const uint8_t* src = bytes_of(elements);
     const uint64_t* counted = counts_for(counted_planes, elements);
@@ -399,12 +405,7 @@ public:
     // Queues the planes section of `elements` (planes_encode's arguments, checked here);
     // returns the job's number for result() or drop().
     uint64_t submit(const py::array& elements, unsigned coded_mask, int max_length, const py::object& counted_planes) {
-        const size_t width = static_cast<size_t>(elements.itemsize());
-        if (elements.dtype().kind() != 'u' || (width != 1 && width != 2 && width != 4 && width != 8))
-            throw InvalidArgument("elements must be a uint8, uint16, uint32 or uint64 array");
-        require_contiguous(elements, "elements");
-        if (coded_mask >> width) throw InvalidArgument("plane_mask has bits past the element's planes");
-        if (max_length < 1 || max_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+        const size_t width = check_planes_arguments(elements, coded_mask, max_length);
         check_process();
         auto job = std::make_shared<Job>();
         job->elements = elements;
