@@ -12,16 +12,16 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <limits>
-#include <new>
-#include <stdexcept>
 #include <condition_variable>
 #include <deque>
 #include <iterator>
+#include <limits>
 #include <memory>
-#include <unordered_map>
 #include <mutex>
+#include <new>
+#include <stdexcept>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "codebook_index.hpp"

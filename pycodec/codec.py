@@ -428,13 +428,19 @@ def planes_encode(
     worked on at once. `counted`: the writer's :func:`_count_planes` of these very
     elements, not counted again (the same bytes either way).
     """
+    little, mask = _planes_arguments(elements, plane_mask)
+    workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
+    return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers, counted)
+
+
+def _planes_arguments(elements: npt.ArrayLike, plane_mask: object) -> tuple[np.ndarray, int]:
+    """:func:`planes_encode`'s elements as 1-D little-endian unsigned integers of 1, 2, 4 or
+    8 bytes, and its plane mask, checked."""
     array = _as_array(elements, "elements")
     if array.dtype.kind != "u" or array.dtype.itemsize not in (1, 2, 4, 8):
         raise CodecError(f"elements must be an unsigned integer array of 1, 2, 4 or 8 bytes, got {array.dtype}")
     little = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
-    mask = _integer_in(plane_mask, "plane_mask", 0, (1 << array.dtype.itemsize) - 1)
-    workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
-    return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers, counted)
+    return little, _integer_in(plane_mask, "plane_mask", 0, (1 << array.dtype.itemsize) - 1)
 
 
 class PlanesCoder:
@@ -457,11 +463,7 @@ class PlanesCoder:
                counted: _core.PlaneCounts | None = None) -> int:
         """Queue the planes section of unsigned `elements` of 1, 2, 4 or 8 bytes (as
         :func:`planes_encode` takes them); the job's number for :meth:`result`."""
-        array = _as_array(elements, "elements")
-        if array.dtype.kind != "u" or array.dtype.itemsize not in (1, 2, 4, 8):
-            raise CodecError(f"elements must be an unsigned integer array of 1, 2, 4 or 8 bytes, got {array.dtype}")
-        little = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
-        mask = _integer_in(plane_mask, "plane_mask", 0, (1 << array.dtype.itemsize) - 1)
+        little, mask = _planes_arguments(elements, plane_mask)
         return int(self._coder.submit(little, mask, _check_code_length(max_code_length), counted))
 
     @_memory_limited

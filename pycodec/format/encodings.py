@@ -186,17 +186,17 @@ class Chosen:
 
     def encode(self) -> EncodedTensor:
         """The chosen encoding's payloads, or ``raw`` where they are not smaller."""
-        return self.finish(self.best.make()) if self.best is not None else self.finish(None)
+        return self.finish(self.best.make() if self.best is not None else None)
 
     def finish(self, encoded: EncodedTensor | None) -> EncodedTensor:
         """`encoded` (the choice, made), or ``raw`` where it is None or not smaller."""
-        raw = EncodedTensor("raw", {"data": self.flat})
-        if encoded is None:
-            return raw
-        stored = sum(map(_payload_size, encoded.payloads.values()))
-        if encoded.plane_streams is not None:
-            stored += planes_header_bytes(self.dtype.itemsize)
-        return encoded if stored < self.flat.nbytes else raw
+        if encoded is not None:
+            stored = sum(map(_payload_size, encoded.payloads.values()))
+            if encoded.plane_streams is not None:
+                stored += planes_header_bytes(self.dtype.itemsize)
+            if stored < self.flat.nbytes:
+                return encoded
+        return EncodedTensor("raw", {"data": self.flat})
 
 
 def choose_encoding(flat: np.ndarray, dtype: DType, *, compress: bool = True,
@@ -364,21 +364,26 @@ def plan_planes(flat: np.ndarray, dtype: DType) -> list[int]:
     return choice.plan_planes(choice.plane_histograms(bits), flat.size, flat.size / bits.size)
 
 
+def _planes_work(flat: np.ndarray, dtype: DType, estimates: list[int],
+                 counted: _core.PlaneCounts | None = None) -> PlanesWork:
+    """Huffman-code the planes estimated to shrink enough, keeping a stream only if it saves
+    enough (W5, :func:`codec.plane_worth_coding`); the others are stored raw. From the
+    statistics' `counted` planes where they counted them."""
+    mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)  # raw ones: numel
+    return PlanesWork(flat.view(np.dtype(f"u{dtype.itemsize}")), mask, counted)  # the planes are of the bit patterns
+
+
 def _planes_candidate(flat: np.ndarray, dtype: DType, size: int, estimates: list[int],
                       counted: _core.PlaneCounts | None = None) -> _Candidate:
-    """The ``planes`` candidate: Huffman-code the planes estimated to shrink enough, keeping a
-    stream only if it saves enough (W5, :func:`codec.plane_worth_coding`); the others are
-    stored raw. From the statistics' `counted` planes where they counted them."""
-    mask = sum(1 << k for k, estimate in enumerate(estimates) if estimate < flat.size)  # raw ones: numel
-    work = PlanesWork(flat.view(np.dtype(f"u{dtype.itemsize}")), mask, counted)  # the planes are of the bit patterns
+    """The ``planes`` candidate of `size` planned bytes (:func:`_planes_work`)."""
+    work = _planes_work(flat, dtype, estimates, counted)
     return _Candidate(size, "planes", lambda: _code_planes(work, flat.nbytes), work)
 
 
 def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int],
                    counted: _core.PlaneCounts | None = None) -> EncodedTensor:
-    """The ``planes`` encoding of the planes `estimates` find worth coding (see
-    :func:`_planes_candidate`)."""
-    return _planes_candidate(flat, dtype, 0, estimates, counted).make()
+    """The ``planes`` encoding of the planes `estimates` find worth coding, made here."""
+    return _code_planes(_planes_work(flat, dtype, estimates, counted), flat.nbytes)
 
 
 def _code_planes(work: PlanesWork, nbytes: int) -> EncodedTensor:

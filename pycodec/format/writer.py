@@ -289,22 +289,24 @@ def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]], probes: 
     save waits on, where 2 cores is all there is."""
     done: dict[str, EncodedTensor] = {}
     coded: collections.deque[tuple[str, Chosen, int]] = collections.deque()
+    coder: codec.PlanesCoder | None = None  # fetched on first use
+    probes_done = not started
     try:
         for name in _waiting_last(flats, probes):
             chosen = choose_encoding(*flats[name], probe=probes[name])
             work = chosen.planes
-            if (work is None or not CODER_FROM_BYTES <= chosen.flat.nbytes < PLANES_PARALLEL_FROM_BYTES
-                    or not all(probe.done() for probe in started)):
+            probes_done = probes_done or all(probe.done() for probe in started)
+            if work is None or not probes_done or not CODER_FROM_BYTES <= chosen.flat.nbytes < PLANES_PARALLEL_FROM_BYTES:
                 done[name] = chosen.encode()
                 continue
-            job = _planes_coder().submit(work.bits, plane_mask=work.plane_mask, counted=work.counted)
-            coded.append((name, chosen, job))
+            coder = coder or _planes_coder()
+            coded.append((name, chosen, coder.submit(work.bits, plane_mask=work.plane_mask, counted=work.counted)))
         while coded:
             name, chosen, job = coded.popleft()  # taken, whatever comes of it
-            done[name] = chosen.finish(planes_encoded(*_planes_coder().result(job)))
+            done[name] = chosen.finish(planes_encoded(*coder.result(job)))  # type: ignore[union-attr]
     finally:  # after an error, the jobs left are dropped (not coded if not begun)
         for _, _, job in coded:
-            _planes_coder().drop(job)
+            coder.drop(job)  # type: ignore[union-attr]
     return done
 
 
