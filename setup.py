@@ -19,6 +19,7 @@ SOURCES = [
     "csrc/scatter.cpp",
     "csrc/codebook_index.cpp",
     "csrc/planes.cpp",
+    "csrc/sections.cpp",
 ]
 
 # Intel's JCC erratum mitigation makes jumps that cross or end on a 32-byte boundary slow;

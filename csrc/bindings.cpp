@@ -33,6 +33,7 @@
 #include "planes.hpp"
 #include "relative_index.hpp"
 #include "scatter.hpp"
+#include "sections.hpp"
 
 namespace py = pybind11;
 using namespace pycodec;
@@ -692,6 +693,61 @@ py::array planes_decode_py(const py::list& planes, uint64_t count, int threads) 
     return out;
 }
 
+// The reader's read_all (sections.hpp). `source`: an open file's descriptor, or a uint8
+// array of the file's bytes (kept alive by the caller). Each job: (offset, length, crc32,
+// plane_streams or None, count). Returns each job's output (uint8: a planes section's
+// joined elements, or a raw section's bytes), None where it failed, and why each failed.
+py::tuple read_sections_py(const py::object& source, const py::list& jobs, int threads) {
+    if (threads < 1) throw InvalidArgument("threads must be at least 1");
+    SectionSource from;
+    if (py::isinstance<py::int_>(source)) {
+        from.fd = source.cast<int>();
+        if (from.fd < 0) throw InvalidArgument("source must be an open file descriptor or a uint8 array");
+    } else {
+        const py::array bytes = py::reinterpret_borrow<py::array>(source);
+        require_unsigned(bytes, "source", 1);
+        require_contiguous(bytes, "source");
+        from.data = bytes_of(bytes);
+        from.size = static_cast<size_t>(bytes.size());
+    }
+    std::vector<SectionJob> work(jobs.size());
+    py::list outputs(jobs.size());
+    for (size_t k = 0; k < work.size(); ++k) {
+        const py::tuple job = jobs[k].cast<py::tuple>();
+        if (job.size() != 5) throw InvalidArgument("each job must be (offset, length, crc32, plane_streams, count)");
+        SectionJob& w = work[k];
+        w.offset = job[0].cast<uint64_t>();
+        w.length = job[1].cast<uint64_t>();
+        w.crc32 = job[2].cast<uint32_t>();
+        const py::object streams = job[3];
+        w.count = job[4].cast<uint64_t>();
+        if (!streams.is_none())
+            for (const py::handle& n : streams.cast<py::tuple>()) w.plane_streams.push_back(n.cast<uint64_t>());
+        const size_t width = w.plane_streams.size();
+        if (!streams.is_none() && width != 1 && width != 2 && width != 4 && width != 8)
+            throw InvalidArgument("plane_streams must have 1, 2, 4 or 8 entries");
+        require_addressable(w.count, std::max<size_t>(width, 1), "decoded section");
+        py::array out = new_array(streams.is_none() ? w.length : w.count * width, 1);
+        w.out = static_cast<uint8_t*>(out.mutable_data());
+        outputs[k] = out;
+    }
+    std::vector<std::string> failed;
+    {
+        py::gil_scoped_release release;  // `source` and `outputs` are held until we return
+        failed = read_sections(from, work, threads);
+    }
+    py::list errors(work.size());
+    for (size_t k = 0; k < work.size(); ++k) {
+        if (failed[k].empty()) {
+            errors[k] = py::none();
+        } else {
+            errors[k] = py::str(failed[k]);
+            outputs[k] = py::none();
+        }
+    }
+    return py::make_tuple(outputs, errors);
+}
+
 // The plan's size, or None where it is certainly above `at_most` bytes (given): decided
 // from the unlimited code's total, without package-merge (thousands of symbols: the
 // costly part of sizing a codebook that then loses).
@@ -1075,6 +1131,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("huffman_parse", &huffman_parse_py, py::arg("data"), py::arg("max_symbols"));
     m.def("histogram", &histogram_py, py::arg("symbols"));
     m.def("crc32", &crc32_py, py::arg("data"), py::arg("value") = 0);
+    m.def("read_sections", &read_sections_py, py::arg("source"), py::arg("jobs"), py::arg("threads"));
     m.def("planes_decode", &planes_decode_py, py::arg("planes"), py::arg("count"), py::arg("threads"));
     m.def("plane_worth_coding", &plane_worth_coding, py::arg("stream_bytes"), py::arg("count"));
     m.def("huffman_plan_size", &huffman_plan_size_py, py::arg("counts"), py::arg("symbol_bits"),

@@ -13,6 +13,8 @@ The families of functions:
   byte planes and Huffman-codes those worth it (:func:`plane_worth_coding`), in one call;
   :func:`planes_decode` decodes a section's planes (on threads) and joins them;
   :func:`planes_join` joins planes decoded elsewhere.
+* :func:`read_sections`: a file's sections read, checksummed and decoded together on
+  native threads (what :meth:`pycodec.format.reader.DczReader.read_all` uses).
 * :func:`crc32`: zlib's CRC-32 of the sections' checksums, folded with PCLMULQDQ.
 * Scatter of codebook values back into a dense array: :func:`scatter` (positions known)
   and :func:`sparse_scatter` (straight from gap entries, no position array).
@@ -65,6 +67,7 @@ __all__ = [
     "planes_decode",
     "planes_encode",
     "planes_join",
+    "read_sections",
     "ParsedStream",
     "nonzero_scan",
     "codebook_index",
@@ -681,6 +684,49 @@ def planes_join(planes: list[npt.ArrayLike] | tuple[npt.ArrayLike, ...]) -> np.n
     if any(a.size != arrays[0].size for a in arrays):
         raise CodecError("planes must be 1-D and of equal length")
     return _core.planes_decode([np.ascontiguousarray(a) for a in arrays], arrays[0].size, 1)  # all raw: a join
+
+
+#: One job of :func:`read_sections`: (offset, length, crc32, plane_streams or None, count).
+SectionJob = tuple[int, int, int, tuple[int, ...] | None, int]
+
+
+@_memory_limited
+def read_sections(source: int | npt.ArrayLike, jobs: list[SectionJob], *,
+                  threads: int = 1) -> tuple[list[np.ndarray | None], list[str | None]]:
+    """Sections read at their offsets, checked against their CRC-32 and decoded, on up to
+    `threads` native threads that take the jobs in order (give the largest first), none of
+    them holding the GIL. `source`: an open file's descriptor (read with ``pread``) or a
+    uint8 array of the file's bytes. Each job is ``(offset, length, crc32, plane_streams,
+    count)``: with `plane_streams` (``spec/dcz.md`` 5.7, one entry per byte of the element,
+    0 = raw) a planes section of `count` elements, decoded and joined; with None, a section
+    copied as it is. Returns each job's output (uint8; None where it failed) and each
+    failure's reason (None where it did not fail): a failure is not raised, so that the
+    caller can report it in its own terms."""
+    if isinstance(source, (bool, np.bool_)) or not isinstance(source, (int, np.integer)):
+        source = _as_array(source, "source")
+        if source.dtype != np.uint8 or source.ndim != 1 or not source.flags.c_contiguous:
+            raise CodecError("source must be a file descriptor or a 1-D contiguous uint8 array")
+    elif source < 0:
+        raise CodecError(f"source must be an open file descriptor, got {source}")
+    if not isinstance(jobs, (list, tuple)):
+        raise TypeError(f"jobs must be a list of (offset, length, crc32, plane_streams, count), got {type(jobs).__name__}")
+    checked = [_section_job(job, f"jobs[{k}]") for k, job in enumerate(jobs)]
+    workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
+    return _core.read_sections(source, checked, workers)
+
+
+def _section_job(job: SectionJob, name: str) -> SectionJob:
+    if not isinstance(job, tuple) or len(job) != 5:
+        raise CodecError(f"{name} must be a tuple (offset, length, crc32, plane_streams, count)")
+    offset, length, crc, streams, count = job
+    if streams is not None:
+        if not isinstance(streams, (list, tuple)):
+            raise TypeError(f"{name}: plane_streams must be a tuple of lengths or None, got {type(streams).__name__}")
+        streams = tuple(_count(n, f"{name}: plane_streams") for n in streams)
+        if len(streams) not in (1, 2, 4, 8):
+            raise CodecError(f"{name}: plane_streams must have 1, 2, 4 or 8 entries, got {len(streams)}")
+    return (_count(offset, f"{name}: offset"), _count(length, f"{name}: length"),
+            _integer_in(crc, f"{name}: crc32", 0, 0xFFFFFFFF), streams, _count(count, f"{name}: count"))
 
 
 @_memory_limited

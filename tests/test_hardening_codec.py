@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -224,6 +225,8 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
                                             "max_code_length": 11, "threads": 2}),
     "planes_join": (codec.planes_join, {"planes": [np.arange(5, dtype=np.uint8)] * 2}),
     "planes_decode": (codec.planes_decode, {"planes": [np.arange(5, dtype=np.uint8)] * 2, "count": 5, "threads": 2}),
+    "read_sections": (codec.read_sections, {"source": np.frombuffer(b"abcd", np.uint8),
+                                            "jobs": [(0, 4, zlib.crc32(b"abcd"), None, 0)], "threads": 2}),
     "plane_worth_coding": (codec.plane_worth_coding, {"stream_bytes": 90, "count": 100}),
     "crc32": (codec.crc32, {"data": STREAM, "value": 7}),
     "histogram": (codec.histogram, {"symbols": SYMBOLS}),
@@ -241,7 +244,9 @@ VALID_CALLS: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
 
 INTEGER_ARGUMENTS = {"max_code_length", "symbol_bits", "count", "max_symbols", "bits", "numel", "cap", "max_size",
                      "plane_mask", "threads", "stream_bytes", "value"}
-ARRAY_ARGUMENTS = {"counts", "symbols", "positions", "entries", "codebook", "indices", "elements", "values", "planes"}
+ARRAY_ARGUMENTS = {"counts", "symbols", "positions", "entries", "codebook", "indices", "elements", "values", "planes",
+                   "source"}
+JOBS_ARGUMENTS = {"jobs"}
 BYTES_ARGUMENTS = {"data"}
 CODE_ARGUMENTS = {"code"}
 
@@ -302,6 +307,17 @@ def wrong_codes() -> list[Any]:
     ]
 
 
+def wrong_jobs() -> list[Any]:
+    """read_sections jobs that are not (offset, length, crc32, plane_streams, count) of
+    integers in range, or whose section is not there."""
+    good = (0, 4, zlib.crc32(b"abcd"), None, 0)
+    jobs: list[Any] = [None, "abc", 5, {"a": 1}, [None], [(0, 4)], [good + (1,)]]
+    for k, values in enumerate([[-1, 2**64, 1.5, "0"], [-1, 2**64, None], [-1, 2**32, 0.5],
+                                [(0, 0, 0), "0000", (-1,), (1.5,), 3], [-1, 2**64, None]]):
+        jobs += [[good[:k] + (v,) + good[k + 1:]] for v in values]
+    return jobs
+
+
 def audit_cases() -> list[tuple[str, str, Any, str]]:
     """(call, argument, bad value, what must happen) for every argument of every call."""
     cases = []
@@ -316,6 +332,8 @@ def audit_cases() -> list[tuple[str, str, Any, str]]:
                 cases += [(call, arg, v, "DczError or TypeError naming it") for v in wrong_type_buffers()]
             elif arg in CODE_ARGUMENTS:
                 cases += [(call, arg, v, "DczError or TypeError naming it") for v in wrong_codes()]
+            elif arg in JOBS_ARGUMENTS:
+                cases += [(call, arg, v, "DczError or TypeError naming it") for v in wrong_jobs()]
             else:
                 raise AssertionError(f"audit does not know argument {arg} of {call}")
     return cases

@@ -183,10 +183,12 @@ GENERATOR = _generator()
     ({"plane": (3, codec.huffman_encode(np.array([0x3F], np.uint8)))}, "1 symbols for 2 elements"),
     ({"plane": (3, codec.huffman_encode(np.array([0x3F, 0x40], np.uint8))[:-1])}, "plane 3 stream"),
 ])  # fmt: skip
-def test_malformed_planes_are_rejected(options: dict, message: str) -> None:
+@pytest.mark.parametrize("from_file", [False, True])
+def test_malformed_planes_are_rejected(options: dict, message: str, from_file: bool, tmp_path) -> None:
     data = GENERATOR.assemble([GENERATOR._planes_neg(**options)])
+    (tmp_path / "bad.dcz").write_bytes(data)
     with pytest.raises(MalformedFileError, match=message):
-        pycodec.load_bytes(data)
+        pycodec.load(tmp_path / "bad.dcz") if from_file else pycodec.load_bytes(data)
 
 
 def test_well_formed_planes_file_loads() -> None:

@@ -34,6 +34,9 @@ python3 -m pytest -q -p no:cacheprovider tests/test_huffman.py \
     tests/test_hardening_codec.py
 # the planes coder's own thread: its jobs, drops, errors and a fork, through the writer too
 python3 -m pytest -q -p no:cacheprovider tests/test_planes.py tests/test_container_write.py -k "coder or fork"
+# read_all's native pass (read_sections): its threads, short files, corrupt sections and streams
+python3 -m pytest -q -p no:cacheprovider tests/test_reader_threads.py
+python3 -m pytest -q -p no:cacheprovider tests/test_planes.py -k "malformed or well_formed"
 python3 "$repo/tools/mutate_streams.py" "$seed" "${SANITIZE_ROUNDS:-30000}"
 if [ "${SANITIZE_FUZZ_RUNS:-300}" -gt 0 ]; then
     # No RLIMIT_AS under ASan (its shadow memory is reserved address space).

