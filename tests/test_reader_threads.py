@@ -1,5 +1,5 @@
-"""read_all's native pass (codec.read_sections): what goes to it, on how many threads, and
-that a tensor it cannot decode is reported as reading that tensor alone would report it."""
+"""read_all's native pass (the core's read_sections): what goes to it, on how many
+threads, and that a tensor it cannot decode is reported as reading it alone reports it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import pycodec
-from pycodec import codec
+from pycodec import _core, codec
 from pycodec.errors import CodecError, LimitExceededError, MalformedFileError
 from pycodec.format import reader
 
@@ -23,13 +23,13 @@ def _state(elements: int, tensors: int = 3, seed: int = 0) -> dict[str, torch.Te
 def _spy(monkeypatch) -> list[tuple[int, list[codec.SectionJob]]]:
     """Records each read_sections call's (threads, jobs)."""
     calls: list[tuple[int, list[codec.SectionJob]]] = []
-    real = codec.read_sections
+    real = _core.read_sections
 
-    def spy(source, jobs, *, threads=1):
+    def spy(source, jobs, threads):
         calls.append((threads, list(jobs)))
-        return real(source, jobs, threads=threads)
+        return real(source, jobs, threads)
 
-    monkeypatch.setattr(codec, "read_sections", spy)
+    monkeypatch.setattr(_core, "read_sections", spy)
     return calls
 
 
@@ -111,13 +111,13 @@ def test_a_checksum_mismatch_is_reported_as_reading_the_tensor_alone_reports_it(
 def test_a_tensor_the_native_pass_gives_up_is_read_again(tmp_path, monkeypatch) -> None:
     state = _state(400_000)
     pycodec.save(state, tmp_path / "m.dcz")
-    real = codec.read_sections
+    real = _core.read_sections
 
-    def failing_first(source, jobs, *, threads=1):
-        outputs, failures = real(source, jobs, threads=threads)
+    def failing_first(source, jobs, threads):
+        outputs, failures = real(source, jobs, threads)
         return [None, *outputs[1:]], ["gave up", *failures[1:]]
 
-    monkeypatch.setattr(codec, "read_sections", failing_first)
+    monkeypatch.setattr(_core, "read_sections", failing_first)
     with reader.DczReader(tmp_path / "m.dcz", max_decoded_bytes=3 * 400_000 * 4 + 4 * 400_000) as file:
         arrays = file.read_all()  # the retried tensor's output is not counted twice
     for name, tensor in state.items():

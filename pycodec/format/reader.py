@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from pycodec import codec
+from pycodec import _core, codec
 from pycodec.errors import ClosedFileError, LimitExceededError, MalformedFileError
 from pycodec.format import encodings, limits
 from pycodec.format.budget import DecodeBudget
@@ -27,6 +27,7 @@ from pycodec.format.syntax import (
     SECTION_ROLES,
     Header,
     Preamble,
+    Section,
     TensorEntry,
     parse_header,
     unpack_header,
@@ -290,12 +291,12 @@ class DczReader:
         """
         self.check_padding()
         self.check_length()
-        stored = [e for e in self._entries.values() if e.encoding != "alias"]
-        order = sorted(stored, key=lambda e: -_stored_bytes(e))  # largest first
+        sizes = {e.name: _stored_bytes(e) for e in self._entries.values() if e.encoding != "alias"}
+        order = [self._entries[name] for name in sorted(sizes, key=lambda name: -sizes[name])]  # largest first
         budget = DecodeBudget(self.max_decoded_bytes)  # shared: every output stays alive
         native = [e for e in order if e.encoding == "planes" or (e.encoding == "raw" and self._reads_files)]
-        total = sum(_stored_bytes(e) for e in native)
-        alone = [e for e in native if threads > 1 and e.encoding == "planes" and _stored_bytes(e) * threads > total
+        total = sum(sizes[e.name] for e in native)
+        alone = [e for e in native if threads > 1 and e.encoding == "planes" and sizes[e.name] * threads > total
                  and _output_bytes(e) >= PARALLEL_FROM_BYTES]
         arrays = {e.name: self.read_array(e.name, budget, threads=threads, scratch=Scratch()) for e in alone}
         arrays.update(self._read_together([e for e in native if e.name not in arrays], budget, threads))
@@ -321,7 +322,9 @@ class DczReader:
         extra = sum(sorted((_plane_buffer_bytes(e) for e in entries), reverse=True)[:workers])
         jobs = [_section_job(e) for e in entries]
         with budget.held(extra, f"{len(entries)} tensors' decoded plane buffers"):
-            outputs, failures = codec.read_sections(self._source.native(), jobs, threads=workers)
+            # the core's own call: the table's values are checked already (checking them
+            # again in codec.read_sections took a few percent of a small model's load)
+            outputs, failures = _core.read_sections(self._source.native(), jobs, workers)
         arrays: dict[str, np.ndarray] = {}
         for entry, output, failure in zip(entries, outputs, failures, strict=True):
             if failure is None and output is not None:
@@ -435,7 +438,8 @@ def _check_layout(header: Header, preamble: Preamble) -> None:
             "(section lengths do not cover the file exactly)"
         )
     for (entry, role), offset in zip(_section_list(header), placed.offsets, strict=True):
-        entry.sections[role] = replace(entry.sections[role], offset=offset)
+        section = entry.sections[role]
+        entry.sections[role] = Section(section.length, section.crc32, offset)
 
 
 def padding_ranges(header: Header, header_length: int) -> list[tuple[int, int]]:

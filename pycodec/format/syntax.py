@@ -358,6 +358,9 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+#: Each byte's change of nesting depth: +1 for ``[`` and ``{``, -1 for ``]`` and ``}``.
+_BRACKET_STEP = np.zeros(256, np.int8)
+_BRACKET_STEP[[0x5B, 0x7B]], _BRACKET_STEP[[0x5D, 0x7D]] = 1, -1
 
 
 def nesting_depth(data: bytes) -> int:
@@ -366,8 +369,7 @@ def nesting_depth(data: bytes) -> int:
     bare = np.frombuffer(_STRING.sub(b"", data), dtype=np.uint8)
     if bare.size == 0:
         return 0
-    step = np.isin(bare, (0x5B, 0x7B)).astype(np.int64) - np.isin(bare, (0x5D, 0x7D))
-    return int(np.cumsum(step).max(initial=0))
+    return int(np.cumsum(_BRACKET_STEP[bare], dtype=np.int64).max(initial=0))
 
 
 def parse_header(data: bytes) -> Header:
