@@ -686,6 +686,12 @@ def planes_join(planes: list[npt.ArrayLike] | tuple[npt.ArrayLike, ...]) -> np.n
     return _core.planes_decode([np.ascontiguousarray(a) for a in arrays], arrays[0].size, 1)  # all raw: a join
 
 
+def check_threads(threads: object) -> int:
+    """A thread count as the core takes it: an int in 1..:data:`MAX_PLANE_THREADS`
+    (``TypeError`` for a float, str or bool; :class:`CodecError` out of range)."""
+    return _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
+
+
 #: One job of :func:`read_sections`: (offset, length, crc32, plane_streams or None, count).
 SectionJob = tuple[int, int, int, tuple[int, ...] | None, int]
 
@@ -711,8 +717,7 @@ def read_sections(source: int | npt.ArrayLike, jobs: list[SectionJob], *,
     if not isinstance(jobs, (list, tuple)):
         raise TypeError(f"jobs must be a list of (offset, length, crc32, plane_streams, count), got {type(jobs).__name__}")
     checked = [_section_job(job, f"jobs[{k}]") for k, job in enumerate(jobs)]
-    workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
-    return _core.read_sections(source, checked, workers)
+    return _core.read_sections(source, checked, check_threads(threads))
 
 
 def _section_job(job: SectionJob, name: str) -> SectionJob:

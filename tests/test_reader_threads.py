@@ -195,3 +195,14 @@ def test_read_sections_refuses_bad_arguments(bad) -> None:
     threads = value if what == "threads" else 1
     with pytest.raises(CodecError):
         codec.read_sections(source, jobs, threads=threads)
+
+
+@pytest.mark.parametrize(("threads", "error"), [(0, CodecError), (-1, CodecError), (65, CodecError),
+                                                (2.5, TypeError), ("2", TypeError), (True, TypeError), (None, TypeError)])
+def test_load_refuses_a_thread_count_it_cannot_use_before_reading(tmp_path, monkeypatch, threads, error) -> None:
+    calls = _spy(monkeypatch)
+    pycodec.save(_state(1000), tmp_path / "m.dcz")
+    with pytest.raises(error, match="threads"):
+        pycodec.load(tmp_path / "m.dcz", threads=threads)
+    assert calls == []
+    _assert_same(pycodec.load(tmp_path / "m.dcz", threads=64), _state(1000))

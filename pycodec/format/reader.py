@@ -287,8 +287,10 @@ class DczReader:
         The planes sections, and the raw ones of a file on disk, are read, checked and
         decoded natively, on up to `threads` threads at once (:func:`codec.read_sections`);
         a large planes tensor that would keep the other threads idle decodes first, alone
-        on them; the other encodings decode in Python, one at a time.
+        on them; the other encodings decode in Python, one at a time. `threads`: an int
+        in 1..64 (``TypeError`` for another type, ``CodecError`` out of range).
         """
+        threads = codec.check_threads(threads)
         self.check_padding()
         self.check_length()
         sizes = {e.name: _stored_bytes(e) for e in self._entries.values() if e.encoding != "alias"}
