@@ -686,6 +686,10 @@ def planes_join(planes: list[npt.ArrayLike] | tuple[npt.ArrayLike, ...]) -> np.n
     return _core.planes_decode([np.ascontiguousarray(a) for a in arrays], arrays[0].size, 1)  # all raw: a join
 
 
+#: File descriptors are C ints.
+_MAX_FD = 2**31 - 1
+
+
 def check_threads(threads: object) -> int:
     """A thread count as the core takes it: an int in 1..:data:`MAX_PLANE_THREADS`
     (``TypeError`` for a float, str or bool; :class:`CodecError` out of range)."""
@@ -712,7 +716,7 @@ def read_sections(source: int | npt.ArrayLike, jobs: list[SectionJob], *,
         source = _as_array(source, "source")
         if source.dtype != np.uint8 or source.ndim != 1 or not source.flags.c_contiguous:
             raise CodecError("source must be a file descriptor or a 1-D contiguous uint8 array")
-    elif source < 0:
+    elif not 0 <= source <= _MAX_FD:
         raise CodecError(f"source must be an open file descriptor, got {source}")
     if not isinstance(jobs, (list, tuple)):
         raise TypeError(f"jobs must be a list of (offset, length, crc32, plane_streams, count), got {type(jobs).__name__}")

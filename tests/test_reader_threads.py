@@ -185,7 +185,7 @@ def test_read_sections_reports_a_file_that_is_shorter_than_its_sections(tmp_path
 
 
 @pytest.mark.parametrize("bad", [
-    ("source", -1), ("source", np.zeros(4, np.int16)), ("job", (0, 1, 2)), ("job", (0, -1, 0, None, 0)),
+    ("source", -1), ("source", 2**31), ("source", 2**64), ("source", np.zeros(4, np.int16)), ("job", (0, 1, 2)), ("job", (0, -1, 0, None, 0)),
     ("job", (0, 1, 1 << 32, None, 0)), ("job", (0, 1, 0, (0, 0, 0), 1)), ("threads", 0),
 ])
 def test_read_sections_refuses_bad_arguments(bad) -> None:
