@@ -178,6 +178,9 @@ def load(
     copy only, never the file. Entropy-coded tensors are decoded into fresh memory as
     usual. The file must not be modified while its tensors are alive.
 
+    `threads` (1..64, default 2): native threads that read, check and decode the planes
+    and raw sections at once (a small file uses fewer; see :meth:`DczReader.read_all`).
+
     Tied tensors come back as views of one storage. Raises :class:`MalformedFileError`
     for anything that is not a valid file, before allocating beyond its declared sizes;
     :class:`LimitExceededError` when decoding would allocate more than

@@ -69,6 +69,8 @@ def tensor_to_numpy(tensor: torch.Tensor, dtype: DType) -> np.ndarray:
 
 def numpy_to_tensor(array: np.ndarray, dtype: DType, shape: tuple[int, ...]) -> torch.Tensor:
     """Wrap a flat storage-dtype array as a tensor of `dtype` and `shape` (no copy)."""
+    if array.size == 0:  # torch.from_numpy gives an empty array zero strides, which view() refuses
+        return torch.empty(shape, dtype=torch_dtype(dtype))
     tensor = torch.from_numpy(array)
     if not dtype.numpy_native:
         tensor = tensor.view(torch_dtype(dtype))

@@ -174,6 +174,20 @@ def test_every_dtype_and_shape_roundtrips(tmp_path: Path, name: str, shape: tupl
     assert_bit_exact(roundtrip(tmp_path, {"t": tensor}), {"t": tensor})
 
 
+@pytest.mark.parametrize("name", _dtype_names())
+@pytest.mark.parametrize("shape", [(0,), (3, 0, 2)])
+def test_empty_tensors_load_with_torch_strides(tmp_path: Path, name: str, shape: tuple[int, ...]) -> None:
+    """As torch.empty makes them, not zero strides (torch.from_numpy's for an empty array,
+    which view() to another element size refuses)."""
+    tensor = torch.empty(shape, dtype=getattr(torch, name))
+    pycodec.save({"t": tensor}, tmp_path / "e.dcz")
+    with pycodec.open(tmp_path / "e.dcz") as file:
+        for loaded in (pycodec.load(tmp_path / "e.dcz")["t"], file.get_tensor("t")):
+            assert loaded.shape == tensor.shape and loaded.dtype == tensor.dtype
+            assert loaded.stride() == tensor.stride()
+            assert loaded.view(torch.uint8).numel() == 0
+
+
 def test_special_float_values_survive_raw_and_compressed(tmp_path: Path) -> None:
     nan_payload = torch.tensor([0x7FC00123], dtype=torch.int32).view(torch.float32)
     special = torch.cat([torch.tensor([-0.0, 0.0, float("inf"), -float("inf"), float("nan")]), nan_payload])
