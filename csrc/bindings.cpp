@@ -349,7 +349,7 @@ const uint64_t* counts_for(const py::object& given, const py::array& elements) {
 // planes_encode's arguments checked; the elements' width in bytes.
 size_t check_planes_arguments(const py::array& elements, unsigned coded_mask, int max_length) {
     const size_t width = static_cast<size_t>(elements.itemsize());
-    if (elements.dtype().kind() != 'u' || (width != 1 && width != 2 && width != 4 && width != 8))
+    if (elements.dtype().kind() != 'u' || !is_plane_width(width))
         throw InvalidArgument("elements must be a uint8, uint16, uint32 or uint64 array");
     require_contiguous(elements, "elements");
     if (coded_mask >> width) throw InvalidArgument("plane_mask has bits past the element's planes");
@@ -663,7 +663,7 @@ uint32_t crc32_py(const py::array& data, uint32_t value) {
 // (ParsedStream of `count` 8-bit symbols) or its `count` raw bytes (uint8 array).
 py::array planes_decode_py(const py::list& planes, uint64_t count, int threads) {
     const size_t width = planes.size();
-    if (width != 1 && width != 2 && width != 4 && width != 8) throw InvalidArgument("planes must hold 1, 2, 4 or 8 planes");
+    if (!is_plane_width(width)) throw InvalidArgument("planes must hold 1, 2, 4 or 8 planes");
     if (threads < 1) throw InvalidArgument("threads must be at least 1");
     std::vector<PlaneSource> sources;
     for (const py::handle& item : planes) {
@@ -724,7 +724,7 @@ py::tuple read_sections_py(const py::object& source, const py::list& jobs, int t
         if (!streams.is_none())
             for (const py::handle& n : streams.cast<py::tuple>()) w.plane_streams.push_back(n.cast<uint64_t>());
         const size_t width = w.plane_streams.size();
-        if (!streams.is_none() && width != 1 && width != 2 && width != 4 && width != 8)
+        if (!streams.is_none() && !is_plane_width(width))
             throw InvalidArgument("plane_streams must have 1, 2, 4 or 8 entries");
         require_addressable(w.count, std::max<size_t>(width, 1), "decoded section");
         py::array out = new_array(streams.is_none() ? w.length : w.count * width, 1);

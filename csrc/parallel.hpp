@@ -1,16 +1,36 @@
-// A minimal fork-join loop for the native core's threaded work (planes, stream halves).
+// A minimal fork-join loop for the native core's threaded work (planes, stream halves,
+// a file's sections).
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace pycodec {
 
-// Runs task(k) for k in 0..n-1 on up to `threads` threads (the caller's included); the
-// first exception is rethrown once all have finished.
+// Runs work(w) for w in 0..workers-1, w = 0 on the calling thread, the others on threads
+// of their own, and returns once all have. Where the system refuses a thread, fewer run:
+// `work` must take its items from a shared counter, not from `w`.
+template <class Work>
+void run_workers(size_t workers, const Work& work) {
+    std::vector<std::thread> pool;
+    pool.reserve(workers > 0 ? workers - 1 : 0);
+    try {
+        for (size_t w = 1; w < workers; ++w) pool.emplace_back(work, w);
+    } catch (const std::system_error&) {
+        // no more threads: those started and this one share the items
+    }
+    work(size_t{0});
+    for (std::thread& t : pool) t.join();
+}
+
+// Runs task(k) for k in 0..n-1 on up to `threads` threads (the caller's included), each
+// taking the next k as it finishes one; the first exception is rethrown once all have
+// finished.
 template <class Task>
 void parallel_for(size_t n, int threads, const Task& task) {
     const size_t workers = std::min(n, static_cast<size_t>(std::max(threads, 1)));
@@ -19,18 +39,14 @@ void parallel_for(size_t n, int threads, const Task& task) {
         return;
     }
     std::vector<std::exception_ptr> errors(workers);
-    auto run = [&](size_t w) {
+    std::atomic<size_t> next{0};
+    run_workers(workers, [&](size_t w) {
         try {
-            for (size_t k = w; k < n; k += workers) task(k);
+            for (size_t k = next++; k < n; k = next++) task(k);
         } catch (...) {
             errors[w] = std::current_exception();
         }
-    };
-    std::vector<std::thread> pool;
-    pool.reserve(workers - 1);
-    for (size_t w = 1; w < workers; ++w) pool.emplace_back(run, w);
-    run(0);
-    for (std::thread& t : pool) t.join();
+    });
     for (const std::exception_ptr& e : errors)
         if (e) std::rethrow_exception(e);
 }

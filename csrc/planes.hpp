@@ -13,6 +13,9 @@
 
 namespace pycodec {
 
+// Whether elements of `width` bytes can be split into planes: 1, 2, 4 or 8.
+inline bool is_plane_width(size_t width) { return width == 1 || width == 2 || width == 4 || width == 8; }
+
 // Whether a plane of `count` bytes is coded as a stream of `stream_bytes` (spec W5): it must
 // save at least count/128 + 2 bytes (zstd's rule for its literals at its strongest levels),
 // since a plane that barely shrinks (a float's high mantissa byte, ~0.05%) still costs a

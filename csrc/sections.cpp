@@ -8,12 +8,11 @@
 #include <cstring>
 #include <exception>
 #include <memory>
-#include <system_error>
-#include <thread>
 
 #include "common.hpp"
 #include "crc32.hpp"
 #include "huffman_stream.hpp"
+#include "parallel.hpp"
 #include "planes.hpp"
 
 namespace pycodec {
@@ -103,7 +102,8 @@ void run_job(const SectionSource& source, const SectionJob& job, Scratch& scratc
 std::vector<std::string> read_sections(const SectionSource& source, const std::vector<SectionJob>& jobs, int threads) {
     std::vector<std::string> errors(jobs.size());
     std::atomic<size_t> next{0};
-    auto work = [&] {
+    // parallel_for's loop, with a scratch buffer per thread and every job's failure kept
+    run_workers(std::min(jobs.size(), static_cast<size_t>(std::max(threads, 1))), [&](size_t) {
         Scratch scratch;
         for (size_t k = next++; k < jobs.size(); k = next++) {
             try {
@@ -114,16 +114,7 @@ std::vector<std::string> read_sections(const SectionSource& source, const std::v
                 errors[k] = "failed";
             }
         }
-    };
-    const size_t workers = std::min(jobs.size(), static_cast<size_t>(std::max(threads, 1)));
-    std::vector<std::thread> pool;
-    try {
-        for (size_t w = 1; w < workers; ++w) pool.emplace_back(work);
-    } catch (const std::system_error&) {
-        // no more threads: the ones started and this one share the jobs
-    }
-    work();
-    for (std::thread& t : pool) t.join();
+    });
     return errors;
 }
 
