@@ -413,6 +413,12 @@ def _positions_array(positions: npt.ArrayLike) -> np.ndarray:
 MAX_PLANE_THREADS = 64
 
 
+def check_threads(threads: object) -> int:
+    """A thread count as the core takes it: an int in 1..:data:`MAX_PLANE_THREADS`
+    (``TypeError`` for a float, str or bool; :class:`CodecError` out of range)."""
+    return _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
+
+
 @_memory_limited
 def planes_encode(
     elements: npt.ArrayLike,
@@ -432,7 +438,7 @@ def planes_encode(
     elements, not counted again (the same bytes either way).
     """
     little, mask = _planes_arguments(elements, plane_mask)
-    workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
+    workers = check_threads(threads)
     return _core.planes_encode(little, mask, _check_code_length(max_code_length), workers, counted)
 
 
@@ -666,7 +672,7 @@ def planes_decode(planes: list[ParsedStream | npt.ArrayLike], count: int, *, thr
     if not isinstance(planes, (list, tuple)):
         raise TypeError(f"planes must be a list of parsed streams or uint8 arrays, got {type(planes).__name__}")
     items = [plane if isinstance(plane, ParsedStream) else _as_array(plane, "planes") for plane in planes]
-    workers = _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
+    workers = check_threads(threads)
     return _core.planes_decode(items, _count(count, "count"), workers)
 
 
@@ -688,12 +694,6 @@ def planes_join(planes: list[npt.ArrayLike] | tuple[npt.ArrayLike, ...]) -> np.n
 
 #: File descriptors are C ints.
 _MAX_FD = 2**31 - 1
-
-
-def check_threads(threads: object) -> int:
-    """A thread count as the core takes it: an int in 1..:data:`MAX_PLANE_THREADS`
-    (``TypeError`` for a float, str or bool; :class:`CodecError` out of range)."""
-    return _integer_in(threads, "threads", 1, MAX_PLANE_THREADS)
 
 
 #: One job of :func:`read_sections`: (offset, length, crc32, plane_streams or None, count).
@@ -720,11 +720,11 @@ def read_sections(source: int | npt.ArrayLike, jobs: list[SectionJob], *,
         raise CodecError(f"source must be an open file descriptor, got {source}")
     if not isinstance(jobs, (list, tuple)):
         raise TypeError(f"jobs must be a list of (offset, length, crc32, plane_streams, count), got {type(jobs).__name__}")
-    checked = [_section_job(job, f"jobs[{k}]") for k, job in enumerate(jobs)]
+    checked = [_checked_job(job, f"jobs[{k}]") for k, job in enumerate(jobs)]
     return _core.read_sections(source, checked, check_threads(threads))
 
 
-def _section_job(job: SectionJob, name: str) -> SectionJob:
+def _checked_job(job: SectionJob, name: str) -> SectionJob:
     if not isinstance(job, tuple) or len(job) != 5:
         raise CodecError(f"{name} must be a tuple (offset, length, crc32, plane_streams, count)")
     offset, length, crc, streams, count = job

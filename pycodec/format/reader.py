@@ -272,12 +272,12 @@ class DczReader:
             entry = self._entries[entry.alias_of or ""]
         dtype = DTYPES[entry.dtype]
         budget = budget if budget is not None else DecodeBudget(self.max_decoded_bytes)
-        budget.reserve(entry.numel * dtype.itemsize, f"tensor {entry.name!r}")  # the output
+        budget.reserve(_output_bytes(entry), f"tensor {entry.name!r}")  # the output
         try:
             return encodings.decode_tensor(entry, dtype, self._payloads(entry, scratch), budget, threads)
         except MemoryError as exc:
             raise LimitExceededError(
-                f"tensor {entry.name!r}: out of memory while decoding {entry.numel * dtype.itemsize} bytes "
+                f"tensor {entry.name!r}: out of memory while decoding {_output_bytes(entry)} bytes "
                 "(the machine refused an allocation within max_decoded_bytes)"
             ) from exc
 
@@ -390,7 +390,7 @@ def check_table(header: Header, preamble: Preamble, max_decoded_bytes: int) -> d
         _check_entry(entry, DTYPES[entry.dtype], entries)
         entries[entry.name] = entry
         if entry.encoding != "alias":
-            decoded += entry.numel * DTYPES[entry.dtype].itemsize
+            decoded += _output_bytes(entry)
             if decoded > max_decoded_bytes:
                 raise LimitExceededError(
                     f"tensors decode to more than {max_decoded_bytes} bytes "
