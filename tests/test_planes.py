@@ -89,7 +89,8 @@ def test_random_bit_patterns_round_trip_through_the_plane_codec(dtype: str, seed
     raw = rng.integers(0, alphabet, numel * row.itemsize, dtype=np.uint8)
     raw[rng.random(raw.size) < 0.3] = rng.integers(0, 256, dtype=np.uint8)  # every byte value is possible
     flat = raw.view(row.storage)
-    encoded = encodings._encode_planes(flat, row, [0] * row.itemsize)  # try to code every plane
+    every_plane = encodings._planes_work(flat, row, [0] * row.itemsize)  # try to code every plane
+    encoded = encodings._code_planes(every_plane, flat.nbytes)
     assert len(encoded.plane_streams) == row.itemsize
     assert all(0 < n <= numel - numel // 128 - 2 for n in encoded.plane_streams if n)  # W5: a coded plane saves enough
     assert _decode(encoded, dtype, numel).tobytes() == flat.tobytes()
@@ -214,7 +215,7 @@ def test_decoded_planes_count_against_the_budget() -> None:
     read in place."""
     # bfloat16 values in float32: the two low planes are constant, coded as single symbols
     flat = (_trained_like(50000).numpy().view(np.uint32) & 0xFFFF0000).view(np.float32)
-    encoded = encodings._encode_planes(flat, DTYPES["float32"], [0] * 4)
+    encoded = encodings._code_planes(encodings._planes_work(flat, DTYPES["float32"], [0] * 4), flat.nbytes)
     coded = sum(1 for n in encoded.plane_streams if n)
     assert coded >= 3  # one decodes into the output, the others into buffers of their own
     need = flat.nbytes + (coded - 1) * flat.size

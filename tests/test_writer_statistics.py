@@ -351,7 +351,8 @@ def test_planes_of_1_byte_floats_are_coded_from_the_statistics_counts(dtype: str
     row = DTYPES[dtype]
     weights = (torch.randn(50_000, generator=torch.Generator().manual_seed(7)) * 0.05).to(getattr(torch, dtype))
     flat = weights.view({1: torch.uint8, 2: torch.int16, 4: torch.int32}[row.itemsize]).numpy().view(row.storage)
-    uncounted = encodings._encode_planes(flat, row, choice.statistics(flat, row, planes_ok=True).planes)
+    estimates = choice.statistics(flat, row, planes_ok=True).planes
+    uncounted = encodings._code_planes(encodings._planes_work(flat, row, estimates), flat.nbytes)
     handed: list[object] = []
     real = codec.planes_encode
 

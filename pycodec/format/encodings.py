@@ -380,12 +380,6 @@ def _planes_candidate(flat: np.ndarray, dtype: DType, size: int, estimates: list
     return _Candidate(size, "planes", lambda: _code_planes(work, flat.nbytes), work)
 
 
-def _encode_planes(flat: np.ndarray, dtype: DType, estimates: list[int],
-                   counted: _core.PlaneCounts | None = None) -> EncodedTensor:
-    """The ``planes`` encoding of the planes `estimates` find worth coding, made here."""
-    return _code_planes(_planes_work(flat, dtype, estimates, counted), flat.nbytes)
-
-
 def _code_planes(work: PlanesWork, nbytes: int) -> EncodedTensor:
     """One native call splits the planes, codes them (several at once for a large tensor)
     and joins the section."""

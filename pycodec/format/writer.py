@@ -15,10 +15,10 @@ import math
 import os
 import stat
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import numpy as np
 
@@ -191,21 +191,31 @@ HELPER_MIN_BYTES = 1 << 16
 #: a native thread of their own while this one chooses the next tensors' encodings.
 CODER_FROM_BYTES = 1 << 14
 
-_helpers: ThreadPoolExecutor | None = None
-_helpers_pid = 0
-_helpers_lock = threading.Lock()
+_T = TypeVar("_T")
 
 
-def _helper_pool() -> ThreadPoolExecutor:
-    """The encoding helpers, started on first use and kept: starting threads for every
-    save costs about what a small model's encoding saves. A forked child starts its own
+class _Kept(Generic[_T]):
+    """An object made on first use and kept for later saves: starting threads for every
+    save costs about what a small model's encoding saves. A forked child makes its own
     (the parent's threads do not exist there)."""
-    global _helpers, _helpers_pid
-    with _helpers_lock:
-        if _helpers is None or _helpers_pid != os.getpid():
-            _helpers = ThreadPoolExecutor(max_workers=ENCODE_THREADS - 1, thread_name_prefix="pycodec-encode")
-            _helpers_pid = os.getpid()
-        return _helpers
+
+    def __init__(self, make: Callable[[], _T]):
+        self._make = make
+        self._value: _T | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def get(self) -> _T:
+        with self._lock:
+            if self._value is None or self._pid != os.getpid():
+                self._value, self._pid = self._make(), os.getpid()
+            return self._value
+
+
+#: The encoding helpers (ENCODE_THREADS - 1 of them, as it is when they start).
+_helpers = _Kept(lambda: ThreadPoolExecutor(max_workers=ENCODE_THREADS - 1, thread_name_prefix="pycodec-encode"))
+#: The planes coder (its native thread too).
+_coder = _Kept(codec.PlanesCoder)
 
 
 def encode_all(
@@ -245,7 +255,7 @@ def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[st
     for name in sorted(flats, key=lambda name: -flats[name][0].nbytes):
         flat, dtype = flats[name]
         if flat.size and worth_probing(flat, dtype):
-            started.append(_helper_pool().submit(probe_ahead, flat, dtype))
+            started.append(_helpers.get().submit(probe_ahead, flat, dtype))
             sources[name] = started[-1].result
         else:
             sources[name] = _no_probe
@@ -299,7 +309,7 @@ def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]], probes: 
             if work is None or not probes_done or not CODER_FROM_BYTES <= chosen.flat.nbytes < PLANES_PARALLEL_FROM_BYTES:
                 done[name] = chosen.encode()
                 continue
-            coder = coder or _planes_coder()
+            coder = coder or _coder.get()
             coded.append((name, chosen, coder.submit(work.bits, plane_mask=work.plane_mask, counted=work.counted)))
         while coded:
             name, chosen, job = coded.popleft()  # taken, whatever comes of it
@@ -308,20 +318,6 @@ def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]], probes: 
         for _, _, job in coded:
             coder.drop(job)  # type: ignore[union-attr]
     return done
-
-
-_coder: codec.PlanesCoder | None = None
-_coder_pid = 0
-
-
-def _planes_coder() -> codec.PlanesCoder:
-    """The planes coder, made on first use and kept (its thread too); a forked child makes
-    its own."""
-    global _coder, _coder_pid
-    with _helpers_lock:
-        if _coder is None or _coder_pid != os.getpid():
-            _coder, _coder_pid = codec.PlanesCoder(), os.getpid()
-        return _coder
 
 
 def _encode_one(flat: np.ndarray, dtype: DType, probe: ProbeSource) -> EncodedTensor:
@@ -350,7 +346,7 @@ def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapp
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             failed.append(exc)
 
-    helpers = [_helper_pool().submit(work, HELPER_MIN_BYTES) for _ in range(ENCODE_THREADS - 1)]
+    helpers = [_helpers.get().submit(work, HELPER_MIN_BYTES) for _ in range(ENCODE_THREADS - 1)]
     work()
     wait([helper for helper in helpers if not helper.cancel()])  # one still queued (helpers busy with another save) has nothing left
     if failed:
