@@ -20,6 +20,7 @@ SOURCES = [
     "csrc/codebook_index.cpp",
     "csrc/planes.cpp",
     "csrc/sections.cpp",
+    "csrc/dense_choice.cpp",
 ]
 
 # Intel's JCC erratum mitigation makes jumps that cross or end on a 32-byte boundary slow;

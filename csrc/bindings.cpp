@@ -26,6 +26,7 @@
 
 #include "codebook_index.hpp"
 #include "crc32.hpp"
+#include "dense_choice.hpp"
 #include "huffman_code.hpp"
 #include "huffman_decode.hpp"
 #include "huffman_encode.hpp"
@@ -790,6 +791,75 @@ py::list plan_plane_sizes_py(const py::array_t<uint64_t, py::array::c_style>& hi
     return out;
 }
 
+// The writer's native choice for tensors no zstd frame can win (dense_choice.hpp): for each
+// job (bits, planes_ok, codebook_ok, header_bytes), None where the Python choice must
+// decide, ("raw", None, None), or ("planes", section, plane stream lengths). `rules`: the
+// Python choice's thresholds, in DenseRules' order.
+DenseRules dense_rules_of(const py::tuple& rules) {
+    if (rules.size() != 10) throw InvalidArgument("rules must hold the choice's 10 thresholds");
+    DenseRules r;
+    r.planes_min_numel = rules[0].cast<uint64_t>();
+    r.zstd_min_bytes = rules[1].cast<uint64_t>();
+    r.sample = rules[2].cast<uint64_t>();
+    r.distinct_gate = rules[3].cast<double>();
+    r.table_bytes_per_symbol = rules[4].cast<double>();
+    r.count_from = rules[5].cast<uint64_t>();
+    r.first_look = rules[6].cast<uint64_t>();
+    r.slack = rules[7].cast<double>();
+    r.max_codebook_size = rules[8].cast<uint64_t>();
+    r.max_code_length = rules[9].cast<int>();
+    if (r.sample < 1 || r.first_look < 1) throw InvalidArgument("sample and first_look must be at least 1");
+    if (r.max_codebook_size < 1 || r.max_codebook_size > kMaxCodebookSize) throw InvalidArgument("max_codebook_size must be in 1..65536");
+    if (r.max_code_length < 1 || r.max_code_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
+    return r;
+}
+
+py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threads, uint64_t parallel_from_bytes) {
+    if (threads < 1) throw InvalidArgument("threads must be at least 1");
+    const DenseRules checked = dense_rules_of(rules);
+    std::vector<DenseTensor> tensors(jobs.size());
+    std::vector<py::array> kept;  // the elements, alive (and unmoved) while the GIL is released
+    kept.reserve(jobs.size());
+    for (size_t k = 0; k < tensors.size(); ++k) {
+        const py::tuple job = jobs[k].cast<py::tuple>();
+        if (job.size() != 4) throw InvalidArgument("each job must be (bits, planes_ok, codebook_ok, header_bytes)");
+        kept.push_back(job[0].cast<py::array>());
+        const py::array& bits = kept.back();
+        require_flat_unsigned(bits, "bits");
+        const size_t width = static_cast<size_t>(bits.itemsize());
+        if (!is_plane_width(width)) throw InvalidArgument("bits must be a uint8, uint16, uint32 or uint64 array");
+        DenseTensor& t = tensors[k];
+        t.bits = bytes_of(bits);
+        t.count = static_cast<size_t>(bits.size());
+        t.width = static_cast<int>(width);
+        t.planes_ok = job[1].cast<bool>();
+        t.codebook_ok = job[2].cast<bool>();
+        t.header_bytes = job[3].cast<uint64_t>();
+    }
+    {
+        py::gil_scoped_release release;
+        choose_dense_all(tensors, checked, threads, parallel_from_bytes);
+    }
+    py::list out(tensors.size());
+    for (size_t k = 0; k < tensors.size(); ++k) {
+        DenseTensor& t = tensors[k];
+        if (t.outcome == DenseOutcome::Undecided) {
+            out[k] = py::none();
+        } else if (t.outcome == DenseOutcome::Raw) {
+            out[k] = py::make_tuple("raw", py::none(), py::none());
+        } else {
+            py::tuple lengths(t.stream_bytes.size());
+            for (size_t p = 0; p < t.stream_bytes.size(); ++p) lengths[p] = py::int_(t.stream_bytes[p]);
+            // the section is handed over as an array owning the buffer: no copy
+            auto* section = new std::vector<uint8_t>(std::move(t.section));
+            py::capsule owner(section, [](void* p) { delete static_cast<std::vector<uint8_t>*>(p); });
+            out[k] = py::make_tuple("planes", py::array_t<uint8_t>(static_cast<py::ssize_t>(t.section_bytes), section->data(), owner),
+                                    lengths);
+        }
+    }
+    return out;
+}
+
 // ------------------------------------------------------------------ relative indices
 
 py::object codebook_index_py(const py::array& values, size_t max_size) {
@@ -1131,6 +1201,8 @@ PYBIND11_MODULE(_core, m) {
     m.def("huffman_parse", &huffman_parse_py, py::arg("data"), py::arg("max_symbols"));
     m.def("histogram", &histogram_py, py::arg("symbols"));
     m.def("crc32", &crc32_py, py::arg("data"), py::arg("value") = 0);
+    m.def("choose_dense", &choose_dense_py, py::arg("jobs"), py::arg("rules"), py::arg("threads"),
+          py::arg("parallel_from_bytes"));
     m.def("read_sections", &read_sections_py, py::arg("source"), py::arg("jobs"), py::arg("threads"));
     m.def("planes_decode", &planes_decode_py, py::arg("planes"), py::arg("count"), py::arg("threads"));
     m.def("plane_worth_coding", &plane_worth_coding, py::arg("stream_bytes"), py::arg("count"));

@@ -175,6 +175,13 @@ def test_zlib_header_is_plain_zlib_of_the_json(tmp_path: Path) -> None:
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
 
 
+def _python_choice(monkeypatch) -> None:
+    """Every tensor chosen by the Python choice, on the threads these tests are about: the
+    core's choice (:func:`writer._encode_natively`) would otherwise take the dense floats
+    first (tests/test_dense_choice.py)."""
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: {})
+
+
 def _mixed_state() -> dict[str, torch.Tensor]:
     """Tensors of several encodings and sizes, one tied: over the pool's threshold."""
     torch.manual_seed(1)
@@ -186,6 +193,7 @@ def _mixed_state() -> dict[str, torch.Tensor]:
 
 
 def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> None:
+    _python_choice(monkeypatch)
     state = _mixed_state()
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 1 << 62)
     serial = pycodec.save_bytes(state)
@@ -206,6 +214,7 @@ def test_helpers_take_large_tensors_only_and_the_caller_the_small_ones(monkeypat
     """On the pool, a tensor below HELPER_MIN_BYTES is always coded by the calling thread
     (small tensors are mostly Python: two threads would take turns on the GIL); the large
     ones by either; the same bytes as one thread."""
+    _python_choice(monkeypatch)
     torch.manual_seed(3)
     state = {f"large{i}": torch.randn(40_000) * 0.05 for i in range(4)}
     state |= {f"norm{i}": 1 + torch.randn(300) * 0.01 for i in range(12)}
@@ -262,6 +271,7 @@ def test_a_save_whose_probes_are_a_large_share_keeps_to_one_thread_past_the_pool
     """Past ENCODE_PARALLEL_FROM_BYTES, a save with tensors worth a zstd probe holding at
     least PROBED_SHARE_FOR_ONE_THREAD of its bytes is coded on this thread with the probes
     on the helper; one with less, on the pool. The bytes are the same either way."""
+    _python_choice(monkeypatch)
     state = _probed_state()
     monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
     alone = pycodec.save_bytes(state)
@@ -317,6 +327,7 @@ def test_planes_coded_on_the_coder_thread_give_the_bytes_of_one_thread(
     """On the one-thread path, the planes sections of CODER_FROM_BYTES or more go to a
     PlanesCoder while this thread chooses the rest, once no probe is running (a third
     thread would slow the probe's frame); the file is byte for byte the same."""
+    _python_choice(monkeypatch)
     state = _coder_state()
     monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
     alone = pycodec.save_bytes(state)
@@ -341,6 +352,7 @@ def test_planes_coded_on_the_coder_thread_give_the_bytes_of_one_thread(
 
 
 def test_an_error_on_the_coder_thread_reaches_the_caller_and_the_jobs_left_are_dropped(monkeypatch) -> None:
+    _python_choice(monkeypatch)
     _probes_done_first(monkeypatch)
     submitted: list[int] = []
     dropped: list[int] = []
@@ -394,6 +406,7 @@ def test_a_forked_child_encodes_with_helpers_of_its_own(monkeypatch, pooled: boo
 
 
 def test_an_error_encoding_one_tensor_on_the_pool_reaches_the_caller(monkeypatch) -> None:
+    _python_choice(monkeypatch)
     real = writer._encode_one
 
     def failing(flat, dtype, probe):

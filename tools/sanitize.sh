@@ -36,6 +36,8 @@ python3 -m pytest -q -p no:cacheprovider tests/test_huffman.py \
 python3 -m pytest -q -p no:cacheprovider tests/test_planes.py tests/test_container_write.py -k "coder or fork"
 # read_all's native pass (read_sections): its threads, short files, corrupt sections and streams
 python3 -m pytest -q -p no:cacheprovider tests/test_reader_threads.py
+# the writer's native choice (choose_dense): its threads, its big-tensor pass, bad arguments
+python3 -m pytest -q -p no:cacheprovider tests/test_dense_choice.py
 python3 -m pytest -q -p no:cacheprovider tests/test_planes.py -k "malformed or well_formed"
 python3 "$repo/tools/mutate_streams.py" "$seed" "${SANITIZE_ROUNDS:-30000}"
 if [ "${SANITIZE_FUZZ_RUNS:-300}" -gt 0 ]; then

@@ -214,6 +214,38 @@ def choose_encoding(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     return Chosen(flat, dtype, None if best is None or best.size >= flat.nbytes else best)
 
 
+def choose_dense(items: list[tuple[np.ndarray, DType]], threads: int) -> list[EncodedTensor | None]:
+    """:func:`encode_tensor` of tensors that no ``zstd`` frame can win (the probe's gate ruled
+    it out), all in one native call on up to `threads` threads, without the GIL: where the
+    statistics rule out every encoding but ``planes`` and ``raw`` (dense trained weights),
+    the same choice and bytes as :func:`choose_encoding` then :meth:`Chosen.encode` give
+    (``csrc/dense_choice.cpp`` mirrors their steps); None where another encoding might win,
+    for :func:`choose_encoding` to decide. Elements of more than 8 bytes: None."""
+    jobs = [(flat.view(dtype.bits_dtype), dtype.planes_ok, dtype.codebook_ok, planes_header_bytes(dtype.itemsize))
+            for flat, dtype in items if dtype.itemsize <= 8]
+    found = iter(_core.choose_dense(jobs, _dense_rules(), codec.check_threads(threads), PLANES_PARALLEL_FROM_BYTES))
+    return [_dense_encoded(flat, next(found)) if dtype.itemsize <= 8 else None for flat, dtype in items]
+
+
+def _dense_rules() -> tuple[float, ...]:
+    """The choice's thresholds, in the order of the core's ``DenseRules`` (read at each call:
+    one source for both choices)."""
+    return (PLANES_MIN_NUMEL, zstd_frames.MIN_BYTES, choice.SAMPLE, choice.DISTINCT_GATE,
+            choice.TABLE_BYTES_PER_SYMBOL, choice._COUNT_FROM, choice.FIRST_LOOK, choice._SLACK,
+            limits.MAX_CODEBOOK_SIZE, codec.DEFAULT_MAX_CODE_LENGTH)
+
+
+def _dense_encoded(flat: np.ndarray, found: tuple[str, np.ndarray | None, tuple[int, ...] | None] | None) -> EncodedTensor | None:
+    """The :class:`EncodedTensor` of one of the core's ``choose_dense`` results."""
+    if found is None:
+        return None
+    encoding, section, lengths = found
+    if encoding == "raw":
+        return EncodedTensor("raw", {"data": flat})
+    assert section is not None and lengths is not None
+    return planes_encoded(section, lengths)
+
+
 def _payload_size(payload: Payload) -> int:
     if isinstance(payload, np.ndarray):
         return payload.nbytes

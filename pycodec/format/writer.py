@@ -26,8 +26,8 @@ from pycodec import codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
-from pycodec.format.encodings import (PLANES_PARALLEL_FROM_BYTES, Chosen, EncodedTensor, Payload, ProbeSource, choose_encoding,
-                                      encode_tensor, planes_encoded, probe_ahead, worth_probing)
+from pycodec.format.encodings import (PLANES_PARALLEL_FROM_BYTES, Chosen, EncodedTensor, Payload, ProbeSource, choose_dense,
+                                      choose_encoding, encode_tensor, planes_encoded, probe_ahead, worth_probing)
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
 from pycodec.format.layout import layout, section_alignment
@@ -263,8 +263,9 @@ def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[st
 
 
 def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
-    """Each stored tensor encoded, the zstd probes on a helper (:func:`probes_ahead`): the
-    rest on this thread, or from ENCODE_PARALLEL_FROM_BYTES on (unless the probes are a
+    """Each stored tensor encoded, the zstd probes on a helper (:func:`probes_ahead`), the
+    tensors no probe can win decided by the core where it can (:func:`_encode_natively`):
+    the rest on this thread, or from ENCODE_PARALLEL_FROM_BYTES on (unless the probes are a
     large share of the work, PROBED_SHARE_FOR_ONE_THREAD) by this thread and the helpers
     together. Same bytes either way: a tensor's encoding depends on that tensor alone."""
     flats = {name: _flat(tensor) for name, tensor in stored.items()}
@@ -272,16 +273,29 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
         return {name: encode_tensor(flat, dtype, compress=compress) for name, (flat, dtype) in flats.items()}
     probes, started = probes_ahead(flats)
     try:
-        total = sum(flat.nbytes for flat, _ in flats.values())
-        probed = sum(flats[name][0].nbytes for name, probe in probes.items() if probe is not _no_probe)
+        done = _encode_natively(flats, probes)
+        rest = {name: flats[name] for name in flats if name not in done}
+        total = sum(flat.nbytes for flat, _ in rest.values())
+        probed = sum(rest[name][0].nbytes for name in rest if probes[name] is not _no_probe)
         if total < ENCODE_PARALLEL_FROM_BYTES or probed >= PROBED_SHARE_FOR_ONE_THREAD * total:
-            done = _encode_beside_coder(flats, probes, started)
+            done.update(_encode_beside_coder(rest, probes, started))
         else:
-            done = _encode_together(flats, probes)
+            done.update(_encode_together(rest, probes))
     finally:  # after an error, probes not yet run are dropped
         for future in started:
             future.cancel()
     return {name: done[name] for name in flats}
+
+
+def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> dict[str, EncodedTensor]:
+    """The tensors no zstd frame can win (their probe's gate ruled it out) whose encoding
+    the core decides and makes in one call, largest first, on ENCODE_THREADS threads
+    without the GIL (:func:`encodings.choose_dense`), while the helper runs the probes:
+    dense trained weights, where only ``planes`` and ``raw`` can win. The others are left
+    to the Python choice."""
+    names = sorted((name for name in flats if probes[name] is _no_probe), key=lambda name: -flats[name][0].nbytes)
+    found = choose_dense([flats[name] for name in names], ENCODE_THREADS)
+    return {name: encoded for name, encoded in zip(names, found) if encoded is not None}
 
 
 def _waiting_last(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> list[str]:

@@ -1,0 +1,209 @@
+#include "dense_choice.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "codebook_index.hpp"
+#include "huffman_code.hpp"
+#include "huffman_stream.hpp"
+#include "parallel.hpp"
+#include "planes.hpp"
+
+namespace pycodec {
+
+namespace {
+
+template <class T>
+uint64_t count_nonzero_typed(const uint8_t* bits, size_t n) {
+    uint64_t nonzero = 0;
+    for (size_t i = 0; i < n; ++i) {
+        T v;
+        std::memcpy(&v, bits + i * sizeof(T), sizeof(T));
+        nonzero += v != 0;
+    }
+    return nonzero;
+}
+
+uint64_t count_nonzero(const uint8_t* bits, size_t n, int width) {
+    switch (width) {
+        case 1: return count_nonzero_typed<uint8_t>(bits, n);
+        case 2: return count_nonzero_typed<uint16_t>(bits, n);
+        case 4: return count_nonzero_typed<uint32_t>(bits, n);
+        default: return count_nonzero_typed<uint64_t>(bits, n);
+    }
+}
+
+// count_entropy's bits per occurrence (0 for fewer than two distinct).
+double per_occurrence(const CountsEntropy& e) {
+    return e.distinct > 1 ? e.bits / static_cast<double>(e.total) : 0.0;
+}
+
+// The codebook family's lower bound (choice._bound); false where it cannot apply.
+bool codebook_bound(const DenseRules& rules, uint64_t distinct, uint64_t seen, double entropy, bool sampled,
+                    uint64_t nnz, int width, double& bound) {
+    if (distinct > rules.max_codebook_size) return false;
+    if (sampled && seen >= rules.sample && static_cast<double>(distinct) > rules.distinct_gate * static_cast<double>(seen))
+        return false;
+    if (distinct <= 1) {
+        bound = static_cast<double>(distinct * static_cast<uint64_t>(width));
+        return true;
+    }
+    bound = static_cast<double>(distinct) * (width + rules.table_bytes_per_symbol) +
+            static_cast<double>(nnz) * entropy / 8;
+    return true;
+}
+
+// choice.values_bound of `n` contiguous elements (no limit on the distinct values).
+bool values_bound(const DenseRules& rules, const void* values, size_t n, int width, bool sampled, uint64_t nnz,
+                  double& bound) {
+    std::vector<uint64_t> counts;
+    value_counts(values, n, static_cast<size_t>(width), true, 0, counts);
+    const CountsEntropy e = counts_entropy(counts.data(), counts.size());
+    return codebook_bound(rules, e.distinct, e.total, per_occurrence(e), sampled, nnz, width, bound);
+}
+
+// What choice.Statistics holds, as far as the choice between planes and raw needs it.
+struct Statistics {
+    uint64_t nnz = 0;
+    bool has_planes = false;
+    std::vector<uint64_t> planes;  // each plane's planned stream, numel where raw
+    bool has_bound = false;
+    double bound = 0;
+    std::vector<uint64_t> segment_counts;  // 1-byte elements: the planes encoder's counts
+};
+
+// choice.needs_exact_sizing; `planes_bytes` < 0: no planes candidate.
+bool needs_exact_sizing(const DenseRules& rules, const Statistics& s, uint64_t numel, int width, bool has_planes,
+                        uint64_t planes_bytes) {
+    uint64_t best = numel * static_cast<uint64_t>(width);
+    if (has_planes) best = std::min(best, planes_bytes);
+    if (0 < s.nnz && s.nnz < numel && s.nnz * static_cast<uint64_t>(width) <= best) return true;
+    return s.has_bound && s.bound <= static_cast<double>(best) + rules.slack;
+}
+
+// choice._pattern_statistics: one count over every 2-byte element's pattern.
+Statistics pattern_statistics_of(const DenseTensor& t, const DenseRules& rules, bool planes_ok) {
+    Statistics s;
+    const PatternStatistics found = pattern_statistics(reinterpret_cast<const uint16_t*>(t.bits), t.count);
+    s.nnz = t.count - found.zeros;
+    if (planes_ok) {
+        uint64_t histograms[512];
+        std::copy_n(found.low, 256, histograms);
+        std::copy_n(found.high, 256, histograms + 256);
+        s.planes = plan_plane_sizes(histograms, 2, 1.0, t.count, rules.max_code_length);
+        s.has_planes = true;
+    }
+    if (t.codebook_ok)
+        s.has_bound = codebook_bound(rules, found.nonzero.distinct, found.nonzero.total, per_occurrence(found.nonzero),
+                                     false, s.nnz, 2, s.bound);
+    return s;
+}
+
+// choice.statistics.
+Statistics statistics(const DenseTensor& t, const DenseRules& rules, bool planes_ok) {
+    const size_t n = t.count;
+    const size_t width = static_cast<size_t>(t.width);
+    if (width == 2 && n >= rules.count_from && (planes_ok || t.codebook_ok)) return pattern_statistics_of(t, rules, planes_ok);
+    // choice.sample: every element, or every step-th of those of 4 or 8 bytes
+    const bool sampled = width > 2 && n / rules.sample > 1;
+    const size_t step = sampled ? n / rules.sample : 1;
+    const size_t sample_size = (n - 1) / step + 1;
+    Statistics s;
+    std::vector<uint64_t> patterns;  // 1-byte elements: the counts of their 256 patterns
+    if (width == 1 && (planes_ok || t.codebook_ok)) {
+        patterns.assign(256, 0);
+        if (planes_ok) {  // counted per segment, as the planes encoder takes them
+            const size_t segments = static_cast<size_t>(encoder_segments(n));
+            s.segment_counts.assign(segments * 256, 0);
+            segment_histograms(t.bits, n, 1, s.segment_counts.data());
+            for (size_t k = 0; k < segments * 256; ++k) patterns[k % 256] += s.segment_counts[k];
+        } else {
+            histogram_u8(t.bits, n, patterns.data());
+        }
+    }
+    s.nnz = patterns.empty() ? count_nonzero(t.bits, n, t.width) : n - patterns[0];
+    if (planes_ok) {
+        std::vector<uint64_t> histograms(patterns);
+        if (histograms.empty()) {
+            histograms.assign(width * 256, 0);
+            for (size_t k = 0; k < width; ++k)
+                histogram_u8_strided(t.bits + k, sample_size, width * step, histograms.data() + 256 * k);
+        }
+        const double scale = static_cast<double>(n) / static_cast<double>(sample_size);
+        s.planes = plan_plane_sizes(histograms.data(), histograms.size() / 256, scale, n, rules.max_code_length);
+        s.has_planes = true;
+    }
+    if (t.codebook_ok && !patterns.empty()) {
+        const CountsEntropy e = counts_entropy(patterns.data() + 1, 255);
+        s.has_bound = codebook_bound(rules, e.distinct, e.total, per_occurrence(e), sampled, s.nnz, t.width, s.bound);
+    } else if (t.codebook_ok) {
+        // choice.all_distinct_at_first_look of the sample, then its values' bound
+        const size_t look_step = std::max<size_t>(1, sample_size / rules.first_look);
+        if (!all_distinct(t.bits, (sample_size - 1) / look_step + 1, width, step * look_step)) {
+            std::vector<uint8_t> picked(sample_size * width);
+            for (size_t i = 0; i < sample_size; ++i) std::memcpy(&picked[i * width], t.bits + i * step * width, width);
+            s.has_bound = values_bound(rules, picked.data(), sample_size, t.width, sampled, s.nnz, s.bound);
+        }
+    }
+    return s;
+}
+
+// encodings._raw_at_a_glance: a tensor too small for planes and zstd, best raw.
+bool raw_at_a_glance(const DenseTensor& t, const DenseRules& rules) {
+    const uint64_t n = t.count;
+    if (n >= rules.planes_min_numel || n * static_cast<uint64_t>(t.width) >= rules.zstd_min_bytes) return false;
+    if (count_nonzero(t.bits, n, t.width) < n) return false;
+    if (!t.codebook_ok || all_distinct(t.bits, n, static_cast<size_t>(t.width), 1)) return true;
+    Statistics s;
+    s.nnz = n;
+    s.has_bound = values_bound(rules, t.bits, n, t.width, false, n, s.bound);
+    return !needs_exact_sizing(rules, s, n, t.width, false, 0);
+}
+
+}  // namespace
+
+void choose_dense(DenseTensor& t, const DenseRules& rules, int threads) {
+    t.outcome = DenseOutcome::Undecided;
+    const uint64_t nbytes = static_cast<uint64_t>(t.count) * static_cast<uint64_t>(t.width);
+    if (t.count == 0 || raw_at_a_glance(t, rules)) {
+        t.outcome = DenseOutcome::Raw;
+        return;
+    }
+    const bool planes_ok = t.planes_ok && t.count >= rules.planes_min_numel;
+    const Statistics s = statistics(t, rules, planes_ok);
+    uint64_t planned = t.header_bytes;
+    for (uint64_t size : s.planes) planned += size;
+    if (needs_exact_sizing(rules, s, t.count, t.width, s.has_planes, planned)) return;
+    if (!s.has_planes || planned >= nbytes) {
+        t.outcome = DenseOutcome::Raw;
+        return;
+    }
+    unsigned mask = 0;
+    for (size_t k = 0; k < s.planes.size(); ++k)
+        if (s.planes[k] < t.count) mask |= 1u << k;
+    const PlanesPlan plan = plan_planes(t.bits, t.count, t.width, mask, rules.max_code_length, threads,
+                                        s.segment_counts.empty() ? nullptr : s.segment_counts.data());
+    if (plan.total_bytes() + t.header_bytes >= nbytes) {  // Chosen.finish: kept only if smaller than raw
+        t.outcome = DenseOutcome::Raw;
+        return;
+    }
+    t.section.resize(plan.total_bytes() + 8);
+    write_planes(plan, t.section.data(), threads);
+    t.section_bytes = plan.total_bytes();
+    t.stream_bytes = plan.stream_bytes;
+    t.outcome = DenseOutcome::Planes;
+}
+
+void choose_dense_all(std::vector<DenseTensor>& tensors, const DenseRules& rules, int threads,
+                      uint64_t parallel_from_bytes) {
+    std::vector<size_t> small;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        if (static_cast<uint64_t>(tensors[i].count) * static_cast<uint64_t>(tensors[i].width) >= parallel_from_bytes)
+            choose_dense(tensors[i], rules, threads);
+        else
+            small.push_back(i);
+    }
+    parallel_for(small.size(), threads, [&](size_t k) { choose_dense(tensors[small[k]], rules, 1); });
+}
+
+}  // namespace pycodec
