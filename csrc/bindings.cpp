@@ -793,10 +793,10 @@ py::list plan_plane_sizes_py(const py::array_t<uint64_t, py::array::c_style>& hi
 
 // The writer's native choice for tensors no zstd frame can win (dense_choice.hpp): for each
 // job (bits, planes_ok, codebook_ok, header_bytes), None where the Python choice must
-// decide, ("raw", None, None), or ("planes", section, plane stream lengths). `rules`: the
-// Python choice's thresholds, in DenseRules' order.
+// decide, ("raw", None, None, crc32), or ("planes", section, plane stream lengths, crc32)
+// (the CRC-32 of the section). `rules`: the Python choice's thresholds, in DenseRules' order.
 DenseRules dense_rules_of(const py::tuple& rules) {
-    if (rules.size() != 10) throw InvalidArgument("rules must hold the choice's 10 thresholds");
+    if (rules.size() != 12) throw InvalidArgument("rules must hold the choice's 12 thresholds");
     DenseRules r;
     r.planes_min_numel = rules[0].cast<uint64_t>();
     r.zstd_min_bytes = rules[1].cast<uint64_t>();
@@ -808,15 +808,21 @@ DenseRules dense_rules_of(const py::tuple& rules) {
     r.slack = rules[7].cast<double>();
     r.max_codebook_size = rules[8].cast<uint64_t>();
     r.max_code_length = rules[9].cast<int>();
-    if (r.sample < 1 || r.first_look < 1) throw InvalidArgument("sample and first_look must be at least 1");
+    r.repeat_sample = rules[10].cast<uint64_t>();
+    r.repeat_gate = rules[11].cast<double>();
+    if (r.sample < 1 || r.first_look < 1 || r.repeat_sample < 1)
+        throw InvalidArgument("sample, first_look and repeat_sample must be at least 1");
     if (r.max_codebook_size < 1 || r.max_codebook_size > kMaxCodebookSize) throw InvalidArgument("max_codebook_size must be in 1..65536");
     if (r.max_code_length < 1 || r.max_code_length > kMaxCodeLength) throw InvalidArgument("max_code_length must be in 1..16");
     return r;
 }
 
-py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threads, uint64_t parallel_from_bytes) {
+py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threads, uint64_t parallel_from_bytes,
+                         const py::object& gate) {
     if (threads < 1) throw InvalidArgument("threads must be at least 1");
     const DenseRules checked = dense_rules_of(rules);
+    std::shared_ptr<WorkerGate> kept_gate = gate.is_none() ? nullptr : gate.cast<std::shared_ptr<WorkerGate>>();
+    WorkerGate* held = kept_gate.get();
     std::vector<DenseTensor> tensors(jobs.size());
     std::vector<py::array> kept;  // the elements, alive (and unmoved) while the GIL is released
     kept.reserve(jobs.size());
@@ -838,7 +844,7 @@ py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threa
     }
     {
         py::gil_scoped_release release;
-        choose_dense_all(tensors, checked, threads, parallel_from_bytes);
+        choose_dense_all(tensors, checked, threads, parallel_from_bytes, held);
     }
     py::list out(tensors.size());
     for (size_t k = 0; k < tensors.size(); ++k) {
@@ -846,7 +852,7 @@ py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threa
         if (t.outcome == DenseOutcome::Undecided) {
             out[k] = py::none();
         } else if (t.outcome == DenseOutcome::Raw) {
-            out[k] = py::make_tuple("raw", py::none(), py::none());
+            out[k] = py::make_tuple("raw", py::none(), py::none(), t.crc32);
         } else {
             py::tuple lengths(t.stream_bytes.size());
             for (size_t p = 0; p < t.stream_bytes.size(); ++p) lengths[p] = py::int_(t.stream_bytes[p]);
@@ -854,9 +860,36 @@ py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threa
             auto* section = new std::vector<uint8_t>(std::move(t.section));
             py::capsule owner(section, [](void* p) { delete static_cast<std::vector<uint8_t>*>(p); });
             out[k] = py::make_tuple("planes", py::array_t<uint8_t>(static_cast<py::ssize_t>(t.section_bytes), section->data(), owner),
-                                    lengths);
+                                    lengths, t.crc32);
         }
     }
+    return out;
+}
+
+// zstd_frames.worth_probing of each (uint8 array, floats) job, in one call without the GIL.
+py::list worth_probing_py(const py::list& jobs, const py::tuple& rules) {
+    const DenseRules checked = dense_rules_of(rules);
+    std::vector<const uint8_t*> data(jobs.size());
+    std::vector<size_t> sizes(jobs.size());
+    std::vector<char> floats(jobs.size()), found(jobs.size());
+    std::vector<py::array> kept;
+    kept.reserve(jobs.size());
+    for (size_t k = 0; k < jobs.size(); ++k) {
+        const py::tuple job = jobs[k].cast<py::tuple>();
+        if (job.size() != 2) throw InvalidArgument("each job must be (data, floats)");
+        kept.push_back(job[0].cast<py::array>());
+        require_flat_unsigned(kept.back(), "data");
+        if (kept.back().itemsize() != 1) throw InvalidArgument("data must be a uint8 array");
+        data[k] = bytes_of(kept.back());
+        sizes[k] = static_cast<size_t>(kept.back().size());
+        floats[k] = job[1].cast<bool>();
+    }
+    {
+        py::gil_scoped_release release;
+        for (size_t k = 0; k < jobs.size(); ++k) found[k] = worth_probing(data[k], sizes[k], floats[k], checked);
+    }
+    py::list out(jobs.size());
+    for (size_t k = 0; k < jobs.size(); ++k) out[k] = py::bool_(found[k] != 0);
     return out;
 }
 
@@ -1202,7 +1235,13 @@ PYBIND11_MODULE(_core, m) {
     m.def("histogram", &histogram_py, py::arg("symbols"));
     m.def("crc32", &crc32_py, py::arg("data"), py::arg("value") = 0);
     m.def("choose_dense", &choose_dense_py, py::arg("jobs"), py::arg("rules"), py::arg("threads"),
-          py::arg("parallel_from_bytes"));
+          py::arg("parallel_from_bytes"), py::arg("gate") = py::none());
+    // open() needs no GIL release: it only sets a flag under a mutex no worker holds for long
+    py::class_<WorkerGate, std::shared_ptr<WorkerGate>>(m, "WorkerGate")
+        .def(py::init<>())
+        .def("open", &WorkerGate::open)
+        .def_property_readonly("opened", &WorkerGate::opened);
+    m.def("worth_probing", &worth_probing_py, py::arg("jobs"), py::arg("rules"));
     m.def("read_sections", &read_sections_py, py::arg("source"), py::arg("jobs"), py::arg("threads"));
     m.def("planes_decode", &planes_decode_py, py::arg("planes"), py::arg("count"), py::arg("threads"));
     m.def("plane_worth_coding", &plane_worth_coding, py::arg("stream_bytes"), py::arg("count"));

@@ -1,9 +1,13 @@
 #include "dense_choice.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <limits>
 #include <cstring>
 
 #include "codebook_index.hpp"
+#include "crc32.hpp"
 #include "huffman_code.hpp"
 #include "huffman_stream.hpp"
 #include "parallel.hpp"
@@ -70,6 +74,8 @@ struct Statistics {
     bool has_bound = false;
     double bound = 0;
     std::vector<uint64_t> segment_counts;  // 1-byte elements: the planes encoder's counts
+    bool counted = false;                  // 2-byte elements: every pattern counted, the counts of those used
+    std::vector<uint64_t> pattern_counts;  // (ascending patterns) kept in pattern_counts
 };
 
 // choice.needs_exact_sizing; `planes_bytes` < 0: no planes candidate.
@@ -84,7 +90,8 @@ bool needs_exact_sizing(const DenseRules& rules, const Statistics& s, uint64_t n
 // choice._pattern_statistics: one count over every 2-byte element's pattern.
 Statistics pattern_statistics_of(const DenseTensor& t, const DenseRules& rules, bool planes_ok) {
     Statistics s;
-    const PatternStatistics found = pattern_statistics(reinterpret_cast<const uint16_t*>(t.bits), t.count);
+    const PatternStatistics found = pattern_statistics(reinterpret_cast<const uint16_t*>(t.bits), t.count, &s.pattern_counts);
+    s.counted = true;
     s.nnz = t.count - found.zeros;
     if (planes_ok) {
         uint64_t histograms[512];
@@ -148,6 +155,56 @@ Statistics statistics(const DenseTensor& t, const DenseRules& rules, bool planes
     return s;
 }
 
+// choice.sparse_family_bound: sparse and sparse_raw are never below it.
+double sparse_family_bound(const DenseTensor& t, const Statistics& s) {
+    const uint64_t zeros = t.count - s.nnz;
+    if (s.nnz == 0 || zeros == 0) return std::numeric_limits<double>::infinity();
+    const bool trailing = count_nonzero(t.bits, s.nnz, t.width) == s.nnz;
+    const double gaps = zeros < s.nnz - 1 && !trailing ? static_cast<double>(s.nnz) / 8 : 0.0;
+    double values = static_cast<double>(s.nnz * static_cast<uint64_t>(t.width));
+    if (s.has_bound) values = std::min(values, s.bound);
+    return values + gaps;
+}
+
+// The codebook candidate of 2-byte elements sized from their pattern counts
+// (encodings._dense_codebook_from_counts); false where it cannot beat `beat` bytes.
+bool counted_codebook_size(const Statistics& s, const DenseRules& rules, int width, uint64_t beat, uint64_t& size) {
+    const uint64_t distinct = s.pattern_counts.size();
+    if (distinct > rules.max_codebook_size) return false;
+    const uint64_t book = distinct * static_cast<uint64_t>(width);
+    if (book > beat) return false;  // encodings._index_size: nothing left for the indices
+    const int symbol_bits = distinct <= 256 ? 8 : 16;
+    if (plan_stream_from_counts(s.pattern_counts, symbol_bits, rules.max_code_length, true).total_bytes > beat - book)
+        return false;
+    size = book + plan_stream_from_counts(s.pattern_counts, symbol_bits, rules.max_code_length).total_bytes;
+    return true;
+}
+
+// encodings._gated_candidates where the bounds call for exact sizing and every 2-byte
+// pattern was counted: planes against the codebook sized from the counts, where the sparse
+// family cannot win. Returns whether the planes (or raw) won; a codebook win is left to
+// the Python choice, which makes it.
+bool planes_beat_counted_codebook(const DenseTensor& t, const DenseRules& rules, const Statistics& s,
+                                  uint64_t planned, bool& raw) {
+    const uint64_t nbytes = static_cast<uint64_t>(t.count) * static_cast<uint64_t>(t.width);
+    const uint64_t best = s.has_planes ? std::min(planned, nbytes) : nbytes;
+    uint64_t book = 0;
+    const bool has_book = counted_codebook_size(s, rules, t.width, best, book);
+    if (!(sparse_family_bound(t, s) > static_cast<double>(has_book ? std::min(best, book) : best))) return false;
+    if (has_book && (!s.has_planes || book <= planned)) {  // the smaller, "codebook" before "planes" on a tie
+        raw = book >= nbytes;
+        return raw;
+    }
+    raw = !s.has_planes || planned >= nbytes;
+    return true;
+}
+
+// The tensor stored raw: its elements are the section.
+void stored_raw(DenseTensor& t) {
+    t.crc32 = crc32_update(0, t.bits, t.count * static_cast<size_t>(t.width));
+    t.outcome = DenseOutcome::Raw;
+}
+
 // encodings._raw_at_a_glance: a tensor too small for planes and zstd, best raw.
 bool raw_at_a_glance(const DenseTensor& t, const DenseRules& rules) {
     const uint64_t n = t.count;
@@ -162,20 +219,40 @@ bool raw_at_a_glance(const DenseTensor& t, const DenseRules& rules) {
 
 }  // namespace
 
+bool worth_probing(const uint8_t* data, size_t size, bool floats, const DenseRules& rules) {
+    if (size < rules.zstd_min_bytes) return false;
+    if (!floats) return true;
+    const size_t words = size / 8;
+    if (words < 2) return false;
+    const size_t step = std::max<size_t>(1, words / rules.repeat_sample);
+    const size_t sampled = (words - 1) / step + 1;
+    // choice.all_distinct_at_first_look: trained weights' words never repeat
+    const size_t look = step * std::max<size_t>(1, sampled / rules.first_look);
+    if (all_distinct(data, (words - 1) / look + 1, 8, look)) return false;
+    std::vector<uint64_t> picked(sampled);
+    for (size_t i = 0; i < sampled; ++i) std::memcpy(&picked[i], data + i * step * 8, 8);
+    std::vector<uint64_t> counts;
+    value_counts(picked.data(), sampled, 8, false, 0, counts);
+    return static_cast<double>(counts.size()) < rules.repeat_gate * static_cast<double>(sampled);
+}
+
 void choose_dense(DenseTensor& t, const DenseRules& rules, int threads) {
     t.outcome = DenseOutcome::Undecided;
     const uint64_t nbytes = static_cast<uint64_t>(t.count) * static_cast<uint64_t>(t.width);
     if (t.count == 0 || raw_at_a_glance(t, rules)) {
-        t.outcome = DenseOutcome::Raw;
+        stored_raw(t);
         return;
     }
     const bool planes_ok = t.planes_ok && t.count >= rules.planes_min_numel;
     const Statistics s = statistics(t, rules, planes_ok);
     uint64_t planned = t.header_bytes;
     for (uint64_t size : s.planes) planned += size;
-    if (needs_exact_sizing(rules, s, t.count, t.width, s.has_planes, planned)) return;
-    if (!s.has_planes || planned >= nbytes) {
-        t.outcome = DenseOutcome::Raw;
+    bool raw = !s.has_planes || planned >= nbytes;
+    if (needs_exact_sizing(rules, s, t.count, t.width, s.has_planes, planned) &&
+        !(s.counted && t.codebook_ok && planes_beat_counted_codebook(t, rules, s, planned, raw)))
+        return;
+    if (raw) {
+        stored_raw(t);
         return;
     }
     unsigned mask = 0;
@@ -184,18 +261,46 @@ void choose_dense(DenseTensor& t, const DenseRules& rules, int threads) {
     const PlanesPlan plan = plan_planes(t.bits, t.count, t.width, mask, rules.max_code_length, threads,
                                         s.segment_counts.empty() ? nullptr : s.segment_counts.data());
     if (plan.total_bytes() + t.header_bytes >= nbytes) {  // Chosen.finish: kept only if smaller than raw
-        t.outcome = DenseOutcome::Raw;
+        stored_raw(t);
         return;
     }
     t.section.resize(plan.total_bytes() + 8);
     write_planes(plan, t.section.data(), threads);
     t.section_bytes = plan.total_bytes();
     t.stream_bytes = plan.stream_bytes;
+    t.crc32 = crc32_update(0, t.section.data(), t.section_bytes);
     t.outcome = DenseOutcome::Planes;
 }
 
+void WorkerGate::open() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        opened_ = true;
+    }
+    changed_.notify_all();
+}
+
+bool WorkerGate::wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return opened_ || finished_; });
+    return opened_;
+}
+
+bool WorkerGate::opened() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return opened_;
+}
+
+void WorkerGate::finish() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        finished_ = true;
+    }
+    changed_.notify_all();
+}
+
 void choose_dense_all(std::vector<DenseTensor>& tensors, const DenseRules& rules, int threads,
-                      uint64_t parallel_from_bytes) {
+                      uint64_t parallel_from_bytes, WorkerGate* gate) {
     std::vector<size_t> small;
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (static_cast<uint64_t>(tensors[i].count) * static_cast<uint64_t>(tensors[i].width) >= parallel_from_bytes)
@@ -203,7 +308,21 @@ void choose_dense_all(std::vector<DenseTensor>& tensors, const DenseRules& rules
         else
             small.push_back(i);
     }
-    parallel_for(small.size(), threads, [&](size_t k) { choose_dense(tensors[small[k]], rules, 1); });
+    const size_t workers = std::min(small.size(), static_cast<size_t>(std::max(threads, 1)));
+    std::vector<std::exception_ptr> errors(std::max<size_t>(workers, 1));
+    std::atomic<size_t> next{0};
+    run_workers(workers, [&](size_t w) {
+        if (w > 0 && gate != nullptr && !gate->wait()) return;  // the caller took every tensor meanwhile
+        try {
+            for (size_t k = next++; k < small.size(); k = next++) choose_dense(tensors[small[k]], rules, 1);
+        } catch (...) {
+            errors[w] = std::current_exception();
+            next = small.size();  // the others stop at their next tensor
+        }
+        if (w == 0 && gate != nullptr) gate->finish();  // every tensor is taken: no one need wait
+    });
+    for (const std::exception_ptr& e : errors)
+        if (e) std::rethrow_exception(e);
 }
 
 }  // namespace pycodec

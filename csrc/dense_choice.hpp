@@ -7,8 +7,10 @@
 // Undecided, for the Python choice. The thresholds come from the Python side (DenseRules).
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace pycodec {
@@ -25,6 +27,8 @@ struct DenseRules {
     double slack = 0;                // choice._SLACK
     uint64_t max_codebook_size = 0;  // limits.MAX_CODEBOOK_SIZE
     int max_code_length = 0;
+    uint64_t repeat_sample = 0;      // zstd_frames.REPEAT_SAMPLE
+    double repeat_gate = 0;          // zstd_frames.REPEAT_GATE
 };
 
 enum class DenseOutcome { Undecided, Raw, Planes };
@@ -40,14 +44,37 @@ struct DenseTensor {
     std::vector<uint64_t> stream_bytes;  // Planes: each plane's stream length, 0 = raw
     std::vector<uint8_t> section;        // Planes: the section, then the bit writer's 8 spill bytes
     size_t section_bytes = 0;
+    uint32_t crc32 = 0;                  // Raw, Planes: the CRC-32 of the section (Raw: of the elements)
 };
+
+// zstd_frames.worth_probing: whether a zstd probe of `size` bytes may pay, from a look
+// at about repeat_sample of its aligned 8-byte words where they are a float's.
+bool worth_probing(const uint8_t* data, size_t size, bool floats, const DenseRules& rules);
 
 // Decides (and codes) one tensor; its planes coded on up to `threads` threads.
 void choose_dense(DenseTensor& tensor, const DenseRules& rules, int threads);
 
+// Holds back choose_dense_all's extra workers until it is opened (the writer opens it once
+// its zstd probes, on a thread of their own, are done: till then one core is theirs).
+class WorkerGate {
+public:
+    void open();
+    // Waits until opened (true) or until there is no work left to share (false).
+    bool wait();
+    void finish();
+    bool opened();
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool opened_ = false, finished_ = false;
+};
+
 // Decides all of `tensors` on up to `threads` threads: those of `parallel_from_bytes` or
 // more one at a time with every thread, then the rest a thread each, in the order given.
+// With a `gate`, the threads past the caller's take part in the second step only once it
+// opens.
 void choose_dense_all(std::vector<DenseTensor>& tensors, const DenseRules& rules, int threads,
-                      uint64_t parallel_from_bytes);
+                      uint64_t parallel_from_bytes, WorkerGate* gate = nullptr);
 
 }  // namespace pycodec

@@ -109,7 +109,9 @@ void pattern_plane_histograms(const uint64_t* patterns, uint64_t* low, uint64_t*
 namespace {
 
 // One pattern's share of the statistics (pattern_statistics).
-void add_pattern(PatternStatistics& out, size_t j, uint64_t c, double& sum, const std::vector<double>& terms) {
+void add_pattern(PatternStatistics& out, size_t j, uint64_t c, double& sum, const std::vector<double>& terms,
+                 std::vector<uint64_t>* used) {
+    if (used != nullptr && c != 0) used->push_back(c);
     out.low[j & 0xFF] += c;
     out.high[j >> 8] += c;
     if (j == 0) {
@@ -123,14 +125,14 @@ void add_pattern(PatternStatistics& out, size_t j, uint64_t c, double& sum, cons
 
 }  // namespace
 
-PatternStatistics pattern_statistics(const uint16_t* bits, size_t n) {
+PatternStatistics pattern_statistics(const uint16_t* bits, size_t n, std::vector<uint64_t>* used) {
     const std::vector<double>& terms = small_count_terms();
     PatternStatistics out;
     double sum = 0;
     if (n > UINT32_MAX) {  // counts past 32 bits: a table of 64-bit counts for this call
         std::vector<uint64_t> counts(65536, 0);
         histogram_u16(bits, n, counts.data());
-        for_each_in_used_blocks(counts.data(), counts.size(), [&](size_t j) { add_pattern(out, j, counts[j], sum, terms); });
+        for_each_in_used_blocks(counts.data(), counts.size(), [&](size_t j) { add_pattern(out, j, counts[j], sum, terms, used); });
     } else {
         thread_local std::vector<uint32_t> table(65536, 0);  // all zero between calls
         uint32_t* counts = table.data();
@@ -141,7 +143,7 @@ PatternStatistics pattern_statistics(const uint16_t* bits, size_t n) {
         }
         for (; i < n; ++i) ++counts[bits[i]];
         for_each_in_used_blocks(counts, table.size(), [&](size_t j) {
-            add_pattern(out, j, counts[j], sum, terms);
+            add_pattern(out, j, counts[j], sum, terms, used);
             counts[j] = 0;  // cleared as read: only the blocks in use are written
         });
     }

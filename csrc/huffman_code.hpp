@@ -62,7 +62,9 @@ struct PatternStatistics {
     uint64_t zeros = 0;
     CountsEntropy nonzero;
 };
-PatternStatistics pattern_statistics(const uint16_t* bits, size_t n);
+// `used`, where given, receives the count of every pattern that occurs, in pattern order
+// (the 65,536 counts without their zeros: what a codebook of them is sized from).
+PatternStatistics pattern_statistics(const uint16_t* bits, size_t n, std::vector<uint64_t>* used = nullptr);
 
 // Optimal code lengths with no code longer than `max_length` (package-merge), for
 // `counts` over an alphabet of counts.size() symbols; 0 for unused symbols. The limit is

@@ -17,7 +17,7 @@ import torch
 import pycodec
 from pycodec import codec
 from pycodec.errors import DataChangedError
-from pycodec.format import limits, writer
+from pycodec.format import encodings, limits, writer
 from pycodec.format.reader import DczReader
 from pycodec.format.syntax import HEADER_ZLIB
 
@@ -179,7 +179,7 @@ def _python_choice(monkeypatch) -> None:
     """Every tensor chosen by the Python choice, on the threads these tests are about: the
     core's choice (:func:`writer._encode_natively`) would otherwise take the dense floats
     first (tests/test_dense_choice.py)."""
-    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: {})
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes, started: {})
 
 
 def _mixed_state() -> dict[str, torch.Tensor]:
@@ -262,7 +262,35 @@ def test_probes_started_on_the_helper_give_the_bytes_of_one_thread(monkeypatch) 
     monkeypatch.setattr(writer, "probe_ahead", probe)
     assert pycodec.save_bytes(state) == alone
     assert sorted(dtype for dtype, _ in probed) == ["bfloat16", "float32", "int64"]  # not the weights or zeros
-    assert all(thread.startswith("pycodec-encode") for _, thread in probed)
+    here = threading.current_thread().name
+    assert all(thread.startswith("pycodec-encode") or thread == here for _, thread in probed)
+
+
+def test_a_probe_the_helper_has_not_begun_is_made_by_the_caller(monkeypatch) -> None:
+    """The helper probes largest first; the caller, done with the rest, probes from the
+    smallest those the helper has not begun instead of waiting: the same bytes."""
+    state = _probed_state()
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
+    alone = pycodec.save_bytes(state)
+    monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
+    probed: list[tuple[int, str]] = []
+    real = writer.probe_ahead
+    begun = threading.Event()
+
+    def probe(flat, dtype):
+        probed.append((flat.nbytes, threading.current_thread().name))
+        if threading.current_thread() is threading.main_thread():
+            assert begun.wait(10)  # the helper is on the largest (it may have had other work first)
+        else:
+            begun.set()
+            time.sleep(0.3)  # and stays on it
+        return real(flat, dtype)
+
+    monkeypatch.setattr(writer, "probe_ahead", probe)
+    assert pycodec.save_bytes(state) == alone
+    largest = max(size for size, _ in probed)
+    assert [thread.startswith("pycodec-encode") for size, thread in probed if size == largest] == [True]
+    assert {thread for size, thread in probed if size < largest} == {threading.main_thread().name}
 
 
 @pytest.mark.parametrize("threshold, on_the_pool", [(0.5, False), (0.99, False), (1.01, True), (2.0, True)])
@@ -279,7 +307,7 @@ def test_a_save_whose_probes_are_a_large_share_keeps_to_one_thread_past_the_pool
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
     stored = pycodec.torch_adapter.to_stored(state)
     flats = {name: writer._flat(tensor) for name, tensor in stored.items()}
-    probed = sum(flat.nbytes for flat, dtype in flats.values() if writer.worth_probing(flat, dtype))
+    probed = sum(flat.nbytes for flat, dtype in flats.values() if encodings.worth_probing(flat, dtype))
     total = sum(flat.nbytes for flat, _ in flats.values())
     assert 0.3 < probed / total < 0.9
     monkeypatch.setattr(writer, "PROBED_SHARE_FOR_ONE_THREAD", probed / total * threshold)  # the probed share, scaled

@@ -4,6 +4,10 @@ win, it leaves the tensor to the Python choice."""
 
 from __future__ import annotations
 
+import threading
+import zlib
+from concurrent.futures import Future
+
 import numpy as np
 import pytest
 import torch
@@ -104,7 +108,7 @@ def test_the_result_does_not_depend_on_threads_or_on_coding_big_tensors_apart() 
             for threads in (1, 2, 5) for parallel_from in (0, 1 << 62)]
     for run in runs[1:]:
         for a, b in zip(runs[0], run):
-            assert a[0] == b[0] and a[2] == b[2]
+            assert a[0] == b[0] and a[2] == b[2] and a[3] == b[3]
             assert a[1] is None and b[1] is None or bytes(a[1]) == bytes(b[1])
 
 
@@ -134,9 +138,10 @@ def _a_job() -> tuple:
     ([(np.zeros((2, 5), np.uint32), True, True, 35)], encodings._dense_rules(), 1, "1-D"),
     ([(np.zeros(20, np.uint32)[::2], True, True, 35)], encodings._dense_rules(), 1, "contiguous"),
     ([(np.zeros(3, np.dtype("V16")), True, True, 35)], encodings._dense_rules(), 1, "unsigned"),
-    ([_a_job()], encodings._dense_rules()[:9], 1, "10 thresholds"),
-    ([_a_job()], (*encodings._dense_rules()[:9], 17), 1, "max_code_length"),
-    ([_a_job()], (*encodings._dense_rules()[:8], 70_000, 11), 1, "max_codebook_size"),
+    ([_a_job()], encodings._dense_rules()[:11], 1, "12 thresholds"),
+    ([_a_job()], (*encodings._dense_rules()[:9], 17, *encodings._dense_rules()[10:]), 1, "max_code_length"),
+    ([_a_job()], (*encodings._dense_rules()[:8], 70_000, *encodings._dense_rules()[9:]), 1, "max_codebook_size"),
+    ([_a_job()], (*encodings._dense_rules()[:10], 0, 0.99), 1, "repeat_sample"),
 ])
 def test_bad_arguments_are_codec_errors(jobs, rules, threads, message: str) -> None:
     with pytest.raises(CodecError, match=message):
@@ -160,13 +165,84 @@ def test_a_save_through_the_core_is_the_save_of_the_python_choice(monkeypatch, p
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", pool_from)
     decided: list[str] = []
     real = writer._encode_natively
-    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: decided.extend(
-        done := real(flats, probes)) or done)
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes, started: decided.extend(
+        done := real(flats, probes, started)) or done)
     saved = pycodec.save_bytes(state)
     assert {"w1", "w2", "w3", "w4", "half", "f16", "f8", "norm"} <= set(decided)
     assert not {"shared", "basis", "labels", "tied"} & set(decided)
-    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: {})
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes, started: {})
     assert saved == pycodec.save_bytes(state)
     loaded = pycodec.load_bytes(saved)
     assert all(torch.equal(loaded[k].view(torch.uint8), v.view(torch.uint8)) for k, v in state.items())
 
+
+
+@pytest.mark.parametrize("name", TORCH_DTYPES)
+def test_the_cores_probe_gate_is_the_python_one(name: str) -> None:
+    rng = np.random.default_rng(3)
+    basis = np.cos(np.outer(np.arange(64.0), np.arange(256.0)) * 0.05).reshape(-1)
+    rows = np.tile(rng.standard_normal(300), 40)  # repeated rows: words repeat where rows align
+    items = [_flat(_as_dtype(values, name)) for values in
+             [_values(n, kind, rng) for n in SIZES for kind in KINDS] + [basis, rows, basis[:600], rows[3:]]]
+    expected = [bool(flat.size) and encodings.worth_probing(flat, dtype) for flat, dtype in items]
+    assert encodings.worth_probing_all(items) == expected
+    if DTYPES[_flat(_as_dtype(basis, name))[1].name].planes_ok:
+        assert expected[-4] and not expected[0]  # a basis is probed, trained weights are not
+
+
+@pytest.mark.parametrize("name", ["float32", "bfloat16", "float8_e4m3fn"])
+def test_the_cores_checksums_are_those_of_the_sections(name: str) -> None:
+    rng = np.random.default_rng(4)
+    items = [_flat(_as_dtype(rng.standard_normal(n) * 0.05, name)) for n in (10, 3000, 70_000)]
+    for found in encodings.choose_dense(items, threads=2):
+        (role, payload), = found.payloads.items()
+        assert found.checksums == {role: zlib.crc32(memoryview(payload).cast("B"))}
+
+
+def _dense_jobs() -> list[tuple]:
+    rng = np.random.default_rng(8)
+    items = [_flat(_as_dtype(rng.standard_normal(n) * 0.05, "float32")) for n in (5000, 20_000, 60_000, 3000, 800)]
+    return [(flat.view(dtype.bits_dtype), dtype.planes_ok, dtype.codebook_ok, encodings.planes_header_bytes(4))
+            for flat, dtype in items]
+
+
+def _outcomes(found: list) -> list:
+    return [(f[0], None if f[1] is None else bytes(f[1]), f[2], f[3]) for f in found]
+
+
+def test_a_gate_never_opened_leaves_the_work_to_the_caller_and_one_opened_late_lets_the_others_in() -> None:
+    jobs = _dense_jobs()
+    expected = _outcomes(_core.choose_dense(jobs, encodings._dense_rules(), 2, 1 << 62))
+    closed = _core.WorkerGate()  # never opened: the other thread gives up once the caller has taken every tensor
+    assert _outcomes(_core.choose_dense(jobs, encodings._dense_rules(), 2, 1 << 62, closed)) == expected
+    assert not closed.opened
+    late = _core.WorkerGate()
+    opener = threading.Timer(0.001, late.open)
+    opener.start()
+    assert _outcomes(_core.choose_dense(jobs, encodings._dense_rules(), 3, 1 << 62, late)) == expected
+    opener.join()
+
+
+def test_the_writers_gate_opens_when_the_last_probe_ends_however_it_ends() -> None:
+    assert writer._opened_when_done([]) is None
+    futures = [Future() for _ in range(3)]
+    gate = writer._opened_when_done(futures)
+    jobs = _dense_jobs()
+    futures[0].set_result(None)
+    futures[1].cancel()
+    assert not gate.opened
+    futures[2].set_exception(MemoryError("failed probe"))  # the last: the others may join in
+    assert gate.opened
+    assert len(_core.choose_dense(jobs, encodings._dense_rules(), 2, 1 << 62, gate)) == len(jobs)
+
+
+def test_where_the_bounds_call_for_sizing_a_counted_codebook_the_core_sizes_it_and_keeps_planes() -> None:
+    """A million trained bfloat16 weights hold few enough bit patterns that the codebook's
+    bound falls below the planes' estimate: the core sizes the codebook from the pattern
+    counts, as the Python choice does, and keeps the planes that still win."""
+    flat, dtype = _flat((torch.randn(1_000_000, generator=torch.Generator().manual_seed(0)) * 0.05).to(torch.bfloat16))
+    stats = choice.statistics(flat, dtype, planes_ok=True)
+    assert choice.needs_exact_sizing(stats, dtype, stats.planes_size(encodings.planes_header_bytes(2)))
+    found = encodings.choose_dense([(flat, dtype)], threads=1)[0]
+    assert found is not None and found.encoding == "planes"
+    assert _same(found, encodings.choose_encoding(flat, dtype, probe=lambda: None).encode())

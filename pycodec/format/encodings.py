@@ -62,6 +62,8 @@ class EncodedTensor:
     payloads: dict[str, Payload] = field(default_factory=dict)
     index_bits: int | None = None
     plane_streams: tuple[int, ...] | None = None  # planes only (5.7)
+    #: the CRC-32 of a section where the encoder already has it (the core's choice), by role
+    checksums: dict[str, int] | None = None
 
 
 # ----------------------------------------------------------------- statistics
@@ -214,16 +216,18 @@ def choose_encoding(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     return Chosen(flat, dtype, None if best is None or best.size >= flat.nbytes else best)
 
 
-def choose_dense(items: list[tuple[np.ndarray, DType]], threads: int) -> list[EncodedTensor | None]:
+def choose_dense(items: list[tuple[np.ndarray, DType]], threads: int,
+                 gate: _core.WorkerGate | None = None) -> list[EncodedTensor | None]:
     """:func:`encode_tensor` of tensors that no ``zstd`` frame can win (the probe's gate ruled
     it out), all in one native call on up to `threads` threads, without the GIL: where the
     statistics rule out every encoding but ``planes`` and ``raw`` (dense trained weights),
     the same choice and bytes as :func:`choose_encoding` then :meth:`Chosen.encode` give
     (``csrc/dense_choice.cpp`` mirrors their steps); None where another encoding might win,
-    for :func:`choose_encoding` to decide. Elements of more than 8 bytes: None."""
+    for :func:`choose_encoding` to decide. Elements of more than 8 bytes: None. With a
+    `gate` (new for each call), the threads but the caller's join in once it is opened."""
     jobs = [(flat.view(dtype.bits_dtype), dtype.planes_ok, dtype.codebook_ok, planes_header_bytes(dtype.itemsize))
             for flat, dtype in items if dtype.itemsize <= 8]
-    found = iter(_core.choose_dense(jobs, _dense_rules(), codec.check_threads(threads), PLANES_PARALLEL_FROM_BYTES))
+    found = iter(_core.choose_dense(jobs, _dense_rules(), codec.check_threads(threads), PLANES_PARALLEL_FROM_BYTES, gate))
     return [_dense_encoded(flat, next(found)) if dtype.itemsize <= 8 else None for flat, dtype in items]
 
 
@@ -232,18 +236,25 @@ def _dense_rules() -> tuple[float, ...]:
     one source for both choices)."""
     return (PLANES_MIN_NUMEL, zstd_frames.MIN_BYTES, choice.SAMPLE, choice.DISTINCT_GATE,
             choice.TABLE_BYTES_PER_SYMBOL, choice._COUNT_FROM, choice.FIRST_LOOK, choice._SLACK,
-            limits.MAX_CODEBOOK_SIZE, codec.DEFAULT_MAX_CODE_LENGTH)
+            limits.MAX_CODEBOOK_SIZE, codec.DEFAULT_MAX_CODE_LENGTH, zstd_frames.REPEAT_SAMPLE, zstd_frames.REPEAT_GATE)
 
 
-def _dense_encoded(flat: np.ndarray, found: tuple[str, np.ndarray | None, tuple[int, ...] | None] | None) -> EncodedTensor | None:
-    """The :class:`EncodedTensor` of one of the core's ``choose_dense`` results."""
+def _dense_encoded(flat: np.ndarray, found: tuple[str, np.ndarray | None, tuple[int, ...] | None, int] | None) -> EncodedTensor | None:
+    """The :class:`EncodedTensor` of one of the core's ``choose_dense`` results, with its
+    section's checksum."""
     if found is None:
         return None
-    encoding, section, lengths = found
+    encoding, section, lengths, crc = found
     if encoding == "raw":
-        return EncodedTensor("raw", {"data": flat})
+        return EncodedTensor("raw", {"data": flat}, checksums={"data": crc})
     assert section is not None and lengths is not None
-    return planes_encoded(section, lengths)
+    return dataclasses.replace(planes_encoded(section, lengths), checksums={"planes": crc})
+
+
+def worth_probing_all(items: list[tuple[np.ndarray, DType]]) -> list[bool]:
+    """:func:`worth_probing` of each tensor (false for an empty one), in one native call."""
+    jobs = [(flat.view(np.uint8), dtype.planes_ok) for flat, dtype in items]
+    return _core.worth_probing(jobs, _dense_rules())
 
 
 def _payload_size(payload: Payload) -> int:

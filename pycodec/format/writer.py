@@ -22,12 +22,12 @@ from typing import Any, BinaryIO, Generic, TypeVar
 
 import numpy as np
 
-from pycodec import codec
+from pycodec import _core, codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
 from pycodec.format.encodings import (PLANES_PARALLEL_FROM_BYTES, Chosen, EncodedTensor, Payload, ProbeSource, choose_dense,
-                                      choose_encoding, encode_tensor, planes_encoded, probe_ahead, worth_probing)
+                                      choose_encoding, encode_tensor, planes_encoded, probe_ahead, worth_probing_all)
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
 from pycodec.format.layout import layout, section_alignment
@@ -54,6 +54,7 @@ class PlannedSection:
     crc32: int
     tensor: str
     data: memoryview  # the payload's bytes
+    borrowed: bool = False  # the tensor's own memory (a raw section): it may change under us
 
 
 @dataclass
@@ -137,8 +138,11 @@ def plan_layout(
     metadata: dict[str, str],
     *,
     compress_header: bool = True,
+    checksums: Mapping[str, Mapping[str, int]] | None = None,
 ) -> PlannedFile:
     """Serialize the header once and lay the sections out behind it (spec 3.3).
+    `checksums`: the CRC-32s of sections the encoder computed (by tensor, then role); the
+    others are computed here.
 
     The header holds lengths and CRCs only, so it does not depend on its own length: the
     entries' sections get those, the planned sections their offsets too. With
@@ -146,11 +150,14 @@ def plan_layout(
     shorter than plain JSON.
     """
     ordered: list[tuple[TensorEntry, str, memoryview, Payload]] = []
+    known = checksums or {}
     for entry in entries:
+        computed = known.get(entry.name, {})
         for role in SECTION_ROLES[entry.encoding]:
             payload = payloads[entry.name][role]
             data = _payload_bytes(payload)
-            entry.sections[role] = Section(len(data), codec.crc32(data))
+            crc = computed.get(role)
+            entry.sections[role] = Section(len(data), codec.crc32(data) if crc is None else crc)
             ordered.append((entry, role, data, payload))
     text = serialize_header(Header(metadata=metadata, tensors=entries))
     if len(text) > limits.MAX_HEADER_LENGTH:
@@ -161,7 +168,7 @@ def plan_layout(
         if len(zipped) < len(text):
             stored, flags = zipped, HEADER_ZLIB
     placed = layout(len(stored), ((section_alignment(e.encoding), len(d)) for e, _, d, _ in ordered))
-    sections = [PlannedSection(offset, payload, entry.sections[role].crc32, entry.name, data)
+    sections = [PlannedSection(offset, payload, entry.sections[role].crc32, entry.name, data, entry.encoding == "raw")
                 for (entry, role, data, payload), offset in zip(ordered, placed.offsets, strict=True)]
     return PlannedFile(stored, flags, sections, placed.file_length)
 
@@ -220,11 +227,13 @@ _coder = _Kept(codec.PlanesCoder)
 
 def encode_all(
     tensors: Mapping[str, StoredTensor], *, compress: bool = True
-) -> tuple[list[TensorEntry], dict[str, dict[str, Payload]]]:
-    """The tensor table (sections still unplaced) and each stored tensor's payloads."""
+) -> tuple[list[TensorEntry], dict[str, dict[str, Payload]], dict[str, dict[str, int]]]:
+    """The tensor table (sections still unplaced), each stored tensor's payloads, and the
+    checksums of those sections the encoder computed (by tensor, then role)."""
     encoded = _encode_stored({name: t for name, t in tensors.items() if t.alias_of is None}, compress)
     entries: list[TensorEntry] = []
     payloads: dict[str, dict[str, Payload]] = {}
+    checksums: dict[str, dict[str, int]] = {}
     for name, tensor in tensors.items():
         if tensor.alias_of is not None:
             entries.append(TensorEntry(name, tensor.dtype, tensor.shape, "alias", alias_of=tensor.alias_of))
@@ -233,7 +242,9 @@ def encode_all(
         entries.append(TensorEntry(name, DTYPES[tensor.dtype].name, tensor.shape, done.encoding,
                                    index_bits=done.index_bits, plane_streams=done.plane_streams))
         payloads[name] = done.payloads
-    return entries, payloads
+        if done.checksums is not None:
+            checksums[name] = done.checksums
+    return entries, payloads, checksums
 
 
 def _flat(tensor: StoredTensor) -> tuple[np.ndarray, DType]:
@@ -245,18 +256,27 @@ def _no_probe() -> None:
     return None
 
 
+def _probe_source(future: Future[Any], flat: np.ndarray, dtype: DType) -> ProbeSource:
+    """A probe started on the helper: its result, or, where the helper has not begun it
+    (busy with a larger one), the probe made here instead of waiting."""
+    def source() -> Any:
+        return probe_ahead(flat, dtype) if future.cancel() else future.result()
+    return source
+
+
 def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
     """Each tensor's zstd probe, those worth probing started on a helper thread (zstd and
     the codec release the GIL): a frame or a sample compressed there while this thread
-    codes the other tensors. The cheap gate is asked here, once, largest tensor first, and
-    each probe starts as soon as its gate passes. Also the futures started."""
+    codes the other tensors. The cheap gate is asked here, once, for every tensor in one
+    native call, and the probes start largest first. Also the futures started."""
     sources: dict[str, ProbeSource] = {}
     started: list[Future[Any]] = []
-    for name in sorted(flats, key=lambda name: -flats[name][0].nbytes):
+    order = sorted(flats, key=lambda name: -flats[name][0].nbytes)
+    for name, worth in zip(order, worth_probing_all([flats[name] for name in order]), strict=True):
         flat, dtype = flats[name]
-        if flat.size and worth_probing(flat, dtype):
+        if worth:
             started.append(_helpers.get().submit(probe_ahead, flat, dtype))
-            sources[name] = started[-1].result
+            sources[name] = _probe_source(started[-1], flat, dtype)
         else:
             sources[name] = _no_probe
     return sources, started
@@ -273,7 +293,7 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
         return {name: encode_tensor(flat, dtype, compress=compress) for name, (flat, dtype) in flats.items()}
     probes, started = probes_ahead(flats)
     try:
-        done = _encode_natively(flats, probes)
+        done = _encode_natively(flats, probes, started)
         rest = {name: flats[name] for name in flats if name not in done}
         total = sum(flat.nbytes for flat, _ in rest.values())
         probed = sum(rest[name][0].nbytes for name in rest if probes[name] is not _no_probe)
@@ -287,20 +307,47 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
     return {name: done[name] for name in flats}
 
 
-def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> dict[str, EncodedTensor]:
+def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource],
+                     started: list[Future[Any]]) -> dict[str, EncodedTensor]:
     """The tensors no zstd frame can win (their probe's gate ruled it out) whose encoding
-    the core decides and makes in one call, largest first, on ENCODE_THREADS threads
-    without the GIL (:func:`encodings.choose_dense`), while the helper runs the probes:
-    dense trained weights, where only ``planes`` and ``raw`` can win. The others are left
-    to the Python choice."""
+    the core decides and makes in one call, largest first, without the GIL
+    (:func:`encodings.choose_dense`): dense trained weights, where only ``planes`` and
+    ``raw`` can win. The others are left to the Python choice. This thread works alone
+    while the helper runs the `started` probes (a second native thread would slow their
+    frames, which the save waits on); ENCODE_THREADS threads once they are done."""
     names = sorted((name for name in flats if probes[name] is _no_probe), key=lambda name: -flats[name][0].nbytes)
-    found = choose_dense([flats[name] for name in names], ENCODE_THREADS)
+    found = choose_dense([flats[name] for name in names], ENCODE_THREADS, _opened_when_done(started))
     return {name: encoded for name, encoded in zip(names, found) if encoded is not None}
 
 
+def _opened_when_done(futures: list[Future[Any]]) -> _core.WorkerGate | None:
+    """A gate the last of `futures` opens as it ends (run, failed or cancelled); None
+    where there are none."""
+    if not futures:
+        return None
+    gate = _core.WorkerGate()
+    left = [len(futures)]
+    counting = threading.Lock()
+
+    def one_done(_: Future[Any]) -> None:
+        with counting:
+            left[0] -= 1
+            if left[0]:
+                return
+        gate.open()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return gate
+
+
 def _waiting_last(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> list[str]:
-    """The tensors largest first, those waiting on a probe last."""
-    return sorted(flats, key=lambda name: (probes[name] is not _no_probe, -flats[name][0].nbytes))
+    """The tensors largest first, then those waiting on a probe, smallest first: the helper
+    probes from the largest, and one it has not begun is probed here (:func:`_probe_source`)."""
+    def key(name: str) -> tuple[bool, int]:
+        probed, size = probes[name] is not _no_probe, flats[name][0].nbytes
+        return probed, size if probed else -size
+    return sorted(flats, key=key)
 
 
 def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource],
@@ -420,7 +467,7 @@ def _chunks(plan: PlannedFile) -> Iterable[memoryview | bytes]:
         data = section.data
         yield data
         end = section.offset + len(data)
-        if isinstance(section.payload, np.ndarray):  # a tensor's own memory: may change under us
+        if section.borrowed:
             _check_unchanged(section, data)
 
 
@@ -526,8 +573,8 @@ def plan(
     """Check, encode and lay out `tensors`: everything short of writing."""
     checked_metadata = check_metadata(metadata)
     check_tensors(tensors)
-    entries, payloads = encode_all(tensors, compress=compress)
-    return plan_layout(entries, payloads, checked_metadata, compress_header=compress_header)
+    entries, payloads, checksums = encode_all(tensors, compress=compress)
+    return plan_layout(entries, payloads, checked_metadata, compress_header=compress_header, checksums=checksums)
 
 
 def save(
