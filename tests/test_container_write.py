@@ -179,7 +179,7 @@ def _python_choice(monkeypatch) -> None:
     """Every tensor chosen by the Python choice, on the threads these tests are about: the
     core's choice (:func:`writer._encode_natively`) would otherwise take the dense floats
     first (tests/test_dense_choice.py)."""
-    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes, started: {})
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: {})
 
 
 def _mixed_state() -> dict[str, torch.Tensor]:

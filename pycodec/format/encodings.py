@@ -216,18 +216,16 @@ def choose_encoding(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     return Chosen(flat, dtype, None if best is None or best.size >= flat.nbytes else best)
 
 
-def choose_dense(items: list[tuple[np.ndarray, DType]], threads: int,
-                 gate: _core.WorkerGate | None = None) -> list[EncodedTensor | None]:
+def choose_dense(items: list[tuple[np.ndarray, DType]], threads: int) -> list[EncodedTensor | None]:
     """:func:`encode_tensor` of tensors that no ``zstd`` frame can win (the probe's gate ruled
     it out), all in one native call on up to `threads` threads, without the GIL: where the
     statistics rule out every encoding but ``planes`` and ``raw`` (dense trained weights),
     the same choice and bytes as :func:`choose_encoding` then :meth:`Chosen.encode` give
     (``csrc/dense_choice.cpp`` mirrors their steps); None where another encoding might win,
-    for :func:`choose_encoding` to decide. Elements of more than 8 bytes: None. With a
-    `gate` (new for each call), the threads but the caller's join in once it is opened."""
+    for :func:`choose_encoding` to decide. Elements of more than 8 bytes: None."""
     jobs = [(flat.view(dtype.bits_dtype), dtype.planes_ok, dtype.codebook_ok, planes_header_bytes(dtype.itemsize))
             for flat, dtype in items if dtype.itemsize <= 8]
-    found = iter(_core.choose_dense(jobs, _dense_rules(), codec.check_threads(threads), PLANES_PARALLEL_FROM_BYTES, gate))
+    found = iter(_core.choose_dense(jobs, _dense_rules(), codec.check_threads(threads), PLANES_PARALLEL_FROM_BYTES))
     return [_dense_encoded(flat, next(found)) if dtype.itemsize <= 8 else None for flat, dtype in items]
 
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Generic, TypeVar
 
 import numpy as np
 
-from pycodec import _core, codec
+from pycodec import codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
@@ -293,7 +293,7 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
         return {name: encode_tensor(flat, dtype, compress=compress) for name, (flat, dtype) in flats.items()}
     probes, started = probes_ahead(flats)
     try:
-        done = _encode_natively(flats, probes, started)
+        done = _encode_natively(flats, probes)
         rest = {name: flats[name] for name in flats if name not in done}
         total = sum(flat.nbytes for flat, _ in rest.values())
         probed = sum(rest[name][0].nbytes for name in rest if probes[name] is not _no_probe)
@@ -307,38 +307,15 @@ def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[s
     return {name: done[name] for name in flats}
 
 
-def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource],
-                     started: list[Future[Any]]) -> dict[str, EncodedTensor]:
+def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> dict[str, EncodedTensor]:
     """The tensors no zstd frame can win (their probe's gate ruled it out) whose encoding
     the core decides and makes in one call, largest first, without the GIL
     (:func:`encodings.choose_dense`): dense trained weights, where only ``planes`` and
-    ``raw`` can win. The others are left to the Python choice. This thread works alone
-    while the helper runs the `started` probes (a second native thread would slow their
-    frames, which the save waits on); ENCODE_THREADS threads once they are done."""
+    ``raw`` can win, on ENCODE_THREADS threads while the helper runs the probes. The
+    others are left to the Python choice."""
     names = sorted((name for name in flats if probes[name] is _no_probe), key=lambda name: -flats[name][0].nbytes)
-    found = choose_dense([flats[name] for name in names], ENCODE_THREADS, _opened_when_done(started))
+    found = choose_dense([flats[name] for name in names], ENCODE_THREADS)
     return {name: encoded for name, encoded in zip(names, found) if encoded is not None}
-
-
-def _opened_when_done(futures: list[Future[Any]]) -> _core.WorkerGate | None:
-    """A gate the last of `futures` opens as it ends (run, failed or cancelled); None
-    where there are none."""
-    if not futures:
-        return None
-    gate = _core.WorkerGate()
-    left = [len(futures)]
-    counting = threading.Lock()
-
-    def one_done(_: Future[Any]) -> None:
-        with counting:
-            left[0] -= 1
-            if left[0]:
-                return
-        gate.open()
-
-    for future in futures:
-        future.add_done_callback(one_done)
-    return gate
 
 
 def _waiting_last(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> list[str]:
