@@ -21,6 +21,7 @@ SOURCES = [
     "csrc/planes.cpp",
     "csrc/sections.cpp",
     "csrc/dense_choice.cpp",
+    "csrc/parallel.cpp",
 ]
 
 # Intel's JCC erratum mitigation makes jumps that cross or end on a 32-byte boundary slow;

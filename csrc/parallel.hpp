@@ -1,22 +1,34 @@
 // A minimal fork-join loop for the native core's threaded work (planes, stream halves,
-// a file's sections).
+// a file's sections, the writer's choice), on threads kept between calls.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <functional>
 #include <system_error>
 #include <thread>
 #include <vector>
 
 namespace pycodec {
 
-// Runs work(w) for w in 0..workers-1, w = 0 on the calling thread, the others on threads
-// of their own, and returns once all have. Where the system refuses a thread, fewer run:
-// `work` must take its items from a shared counter, not from `w`.
+// Runs work(w) for w in 1..workers-1 on threads kept for the process's life (started on
+// first use, again in a forked child) and returns once all have; false, running nothing,
+// where they are busy with another caller's work (or the system refuses every thread).
+// `work` must not throw. Kept threads cost nothing to start, and the tables they keep in
+// thread-local storage (the writer's statistics) stay allocated between calls: a save of
+// a small model spent about as long starting a thread and faulting in its tables as coding.
+bool run_on_kept_threads(size_t workers, const std::function<void(size_t)>& work, const std::function<void()>& mine);
+
+// Runs work(w) for w in 0..workers-1, w = 0 on the calling thread, the others on kept
+// threads (run_on_kept_threads) or, where those are busy, on threads of their own, and
+// returns once all have. Where the system refuses a thread, fewer run: `work` must take
+// its items from a shared counter, not from `w`, and must not throw.
 template <class Work>
 void run_workers(size_t workers, const Work& work) {
+    if (workers > 1 && run_on_kept_threads(workers, std::function<void(size_t)>(std::cref(work)), [&] { work(size_t{0}); }))
+        return;
     std::vector<std::thread> pool;
     pool.reserve(workers > 0 ? workers - 1 : 0);
     try {
