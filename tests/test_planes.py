@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -511,6 +512,25 @@ def test_planes_decode_inverts_planes_encode(width: int, threads: int) -> None:
         section, lengths = codec.planes_encode(elements, plane_mask=mask)
         joined = codec.planes_decode(_parsed_planes(section, lengths, numel), numel, threads=threads)
         assert joined.tobytes() == elements.astype(elements.dtype.newbyteorder("<")).tobytes()
+
+
+def test_threaded_work_from_several_callers_at_once_gives_each_its_own_result() -> None:
+    """The core's worker threads are kept between calls and serve one caller at a time;
+    a caller that finds them busy (another Python thread's decode, or a call nested in
+    one) starts threads of its own: every result is still its own."""
+    rng = np.random.default_rng(12)
+    cases = []
+    for k in range(4):
+        elements = (rng.standard_normal(200_000 + k) * 0.05).astype(np.float32).view(np.uint32)
+        section, lengths = codec.planes_encode(elements, plane_mask=0b1100, threads=2)
+        cases.append((elements, _parsed_planes(section, lengths, elements.size)))
+
+    def decode_all(round_: int) -> bool:
+        return all(codec.planes_decode(planes, elements.size, threads=1 + (round_ + k) % 4).tobytes() == elements.tobytes()
+                   for k, (elements, planes) in enumerate(cases))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(decode_all, range(24)))
 
 
 def test_planes_decode_names_the_corrupt_plane() -> None:

@@ -32,8 +32,8 @@ python3 -c "import pycodec._core as c, sys; assert c.__file__.startswith('$work'
 python3 -m pytest -q -p no:cacheprovider tests/test_huffman.py \
     tests/test_huffman_stream.py tests/test_relative_index.py tests/test_scatter.py \
     tests/test_hardening_codec.py
-# the planes coder's own thread: its jobs, drops, errors and a fork, through the writer too
-python3 -m pytest -q -p no:cacheprovider tests/test_planes.py tests/test_container_write.py -k "coder or fork"
+# the planes coder's own thread (its jobs, drops, errors and a fork, through the writer too) and the kept worker threads
+python3 -m pytest -q -p no:cacheprovider tests/test_planes.py tests/test_container_write.py -k "coder or fork or several_callers"
 # read_all's native pass (read_sections): its threads, short files, corrupt sections and streams
 python3 -m pytest -q -p no:cacheprovider tests/test_reader_threads.py
 # the writer's native choice (choose_dense): its threads, its big-tensor pass, bad arguments
