@@ -762,14 +762,13 @@ py::object huffman_plan_size_py(const py::array_t<uint64_t, py::array::c_style>&
     std::vector<uint64_t> given(counts.data(), counts.data() + counts.size());
     const bool bounded = !at_most.is_none();
     const uint64_t limit = bounded ? at_most.cast<uint64_t>() : 0;
-    bool above = false;
+    bool within = false;
     uint64_t size = 0;
     {
         py::gil_scoped_release release;
-        above = bounded && plan_stream_from_counts(given, symbol_bits, max_length, true).total_bytes > limit;
-        if (!above) size = plan_stream_from_counts(given, symbol_bits, max_length).total_bytes;
+        within = plan_size_at_most(given, symbol_bits, max_length, bounded ? limit : std::numeric_limits<uint64_t>::max(), size);
     }
-    if (above) return py::none();
+    if (!within) return py::none();
     return py::int_(size);
 }
 

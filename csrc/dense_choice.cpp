@@ -171,10 +171,10 @@ bool counted_codebook_size(const Statistics& s, const DenseRules& rules, int wid
     if (distinct > rules.max_codebook_size) return false;
     const uint64_t book = distinct * static_cast<uint64_t>(width);
     if (book > beat) return false;  // encodings._index_size: nothing left for the indices
-    const int symbol_bits = distinct <= 256 ? 8 : 16;
-    if (plan_stream_from_counts(s.pattern_counts, symbol_bits, rules.max_code_length, true).total_bytes > beat - book)
+    uint64_t indices = 0;
+    if (!plan_size_at_most(s.pattern_counts, distinct <= 256 ? 8 : 16, rules.max_code_length, beat - book, indices))
         return false;
-    size = book + plan_stream_from_counts(s.pattern_counts, symbol_bits, rules.max_code_length).total_bytes;
+    size = book + indices;
     return true;
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <limits>
 #include <vector>
 
 #include "huffman_decode.hpp"
@@ -347,5 +348,13 @@ void decode_substream_range(const StreamLayout& s, const DecodeTables& tables, c
 }
 
 uint64_t payload_bytes(const StreamLayout& s) { return s.total_bytes - s.header_bytes; }
+
+bool plan_size_at_most(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length, uint64_t at_most,
+                       uint64_t& size) {
+    const bool bounded = at_most != std::numeric_limits<uint64_t>::max();
+    if (bounded && plan_stream_from_counts(counts, symbol_bits, max_code_length, true).total_bytes > at_most) return false;
+    size = plan_stream_from_counts(counts, symbol_bits, max_code_length).total_bytes;
+    return true;
+}
 
 }  // namespace pycodec

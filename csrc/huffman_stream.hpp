@@ -55,6 +55,11 @@ void write_stream(const StreamLayout& layout, const void* src, uint8_t* out, int
 // of the plan's (exact where no code is longer than the limit).
 StreamLayout plan_stream_from_counts(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length,
                                      bool floor = false);
+// The planned stream's total_bytes for `counts`; false where it is certainly above
+// `at_most` (a floor plan says so first: the writer sizes candidates that cannot win;
+// at_most = UINT64_MAX: no bound, no floor plan).
+bool plan_size_at_most(const std::vector<uint64_t>& counts, int symbol_bits, int max_code_length, uint64_t at_most,
+                       uint64_t& size);
 
 // Decoding: parse and validate the header against the bytes present and max_symbols,
 // then decode into `out` (layout.count symbols of layout.symbol_bits bits).

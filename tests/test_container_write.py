@@ -247,20 +247,29 @@ def _probed_state() -> dict[str, torch.Tensor]:
             "bias": torch.zeros(256), "half": basis.to(torch.bfloat16)}
 
 
-def test_probes_started_on_the_helper_give_the_bytes_of_one_thread(monkeypatch) -> None:
+def _probes_recorded(monkeypatch, before=lambda flat: None) -> tuple[bytes, list[tuple[object, int, str]]]:
+    """The bytes of `_probed_state` saved by one thread, and a list that records each
+    probe of the two-thread saves to come (dtype, bytes, thread), `before` run first."""
     state = _probed_state()
     monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
     alone = pycodec.save_bytes(state)
     monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
-    probed: list[tuple[str, str]] = []
+    probed: list[tuple[object, int, str]] = []
     real = writer.probe_ahead
 
     def probe(flat, dtype):
-        probed.append((dtype.name, threading.current_thread().name))
+        probed.append((dtype.name, flat.nbytes, threading.current_thread().name))
+        before(flat)
         return real(flat, dtype)
 
     monkeypatch.setattr(writer, "probe_ahead", probe)
-    assert pycodec.save_bytes(state) == alone
+    return alone, probed
+
+
+def test_probes_started_on_the_helper_give_the_bytes_of_one_thread(monkeypatch) -> None:
+    alone, recorded = _probes_recorded(monkeypatch)
+    assert pycodec.save_bytes(_probed_state()) == alone
+    probed = [(dtype, thread) for dtype, _, thread in recorded]
     assert sorted(dtype for dtype, _ in probed) == ["bfloat16", "float32", "int64"]  # not the weights or zeros
     here = threading.current_thread().name
     assert all(thread.startswith("pycodec-encode") or thread == here for _, thread in probed)
@@ -269,25 +278,18 @@ def test_probes_started_on_the_helper_give_the_bytes_of_one_thread(monkeypatch) 
 def test_a_probe_the_helper_has_not_begun_is_made_by_the_caller(monkeypatch) -> None:
     """The helper probes largest first; the caller, done with the rest, probes from the
     smallest those the helper has not begun instead of waiting: the same bytes."""
-    state = _probed_state()
-    monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
-    alone = pycodec.save_bytes(state)
-    monkeypatch.setattr(writer, "ENCODE_THREADS", 2)
-    probed: list[tuple[int, str]] = []
-    real = writer.probe_ahead
     begun = threading.Event()
 
-    def probe(flat, dtype):
-        probed.append((flat.nbytes, threading.current_thread().name))
+    def hold_the_helper(flat) -> None:
         if threading.current_thread() is threading.main_thread():
             assert begun.wait(10)  # the helper is on the largest (it may have had other work first)
         else:
             begun.set()
             time.sleep(0.3)  # and stays on it
-        return real(flat, dtype)
 
-    monkeypatch.setattr(writer, "probe_ahead", probe)
-    assert pycodec.save_bytes(state) == alone
+    alone, recorded = _probes_recorded(monkeypatch, hold_the_helper)
+    assert pycodec.save_bytes(_probed_state()) == alone
+    probed = [(size, thread) for _, size, thread in recorded]
     largest = max(size for size, _ in probed)
     assert [thread.startswith("pycodec-encode") for size, thread in probed if size == largest] == [True]
     assert {thread for size, thread in probed if size < largest} == {threading.main_thread().name}
