@@ -965,7 +965,7 @@ py::array plane_histograms_py(const py::array& elements) {
     std::fill_n(counts, width * 256, uint64_t{0});
     {
         py::gil_scoped_release release;
-        for (size_t k = 0; k < width; ++k) histogram_u8_strided(src + k, n, width, counts + 256 * k);
+        plane_histograms_strided(src, n, width, width, counts);
     }
     return out;
 }

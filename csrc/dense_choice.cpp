@@ -131,8 +131,7 @@ Statistics statistics(const DenseTensor& t, const DenseRules& rules, bool planes
         std::vector<uint64_t> histograms(patterns);
         if (histograms.empty()) {
             histograms.assign(width * 256, 0);
-            for (size_t k = 0; k < width; ++k)
-                histogram_u8_strided(t.bits + k, sample_size, width * step, histograms.data() + 256 * k);
+            plane_histograms_strided(t.bits, sample_size, width, width * step, histograms.data());
         }
         const double scale = static_cast<double>(n) / static_cast<double>(sample_size);
         s.planes = plan_plane_sizes(histograms.data(), histograms.size() / 256, scale, n, rules.max_code_length);

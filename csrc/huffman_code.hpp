@@ -22,6 +22,9 @@ struct CanonicalCode {
 void histogram_u8(const uint8_t* data, size_t n, uint64_t* counts);
 // The same over every `stride`-th byte of `data` (n of them): a byte plane read in place.
 void histogram_u8_strided(const uint8_t* data, size_t n, size_t stride, uint64_t* counts);
+// The byte histograms of each of the `width` planes (byte k of each element) of n elements
+// `stride` bytes apart, added to counts[256 * k + byte], every element read once.
+void plane_histograms_strided(const uint8_t* data, size_t n, size_t width, size_t stride, uint64_t* counts);
 void histogram_u16(const uint16_t* data, size_t n, uint64_t* counts);
 
 // A table of `n` occurrence counts: the symbols used, their total, and the Shannon bound

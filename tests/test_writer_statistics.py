@@ -114,10 +114,11 @@ def test_all_distinct_refuses_non_unsigned_arrays_and_step_zero(bad: np.ndarray)
         codec.all_distinct(np.zeros(3, np.uint8), step=0)
 
 
+@pytest.mark.parametrize("size", [0, 1, 2, 10_001])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
-def test_plane_histograms_count_each_byte_of_the_elements(dtype: type) -> None:
+def test_plane_histograms_count_each_byte_of_the_elements(dtype: type, size: int) -> None:
     rng = np.random.default_rng(1)
-    elements = rng.integers(0, np.iinfo(dtype).max, 10_001, dtype=np.uint64).astype(dtype)
+    elements = rng.integers(0, np.iinfo(dtype).max, size, dtype=np.uint64).astype(dtype)
     planes = elements.view(np.uint8).reshape(-1, elements.itemsize).T
     expected = np.stack([np.bincount(plane, minlength=256) for plane in planes])
     assert np.array_equal(codec.plane_histograms(elements), expected)
