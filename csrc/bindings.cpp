@@ -816,9 +816,12 @@ DenseRules dense_rules_of(const py::tuple& rules) {
     return r;
 }
 
-py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threads, uint64_t parallel_from_bytes) {
+py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threads, uint64_t parallel_from_bytes,
+                         const py::object& gate) {
     if (threads < 1) throw InvalidArgument("threads must be at least 1");
     const DenseRules checked = dense_rules_of(rules);
+    std::shared_ptr<WorkerGate> kept_gate = gate.is_none() ? nullptr : gate.cast<std::shared_ptr<WorkerGate>>();
+    WorkerGate* held = kept_gate.get();
     std::vector<DenseTensor> tensors(jobs.size());
     std::vector<py::array> kept;  // the elements, alive (and unmoved) while the GIL is released
     kept.reserve(jobs.size());
@@ -840,7 +843,7 @@ py::list choose_dense_py(const py::list& jobs, const py::tuple& rules, int threa
     }
     {
         py::gil_scoped_release release;
-        choose_dense_all(tensors, checked, threads, parallel_from_bytes);
+        choose_dense_all(tensors, checked, threads, parallel_from_bytes, held);
     }
     py::list out(tensors.size());
     for (size_t k = 0; k < tensors.size(); ++k) {
@@ -1231,7 +1234,12 @@ PYBIND11_MODULE(_core, m) {
     m.def("histogram", &histogram_py, py::arg("symbols"));
     m.def("crc32", &crc32_py, py::arg("data"), py::arg("value") = 0);
     m.def("choose_dense", &choose_dense_py, py::arg("jobs"), py::arg("rules"), py::arg("threads"),
-          py::arg("parallel_from_bytes"));
+          py::arg("parallel_from_bytes"), py::arg("gate") = py::none());
+    // open() needs no GIL release: it only sets a flag under a mutex no worker holds for long
+    py::class_<WorkerGate, std::shared_ptr<WorkerGate>>(m, "WorkerGate")
+        .def(py::init<>())
+        .def("open", &WorkerGate::open)
+        .def_property_readonly("opened", &WorkerGate::opened);
     m.def("worth_probing", &worth_probing_py, py::arg("jobs"), py::arg("rules"));
     m.def("read_sections", &read_sections_py, py::arg("source"), py::arg("jobs"), py::arg("threads"));
     m.def("planes_decode", &planes_decode_py, py::arg("planes"), py::arg("count"), py::arg("threads"));

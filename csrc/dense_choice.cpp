@@ -1,8 +1,10 @@
 #include "dense_choice.hpp"
 
 #include <algorithm>
-#include <cstring>
+#include <atomic>
+#include <exception>
 #include <limits>
+#include <cstring>
 
 #include "codebook_index.hpp"
 #include "crc32.hpp"
@@ -269,8 +271,35 @@ void choose_dense(DenseTensor& t, const DenseRules& rules, int threads) {
     t.outcome = DenseOutcome::Planes;
 }
 
+void WorkerGate::open() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        opened_ = true;
+    }
+    changed_.notify_all();
+}
+
+bool WorkerGate::wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return opened_ || finished_; });
+    return opened_;
+}
+
+bool WorkerGate::opened() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return opened_;
+}
+
+void WorkerGate::finish() {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        finished_ = true;
+    }
+    changed_.notify_all();
+}
+
 void choose_dense_all(std::vector<DenseTensor>& tensors, const DenseRules& rules, int threads,
-                      uint64_t parallel_from_bytes) {
+                      uint64_t parallel_from_bytes, WorkerGate* gate) {
     std::vector<size_t> small;
     for (size_t i = 0; i < tensors.size(); ++i) {
         if (static_cast<uint64_t>(tensors[i].count) * static_cast<uint64_t>(tensors[i].width) >= parallel_from_bytes)
@@ -278,7 +307,21 @@ void choose_dense_all(std::vector<DenseTensor>& tensors, const DenseRules& rules
         else
             small.push_back(i);
     }
-    parallel_for(small.size(), threads, [&](size_t k) { choose_dense(tensors[small[k]], rules, 1); });
+    const size_t workers = std::min(small.size(), static_cast<size_t>(std::max(threads, 1)));
+    std::vector<std::exception_ptr> errors(std::max<size_t>(workers, 1));
+    std::atomic<size_t> next{0};
+    run_workers(workers, [&](size_t w) {
+        if (w > 0 && gate != nullptr && !gate->wait()) return;  // the caller took every tensor meanwhile
+        try {
+            for (size_t k = next++; k < small.size(); k = next++) choose_dense(tensors[small[k]], rules, 1);
+        } catch (...) {
+            errors[w] = std::current_exception();
+            next = small.size();  // the others stop at their next tensor
+        }
+        if (w == 0 && gate != nullptr) gate->finish();  // every tensor is taken: no one need wait
+    });
+    for (const std::exception_ptr& e : errors)
+        if (e) std::rethrow_exception(e);
 }
 
 }  // namespace pycodec

@@ -7,8 +7,10 @@
 // Undecided, for the Python choice. The thresholds come from the Python side (DenseRules).
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 namespace pycodec {
@@ -52,9 +54,27 @@ bool worth_probing(const uint8_t* data, size_t size, bool floats, const DenseRul
 // Decides (and codes) one tensor; its planes coded on up to `threads` threads.
 void choose_dense(DenseTensor& tensor, const DenseRules& rules, int threads);
 
+// Holds back choose_dense_all's extra workers until it is opened (the writer opens it once
+// its zstd probes, on a thread of their own, are done: till then one core is theirs).
+class WorkerGate {
+public:
+    void open();
+    // Waits until opened (true) or until there is no work left to share (false).
+    bool wait();
+    void finish();
+    bool opened();
+
+private:
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    bool opened_ = false, finished_ = false;
+};
+
 // Decides all of `tensors` on up to `threads` threads: those of `parallel_from_bytes` or
 // more one at a time with every thread, then the rest a thread each, in the order given.
+// With a `gate`, the threads past the caller's take part in the second step only once it
+// opens.
 void choose_dense_all(std::vector<DenseTensor>& tensors, const DenseRules& rules, int threads,
-                      uint64_t parallel_from_bytes);
+                      uint64_t parallel_from_bytes, WorkerGate* gate = nullptr);
 
 }  // namespace pycodec

@@ -179,7 +179,7 @@ def _python_choice(monkeypatch) -> None:
     """Every tensor chosen by the Python choice, on the threads these tests are about: the
     core's choice (:func:`writer._encode_natively`) would otherwise take the dense floats
     first (tests/test_dense_choice.py)."""
-    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: {})
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, gate: {})
 
 
 def _mixed_state() -> dict[str, torch.Tensor]:
@@ -199,10 +199,12 @@ def test_tensors_encoded_on_a_pool_give_the_bytes_of_one_thread(monkeypatch) -> 
     serial = pycodec.save_bytes(state)
     calls: list[str] = []
     real = writer._encode_one
-    monkeypatch.setattr(writer, "_encode_one", lambda f, d, p: calls.append(d.name) or real(f, d, p))
+    monkeypatch.setattr(writer, "_encode_one", lambda f, d: calls.append(d.name) or real(f, d))
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)
     pooled = pycodec.save_bytes(state)
-    assert len(calls) == 5  # every stored tensor, not the tie
+    # every stored tensor but the tie, and but the integers and the shared weights (worth a
+    # zstd probe: encoded ahead, on the helper)
+    assert sorted(calls) == ["bfloat16", "float32", "float32"]
     assert pooled == serial
     loaded = pycodec.load_bytes(pooled)
     assert list(loaded) == list(state)
@@ -226,11 +228,11 @@ def test_helpers_take_large_tensors_only_and_the_caller_the_small_ones(monkeypat
     coded: list[tuple[int, str]] = []
     real = writer._encode_one
 
-    def encode_one(flat, dtype, probe):
+    def encode_one(flat, dtype):
         coded.append((flat.nbytes, threading.current_thread().name))
         if threading.current_thread() is threading.main_thread() and flat.nbytes >= 100_000:
             time.sleep(0.05)  # the helper, free meanwhile, would take small ones if it could
-        return real(flat, dtype, probe)
+        return real(flat, dtype)
 
     monkeypatch.setattr(writer, "_encode_one", encode_one)
     assert pycodec.save_bytes(state) == alone
@@ -299,8 +301,8 @@ def test_a_probe_the_helper_has_not_begun_is_made_by_the_caller(monkeypatch) -> 
 def test_a_save_whose_probes_are_a_large_share_keeps_to_one_thread_past_the_pool_threshold(
         monkeypatch, threshold: float, on_the_pool: bool) -> None:
     """Past ENCODE_PARALLEL_FROM_BYTES, a save with tensors worth a zstd probe holding at
-    least PROBED_SHARE_FOR_ONE_THREAD of its bytes is coded on this thread with the probes
-    on the helper; one with less, on the pool. The bytes are the same either way."""
+    least PROBED_SHARE_FOR_ONE_THREAD of its bytes is coded on this thread with the probed
+    tensors on the helper; one with less, on the pool (after those). The bytes are the same either way."""
     _python_choice(monkeypatch)
     state = _probed_state()
     monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
@@ -310,14 +312,15 @@ def test_a_save_whose_probes_are_a_large_share_keeps_to_one_thread_past_the_pool
     stored = pycodec.torch_adapter.to_stored(state)
     flats = {name: writer._flat(tensor) for name, tensor in stored.items()}
     probed = sum(flat.nbytes for flat, dtype in flats.values() if encodings.worth_probing(flat, dtype))
+    unprobed = sum(not encodings.worth_probing(flat, dtype) for flat, dtype in flats.values())
     total = sum(flat.nbytes for flat, _ in flats.values())
     assert 0.3 < probed / total < 0.9
     monkeypatch.setattr(writer, "PROBED_SHARE_FOR_ONE_THREAD", probed / total * threshold)  # the probed share, scaled
     pooled: list[str] = []
     real = writer._encode_one
-    monkeypatch.setattr(writer, "_encode_one", lambda f, d, p: pooled.append(d.name) or real(f, d, p))
+    monkeypatch.setattr(writer, "_encode_one", lambda f, d: pooled.append(d.name) or real(f, d))
     assert pycodec.save_bytes(state) == alone
-    assert len(pooled) == (len(state) if on_the_pool else 0)
+    assert unprobed >= 2 and len(pooled) == (unprobed if on_the_pool else 0)  # the probed ones: encoded ahead
 
 
 def _coder_state() -> dict[str, torch.Tensor]:
@@ -330,16 +333,17 @@ def _coder_state() -> dict[str, torch.Tensor]:
 
 
 def _probes_done_first(monkeypatch) -> None:
-    """Every zstd probe of a save done before any encoding is chosen (as for a save whose
-    probes are short), so that which tensors the planes coder takes does not vary."""
-    real = writer.probes_ahead
+    """Every tensor worth a zstd probe encoded before any other's encoding is chosen (as
+    for a save whose probes are short), so that which tensors the planes coder takes does
+    not vary."""
+    real = writer.encodes_ahead
 
-    def probes_ahead(flats):
-        sources, started = real(flats)
-        wait(started)
-        return sources, started
+    def encodes_ahead(flats):
+        started = real(flats)
+        wait(started.values())
+        return started
 
-    monkeypatch.setattr(writer, "probes_ahead", probes_ahead)
+    monkeypatch.setattr(writer, "encodes_ahead", encodes_ahead)
 
 
 def _recording_submits(monkeypatch) -> list[int]:
@@ -355,8 +359,9 @@ def _recording_submits(monkeypatch) -> list[int]:
 def test_planes_coded_on_the_coder_thread_give_the_bytes_of_one_thread(
         monkeypatch, probe_seconds: float, coded_there: bool) -> None:
     """On the one-thread path, the planes sections of CODER_FROM_BYTES or more go to a
-    PlanesCoder while this thread chooses the rest, once no probe is running (a third
-    thread would slow the probe's frame); the file is byte for byte the same."""
+    PlanesCoder while this thread chooses the rest, once the helper is done with the
+    tensors worth a zstd probe (a third thread would slow their frames); the file is byte
+    for byte the same."""
     _python_choice(monkeypatch)
     state = _coder_state()
     monkeypatch.setattr(writer, "ENCODE_THREADS", 1)
@@ -370,13 +375,11 @@ def test_planes_coded_on_the_coder_thread_give_the_bytes_of_one_thread(
     submitted = _recording_submits(monkeypatch)
     assert pycodec.save_bytes(state) == alone
     with pycodec.open(io.BytesIO(alone)) as file:
-        planes = sorted(state[name].nbytes for name in file.keys() if file.entry(name).encoding == "planes")
+        planes = sorted(state[name].nbytes for name in file.keys() if file.entry(name).encoding == "planes"
+                        and name not in ("basis", "half"))  # worth a probe: encoded on the helper
     eligible = [size for size in planes if size >= writer.CODER_FROM_BYTES]
     assert len(eligible) >= 6 and len(eligible) < len(planes)  # some below the threshold too
-    if coded_there:
-        assert sorted(submitted) == eligible
-    else:  # only tensors chosen after waiting on their own probe, last of all
-        assert set(submitted) <= {state["basis"].nbytes, state["half"].nbytes} and len(submitted) < len(eligible)
+    assert sorted(submitted) == (eligible if coded_there else [])
     loaded = pycodec.load_bytes(alone)
     assert all(torch.equal(loaded[name].view(torch.uint8), tensor.view(torch.uint8)) for name, tensor in state.items())
 
@@ -439,10 +442,10 @@ def test_an_error_encoding_one_tensor_on_the_pool_reaches_the_caller(monkeypatch
     _python_choice(monkeypatch)
     real = writer._encode_one
 
-    def failing(flat, dtype, probe):
-        if dtype.name == "int32":
+    def failing(flat, dtype):
+        if dtype.name == "bfloat16":
             raise MemoryError("refused")
-        return real(flat, dtype, probe)
+        return real(flat, dtype)
 
     monkeypatch.setattr(writer, "_encode_one", failing)
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", 0)

@@ -4,7 +4,9 @@ win, it leaves the tensor to the Python choice."""
 
 from __future__ import annotations
 
+import threading
 import zlib
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -163,12 +165,12 @@ def test_a_save_through_the_core_is_the_save_of_the_python_choice(monkeypatch, p
     monkeypatch.setattr(writer, "ENCODE_PARALLEL_FROM_BYTES", pool_from)
     decided: list[str] = []
     real = writer._encode_natively
-    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: decided.extend(
-        done := real(flats, probes)) or done)
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, gate: decided.extend(
+        done := real(flats, gate)) or done)
     saved = pycodec.save_bytes(state)
     assert {"w1", "w2", "w3", "w4", "half", "f16", "f8", "norm"} <= set(decided)
     assert not {"shared", "basis", "labels", "tied"} & set(decided)
-    monkeypatch.setattr(writer, "_encode_natively", lambda flats, probes: {})
+    monkeypatch.setattr(writer, "_encode_natively", lambda flats, gate: {})
     assert saved == pycodec.save_bytes(state)
     loaded = pycodec.load_bytes(saved)
     assert all(torch.equal(loaded[k].view(torch.uint8), v.view(torch.uint8)) for k, v in state.items())
@@ -195,6 +197,43 @@ def test_the_cores_checksums_are_those_of_the_sections(name: str) -> None:
     for found in encodings.choose_dense(items, threads=2):
         (role, payload), = found.payloads.items()
         assert found.checksums == {role: zlib.crc32(memoryview(payload).cast("B"))}
+
+
+def _dense_jobs() -> list[tuple]:
+    rng = np.random.default_rng(8)
+    items = [_flat(_as_dtype(rng.standard_normal(n) * 0.05, "float32")) for n in (5000, 20_000, 60_000, 3000, 800)]
+    return [(flat.view(dtype.bits_dtype), dtype.planes_ok, dtype.codebook_ok, encodings.planes_header_bytes(4))
+            for flat, dtype in items]
+
+
+def _outcomes(found: list) -> list:
+    return [(f[0], None if f[1] is None else bytes(f[1]), f[2], f[3]) for f in found]
+
+
+def test_a_gate_never_opened_leaves_the_work_to_the_caller_and_one_opened_late_lets_the_others_in() -> None:
+    jobs = _dense_jobs()
+    expected = _outcomes(_core.choose_dense(jobs, encodings._dense_rules(), 2, 1 << 62))
+    closed = _core.WorkerGate()  # never opened: the other thread gives up once the caller has taken every tensor
+    assert _outcomes(_core.choose_dense(jobs, encodings._dense_rules(), 2, 1 << 62, closed)) == expected
+    assert not closed.opened
+    late = _core.WorkerGate()
+    opener = threading.Timer(0.001, late.open)
+    opener.start()
+    assert _outcomes(_core.choose_dense(jobs, encodings._dense_rules(), 3, 1 << 62, late)) == expected
+    opener.join()
+
+
+def test_the_writers_gate_opens_when_the_last_tensor_encoded_ahead_ends_however_it_ends() -> None:
+    assert writer._opened_when_done([]) is None
+    futures = [Future() for _ in range(3)]
+    gate = writer._opened_when_done(futures)
+    jobs = _dense_jobs()
+    futures[0].set_result(None)
+    futures[1].cancel()
+    assert not gate.opened
+    futures[2].set_exception(MemoryError("failed encoding"))  # the last: the others may join in
+    assert gate.opened
+    assert len(_core.choose_dense(jobs, encodings._dense_rules(), 2, 1 << 62, gate)) == len(jobs)
 
 
 def test_where_the_bounds_call_for_sizing_a_counted_codebook_the_core_sizes_it_and_keeps_planes() -> None:

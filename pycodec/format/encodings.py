@@ -160,7 +160,7 @@ class _Candidate:
 
 
 #: What the zstd probe of a tensor found, asked for when needed: the writer may have
-#: started it on another thread (:func:`pycodec.format.writer.probes_ahead`).
+#: made it first, on another thread (:func:`pycodec.format.writer.encodes_ahead`).
 ProbeSource = Callable[[], zstd_frames.Probe | None]
 
 
@@ -216,16 +216,18 @@ def choose_encoding(flat: np.ndarray, dtype: DType, *, compress: bool = True,
     return Chosen(flat, dtype, None if best is None or best.size >= flat.nbytes else best)
 
 
-def choose_dense(items: list[tuple[np.ndarray, DType]], threads: int) -> list[EncodedTensor | None]:
+def choose_dense(items: list[tuple[np.ndarray, DType]], threads: int,
+                 gate: _core.WorkerGate | None = None) -> list[EncodedTensor | None]:
     """:func:`encode_tensor` of tensors that no ``zstd`` frame can win (the probe's gate ruled
     it out), all in one native call on up to `threads` threads, without the GIL: where the
     statistics rule out every encoding but ``planes`` and ``raw`` (dense trained weights),
     the same choice and bytes as :func:`choose_encoding` then :meth:`Chosen.encode` give
     (``csrc/dense_choice.cpp`` mirrors their steps); None where another encoding might win,
-    for :func:`choose_encoding` to decide. Elements of more than 8 bytes: None."""
+    for :func:`choose_encoding` to decide. Elements of more than 8 bytes: None. With a
+    `gate` (new for each call), the threads but the caller's join in once it is opened."""
     jobs = [(flat.view(dtype.bits_dtype), dtype.planes_ok, dtype.codebook_ok, planes_header_bytes(dtype.itemsize))
             for flat, dtype in items if dtype.itemsize <= 8]
-    found = iter(_core.choose_dense(jobs, _dense_rules(), codec.check_threads(threads), PLANES_PARALLEL_FROM_BYTES))
+    found = iter(_core.choose_dense(jobs, _dense_rules(), codec.check_threads(threads), PLANES_PARALLEL_FROM_BYTES, gate))
     return [_dense_encoded(flat, next(found)) if dtype.itemsize <= 8 else None for flat, dtype in items]
 
 
@@ -298,10 +300,11 @@ def probe_tensor(flat: np.ndarray, dtype: DType, gated: bool = False) -> zstd_fr
 
 
 def probe_ahead(flat: np.ndarray, dtype: DType) -> zstd_frames.Probe | None:
-    """:func:`probe_tensor` of a tensor found worth probing, run ahead of its encoding on
-    another thread. Beside a frame of a sampled tensor of a codebook dtype, it also counts
-    every value for the codebook's exact bound, which the choice asks for whenever such a
-    frame beats ``planes`` (a Fourier basis: 0.4 ms of counting, off the calling thread)."""
+    """:func:`probe_tensor` of a tensor found worth probing, made first where the writer
+    encodes it ahead on its helper thread (:func:`pycodec.format.writer.encodes_ahead`).
+    Beside a frame of a sampled tensor of a codebook dtype, it also counts every value for
+    the codebook's exact bound, which the choice asks for whenever such a frame beats
+    ``planes`` (a Fourier basis: 0.4 ms of counting)."""
     found = probe_tensor(flat, dtype, gated=True)
     if found is None or found.frame is None or not dtype.codebook_ok or not choice.is_sampled(flat.size, dtype):
         return found

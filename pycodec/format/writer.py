@@ -22,11 +22,11 @@ from typing import Any, BinaryIO, Generic, TypeVar
 
 import numpy as np
 
-from pycodec import codec
+from pycodec import _core, codec
 from pycodec.errors import DataChangedError, NotRegularFileError, UnsupportedTensorError
 from pycodec.format import limits
 from pycodec.format.dtypes import DTYPES, DType
-from pycodec.format.encodings import (PLANES_PARALLEL_FROM_BYTES, Chosen, EncodedTensor, Payload, ProbeSource, choose_dense,
+from pycodec.format.encodings import (PLANES_PARALLEL_FROM_BYTES, Chosen, EncodedTensor, Payload, choose_dense,
                                       choose_encoding, encode_tensor, planes_encoded, probe_ahead, worth_probing_all)
 from pycodec.format.source import describe_file_type
 from pycodec.format.tensors import StoredTensor
@@ -181,10 +181,10 @@ def plan_layout(
 #: with a 258 KiB zstd frame, 4.06 -> 3.02 ms; its 0.6 MB bfloat16 2.69 -> 3.22 ms).
 ENCODE_PARALLEL_FROM_BYTES = 1 << 20
 #: A save whose tensors worth a zstd probe hold at least this share of its bytes keeps to
-#: the one-thread path, those probes on the helper, even past ENCODE_PARALLEL_FROM_BYTES:
-#: a frame costs about six times the planes coding of as many bytes, so the probes keep
-#: the helper about as busy as the coding keeps this thread, without two threads of
-#: Python taking turns on the GIL. Silero VAD float32 (a 258 KiB Fourier basis in 1.2 MB):
+#: the one-thread path, those tensors encoded on the helper, even past
+#: ENCODE_PARALLEL_FROM_BYTES: a frame costs about six times the planes coding of as many
+#: bytes, so they keep the helper about as busy as the coding keeps this thread, without
+#: two threads of Python taking turns on the GIL. Silero VAD float32 (a 258 KiB Fourier basis in 1.2 MB):
 #: 0.92-0.95 of the two-thread time.
 PROBED_SHARE_FOR_ONE_THREAD = 1 / 8
 #: Tensors encoded at once: the caller and ENCODE_THREADS - 1 helpers.
@@ -252,99 +252,116 @@ def _flat(tensor: StoredTensor) -> tuple[np.ndarray, DType]:
     return np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage), dtype
 
 
-def _no_probe() -> None:
-    return None
+def _encode_ahead(flat: np.ndarray, dtype: DType) -> EncodedTensor:
+    """A tensor worth a zstd probe, encoded on the helper: its probe first (a frame is the
+    longest step of a save that has one), then its choice."""
+    found = probe_ahead(flat, dtype)
+    return encode_tensor(flat, dtype, probe=lambda: found)
 
 
-def _probe_source(future: Future[Any], flat: np.ndarray, dtype: DType) -> ProbeSource:
-    """A probe started on the helper: its result, or, where the helper has not begun it
-    (busy with a larger one), the probe made here instead of waiting."""
-    def source() -> Any:
-        return probe_ahead(flat, dtype) if future.cancel() else future.result()
-    return source
-
-
-def probes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> tuple[dict[str, ProbeSource], list[Future[Any]]]:
-    """Each tensor's zstd probe, those worth probing started on a helper thread (zstd and
-    the codec release the GIL): a frame or a sample compressed there while this thread
-    codes the other tensors. The cheap gate is asked here, once, for every tensor in one
-    native call, and the probes start largest first. Also the futures started."""
-    sources: dict[str, ProbeSource] = {}
-    started: list[Future[Any]] = []
+def encodes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> dict[str, Future[EncodedTensor]]:
+    """The tensors worth a zstd probe, each encoded on the helper thread (its frame or
+    sample compressed there, zstd and the codec releasing the GIL, then its choice, while
+    this thread is in the core's choice of the others), largest first. The cheap gate is
+    asked here, once, for every tensor in one native call."""
+    started: dict[str, Future[EncodedTensor]] = {}
     order = sorted(flats, key=lambda name: -flats[name][0].nbytes)
     for name, worth in zip(order, worth_probing_all([flats[name] for name in order]), strict=True):
-        flat, dtype = flats[name]
         if worth:
-            started.append(_helpers.get().submit(probe_ahead, flat, dtype))
-            sources[name] = _probe_source(started[-1], flat, dtype)
-        else:
-            sources[name] = _no_probe
-    return sources, started
+            started[name] = _helpers.get().submit(_encode_ahead, *flats[name])
+    return started
+
+
+def _taken_back(ahead: Mapping[str, Future[EncodedTensor]],
+                flats: Mapping[str, tuple[np.ndarray, DType]]) -> dict[str, EncodedTensor]:
+    """The tensors encoded ahead, smallest first: those the helper has not begun (it works
+    from the largest) encoded here instead of waited for."""
+    done: dict[str, EncodedTensor] = {}
+    for name in sorted(ahead, key=lambda name: flats[name][0].nbytes):
+        done[name] = _encode_ahead(*flats[name]) if ahead[name].cancel() else ahead[name].result()
+    return done
 
 
 def _encode_stored(stored: Mapping[str, StoredTensor], compress: bool) -> dict[str, EncodedTensor]:
-    """Each stored tensor encoded, the zstd probes on a helper (:func:`probes_ahead`), the
-    tensors no probe can win decided by the core where it can (:func:`_encode_natively`):
-    the rest on this thread, or from ENCODE_PARALLEL_FROM_BYTES on (unless the probes are a
-    large share of the work, PROBED_SHARE_FOR_ONE_THREAD) by this thread and the helpers
-    together. Same bytes either way: a tensor's encoding depends on that tensor alone."""
+    """Each stored tensor encoded: those worth a zstd probe on a helper
+    (:func:`encodes_ahead`), those no probe can win decided by the core where it can
+    (:func:`_encode_natively`), the rest on this thread, or from
+    ENCODE_PARALLEL_FROM_BYTES on (unless the probed tensors are a large share of the work,
+    PROBED_SHARE_FOR_ONE_THREAD) by this thread and the helpers together. Same bytes either
+    way: a tensor's encoding depends on that tensor alone."""
     flats = {name: _flat(tensor) for name, tensor in stored.items()}
     if not compress or len(stored) < 2 or ENCODE_THREADS < 2:
         return {name: encode_tensor(flat, dtype, compress=compress) for name, (flat, dtype) in flats.items()}
-    probes, started = probes_ahead(flats)
+    ahead = encodes_ahead(flats)
     try:
-        done = _encode_natively(flats, probes)
-        rest = {name: flats[name] for name in flats if name not in done}
+        rest = {name: flats[name] for name in flats if name not in ahead}
+        done = _encode_natively(rest, _opened_when_done(list(ahead.values())))
+        rest = {name: rest[name] for name in rest if name not in done}
         total = sum(flat.nbytes for flat, _ in rest.values())
-        probed = sum(rest[name][0].nbytes for name in rest if probes[name] is not _no_probe)
-        if total < ENCODE_PARALLEL_FROM_BYTES or probed >= PROBED_SHARE_FOR_ONE_THREAD * total:
-            done.update(_encode_beside_coder(rest, probes, started))
+        probed = sum(flats[name][0].nbytes for name in ahead)
+        if total < ENCODE_PARALLEL_FROM_BYTES or probed >= PROBED_SHARE_FOR_ONE_THREAD * (total + probed):
+            done.update(_encode_beside_coder(rest, list(ahead.values())))
         else:
-            done.update(_encode_together(rest, probes))
-    finally:  # after an error, probes not yet run are dropped
-        for future in started:
+            done.update(_encode_together(rest))
+        done.update(_taken_back(ahead, flats))
+    finally:  # after an error, tensors not yet begun are dropped
+        for future in ahead.values():
             future.cancel()
     return {name: done[name] for name in flats}
 
 
-def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> dict[str, EncodedTensor]:
-    """The tensors no zstd frame can win (their probe's gate ruled it out) whose encoding
-    the core decides and makes in one call, largest first, without the GIL
-    (:func:`encodings.choose_dense`): dense trained weights, where only ``planes`` and
-    ``raw`` can win, on ENCODE_THREADS threads while the helper runs the probes. The
-    others are left to the Python choice."""
-    names = sorted((name for name in flats if probes[name] is _no_probe), key=lambda name: -flats[name][0].nbytes)
-    found = choose_dense([flats[name] for name in names], ENCODE_THREADS)
+def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]],
+                     gate: _core.WorkerGate | None) -> dict[str, EncodedTensor]:
+    """The tensors whose encoding the core decides and makes in one call, largest first,
+    without the GIL (:func:`encodings.choose_dense`): dense trained weights, where only
+    ``planes`` and ``raw`` can win (their probe's gate ruled ``zstd`` out). The others are
+    left to the Python choice. This thread works alone until the `gate` opens (the helper
+    is done with the probed tensors: a second native thread would slow their frames, which
+    the save waits on), then ENCODE_THREADS threads."""
+    names = sorted(flats, key=lambda name: -flats[name][0].nbytes)
+    found = choose_dense([flats[name] for name in names], ENCODE_THREADS, gate)
     return {name: encoded for name, encoded in zip(names, found) if encoded is not None}
 
 
-def _waiting_last(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> list[str]:
-    """The tensors largest first, then those waiting on a probe, smallest first: the helper
-    probes from the largest, and one it has not begun is probed here (:func:`_probe_source`)."""
-    def key(name: str) -> tuple[bool, int]:
-        probed, size = probes[name] is not _no_probe, flats[name][0].nbytes
-        return probed, size if probed else -size
-    return sorted(flats, key=key)
+def _opened_when_done(futures: list[Future[Any]]) -> _core.WorkerGate | None:
+    """A gate the last of `futures` opens as it ends (run, failed or cancelled); None
+    where there are none."""
+    if not futures:
+        return None
+    gate = _core.WorkerGate()
+    left = [len(futures)]
+    counting = threading.Lock()
+
+    def one_done(_: Future[Any]) -> None:
+        with counting:
+            left[0] -= 1
+            if left[0]:
+                return
+        gate.open()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return gate
 
 
-def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource],
+def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]],
                          started: list[Future[Any]]) -> dict[str, EncodedTensor]:
-    """Each tensor's encoding chosen and made on this thread, largest first (those waiting
-    on a probe last), except that the ``planes`` sections of CODER_FROM_BYTES or more are
-    coded meanwhile by the :class:`codec.PlanesCoder`'s native thread (which never waits
-    for the GIL; a Python helper's coding did, for as long again as the coding) once the
-    `started` probes are done: a third busy thread would compete with a frame that the
-    save waits on, where 2 cores is all there is."""
+    """Each tensor's encoding chosen and made on this thread, largest first, except that
+    the ``planes`` sections of CODER_FROM_BYTES or more are coded meanwhile by the
+    :class:`codec.PlanesCoder`'s native thread (which never waits for the GIL; a Python
+    helper's coding did, for as long again as the coding) once the helper's `started`
+    work is done: a third busy thread would compete with a frame that the save waits on,
+    where 2 cores is all there is."""
     done: dict[str, EncodedTensor] = {}
     coded: collections.deque[tuple[str, Chosen, int]] = collections.deque()
     coder: codec.PlanesCoder | None = None  # fetched on first use
-    probes_done = not started
+    helper_done = not started
     try:
-        for name in _waiting_last(flats, probes):
-            chosen = choose_encoding(*flats[name], probe=probes[name])
+        for name in sorted(flats, key=lambda name: -flats[name][0].nbytes):
+            chosen = choose_encoding(*flats[name], probe=_no_probe)
             work = chosen.planes
-            probes_done = probes_done or all(probe.done() for probe in started)
-            if work is None or not probes_done or not CODER_FROM_BYTES <= chosen.flat.nbytes < PLANES_PARALLEL_FROM_BYTES:
+            helper_done = helper_done or all(future.done() for future in started)
+            if work is None or not helper_done or not CODER_FROM_BYTES <= chosen.flat.nbytes < PLANES_PARALLEL_FROM_BYTES:
                 done[name] = chosen.encode()
                 continue
             coder = coder or _coder.get()
@@ -358,17 +375,22 @@ def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]], probes: 
     return done
 
 
-def _encode_one(flat: np.ndarray, dtype: DType, probe: ProbeSource) -> EncodedTensor:
-    """A tensor of a save coded on several threads."""
-    return encode_tensor(flat, dtype, probe=probe)
+def _no_probe() -> None:
+    """The probe of a tensor its gate ruled out (:func:`encodes_ahead` asked)."""
+    return None
 
 
-def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapping[str, ProbeSource]) -> dict[str, EncodedTensor]:
-    """Each tensor encoded by this thread and the helpers (once through the probes queued
-    before them), largest first so that no one ends on a big tensor alone; the helpers
-    stop at the first tensor below HELPER_MIN_BYTES, which this thread takes with the
-    rest."""
-    order = collections.deque(_waiting_last(flats, probes))
+def _encode_one(flat: np.ndarray, dtype: DType) -> EncodedTensor:
+    """A tensor of a save coded on several threads (not worth a probe)."""
+    return encode_tensor(flat, dtype, probe=_no_probe)
+
+
+def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]]) -> dict[str, EncodedTensor]:
+    """Each tensor encoded by this thread and the helpers (once through the tensors encoded
+    ahead, queued before), largest first so that no one ends on a big tensor alone; the
+    helpers stop at the first tensor below HELPER_MIN_BYTES, which this thread takes with
+    the rest."""
+    order = collections.deque(sorted(flats, key=lambda name: -flats[name][0].nbytes))
     taking = threading.Lock()
     done: dict[str, EncodedTensor] = {}
     failed: list[BaseException] = []
@@ -380,7 +402,7 @@ def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]], probes: Mapp
                     if not order or flats[order[0]][0].nbytes < min_bytes:
                         return
                     name = order.popleft()
-                done[name] = _encode_one(*flats[name], probes[name])
+                done[name] = _encode_one(*flats[name])
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             failed.append(exc)
 
