@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <exception>
 #include <limits>
-#include <cstring>
 
 #include "codebook_index.hpp"
 #include "crc32.hpp"

@@ -55,7 +55,8 @@ bool worth_probing(const uint8_t* data, size_t size, bool floats, const DenseRul
 void choose_dense(DenseTensor& tensor, const DenseRules& rules, int threads);
 
 // Holds back choose_dense_all's extra workers until it is opened (the writer opens it once
-// its zstd probes, on a thread of their own, are done: till then one core is theirs).
+// its helper thread is done with the tensors worth a zstd probe: till then one core is
+// the helper's).
 class WorkerGate {
 public:
     void open();

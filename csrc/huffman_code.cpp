@@ -146,35 +146,16 @@ void pattern_plane_histograms(const uint64_t* patterns, uint64_t* low, uint64_t*
 
 namespace {
 
-// One pattern's share of the statistics (pattern_statistics).
-void add_pattern(PatternStatistics& out, size_t j, uint64_t c, double& sum, const std::vector<double>& terms,
-                 std::vector<uint64_t>* used) {
-    if (used != nullptr && c != 0) used->push_back(c);
-    out.low[j & 0xFF] += c;
-    out.high[j >> 8] += c;
-    if (j == 0) {
-        out.zeros = c;
-        return;
-    }
-    out.nonzero.distinct += c != 0;
-    out.nonzero.total += c;
-    sum += count_term(c, terms);
-}
-
-}  // namespace
-
-namespace {
-
-// pattern_statistics's walk of its table of this thread's (65,536 counts, left all zero):
-// the same sums as add_pattern over every pattern, in the same order (the entropy's sum
-// too: an unused pattern adds 0.0), row by row (the 256 patterns of one high byte), with
-// no branch on each count: a high byte's total kept in a register, blocks of 8 unused
-// patterns skipped at one test.
-void walk_pattern_table(uint32_t* counts, PatternStatistics& out, double& sum, const std::vector<double>& terms,
+// pattern_statistics's walk of the 65,536 pattern counts, in pattern order (the entropy's
+// sum too: an unused pattern adds 0.0), each cleared as read (the table is left all zero),
+// row by row (the 256 patterns of one high byte), with no branch on each count: a high
+// byte's total kept in a register, blocks of 8 unused patterns skipped at one test.
+template <class Count>
+void walk_pattern_table(Count* counts, PatternStatistics& out, double& sum, const std::vector<double>& terms,
                         std::vector<uint64_t>* used) {
     thread_local std::vector<uint64_t> occurring(65536);  // the used counts, in pattern order
     size_t found = 0;
-    const uint32_t zeros = counts[0];  // pattern 0: the zero elements, outside the entropy
+    const Count zeros = counts[0];  // pattern 0: the zero elements, outside the entropy
     counts[0] = 0;
     out.zeros = zeros;
     out.low[0] += zeros;
@@ -182,14 +163,14 @@ void walk_pattern_table(uint32_t* counts, PatternStatistics& out, double& sum, c
     occurring[found] = zeros;
     found += zeros != 0;
     for (size_t high = 0; high < 256; ++high) {
-        uint32_t* row = counts + 256 * high;
+        Count* row = counts + 256 * high;
         uint64_t row_total = 0;
         for (size_t block = 0; block < 256; block += 8) {
-            uint32_t any = 0;
+            Count any = 0;
             for (size_t k = 0; k < 8; ++k) any |= row[block + k];
             if (!any) continue;
             for (size_t k = 0; k < 8; ++k) {
-                const uint32_t c = row[block + k];
+                const Count c = row[block + k];
                 out.low[block + k] += c;
                 row_total += c;
                 out.nonzero.distinct += c != 0;
@@ -214,7 +195,7 @@ PatternStatistics pattern_statistics(const uint16_t* bits, size_t n, std::vector
     if (n > UINT32_MAX) {  // counts past 32 bits: a table of 64-bit counts for this call
         std::vector<uint64_t> counts(65536, 0);
         histogram_u16(bits, n, counts.data());
-        for_each_in_used_blocks(counts.data(), counts.size(), [&](size_t j) { add_pattern(out, j, counts[j], sum, terms, used); });
+        walk_pattern_table(counts.data(), out, sum, terms, used);
     } else {
         thread_local std::vector<uint32_t> table(65536, 0);  // all zero between calls
         uint32_t* counts = table.data();

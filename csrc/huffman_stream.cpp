@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <stdexcept>
-#include <limits>
 #include <vector>
 
 #include "huffman_decode.hpp"

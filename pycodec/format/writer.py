@@ -184,8 +184,8 @@ ENCODE_PARALLEL_FROM_BYTES = 1 << 20
 #: the one-thread path, those tensors encoded on the helper, even past
 #: ENCODE_PARALLEL_FROM_BYTES: a frame costs about six times the planes coding of as many
 #: bytes, so they keep the helper about as busy as the coding keeps this thread, without
-#: two threads of Python taking turns on the GIL. Silero VAD float32 (a 258 KiB Fourier basis in 1.2 MB):
-#: 0.92-0.95 of the two-thread time.
+#: two threads of Python taking turns on the GIL. Silero VAD float32 (a 258 KiB Fourier
+#: basis in 1.2 MB): 0.92-0.95 of the two-thread time.
 PROBED_SHARE_FOR_ONE_THREAD = 1 / 8
 #: Tensors encoded at once: the caller and ENCODE_THREADS - 1 helpers.
 ENCODE_THREADS = 2
@@ -252,6 +252,11 @@ def _flat(tensor: StoredTensor) -> tuple[np.ndarray, DType]:
     return np.ascontiguousarray(tensor.array).reshape(-1).view(dtype.storage), dtype
 
 
+def _largest_first(flats: Mapping[str, tuple[np.ndarray, DType]], names: Iterable[str] | None = None) -> list[str]:
+    """`names` (default: every tensor of `flats`) by raw bytes, the largest first."""
+    return sorted(flats if names is None else names, key=lambda name: -flats[name][0].nbytes)
+
+
 def _encode_ahead(flat: np.ndarray, dtype: DType) -> EncodedTensor:
     """A tensor worth a zstd probe, encoded on the helper: its probe first (a frame is the
     longest step of a save that has one), then its choice."""
@@ -265,7 +270,7 @@ def encodes_ahead(flats: Mapping[str, tuple[np.ndarray, DType]]) -> dict[str, Fu
     this thread is in the core's choice of the others), largest first. The cheap gate is
     asked here, once, for every tensor in one native call."""
     started: dict[str, Future[EncodedTensor]] = {}
-    order = sorted(flats, key=lambda name: -flats[name][0].nbytes)
+    order = _largest_first(flats)
     for name, worth in zip(order, worth_probing_all([flats[name] for name in order]), strict=True):
         if worth:
             started[name] = _helpers.get().submit(_encode_ahead, *flats[name])
@@ -277,7 +282,7 @@ def _taken_back(ahead: Mapping[str, Future[EncodedTensor]],
     """The tensors encoded ahead, smallest first: those the helper has not begun (it works
     from the largest) encoded here instead of waited for."""
     done: dict[str, EncodedTensor] = {}
-    for name in sorted(ahead, key=lambda name: flats[name][0].nbytes):
+    for name in reversed(_largest_first(flats, ahead)):
         done[name] = _encode_ahead(*flats[name]) if ahead[name].cancel() else ahead[name].result()
     return done
 
@@ -318,7 +323,7 @@ def _encode_natively(flats: Mapping[str, tuple[np.ndarray, DType]],
     left to the Python choice. This thread works alone until the `gate` opens (the helper
     is done with the probed tensors: a second native thread would slow their frames, which
     the save waits on), then ENCODE_THREADS threads."""
-    names = sorted(flats, key=lambda name: -flats[name][0].nbytes)
+    names = _largest_first(flats)
     found = choose_dense([flats[name] for name in names], ENCODE_THREADS, gate)
     return {name: encoded for name, encoded in zip(names, found) if encoded is not None}
 
@@ -357,7 +362,7 @@ def _encode_beside_coder(flats: Mapping[str, tuple[np.ndarray, DType]],
     coder: codec.PlanesCoder | None = None  # fetched on first use
     helper_done = not started
     try:
-        for name in sorted(flats, key=lambda name: -flats[name][0].nbytes):
+        for name in _largest_first(flats):
             chosen = choose_encoding(*flats[name], probe=_no_probe)
             work = chosen.planes
             helper_done = helper_done or all(future.done() for future in started)
@@ -390,7 +395,7 @@ def _encode_together(flats: Mapping[str, tuple[np.ndarray, DType]]) -> dict[str,
     ahead, queued before), largest first so that no one ends on a big tensor alone; the
     helpers stop at the first tensor below HELPER_MIN_BYTES, which this thread takes with
     the rest."""
-    order = collections.deque(sorted(flats, key=lambda name: -flats[name][0].nbytes))
+    order = collections.deque(_largest_first(flats))
     taking = threading.Lock()
     done: dict[str, EncodedTensor] = {}
     failed: list[BaseException] = []
